@@ -1,0 +1,3 @@
+from enso.cli import main
+
+main()

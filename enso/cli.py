@@ -1,0 +1,66 @@
+"""The ``enso`` command: the four stages as subcommands, and ``run`` for all four in order."""
+
+from __future__ import annotations
+
+import click
+
+from enso import __version__
+from enso.cli_common import EXPERIMENT_HELP, common_options, experiment_argument, force_option
+from enso.download import main as download_command
+from enso.experiment import main as experiment_command
+from enso.featurize import main as featurize_command
+from enso.visualize import main as visualize_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="enso")
+def main() -> None:
+    """Benchmark pretrained text representations and simple target models on small labelled data.
+
+    The stages read and write cached artifacts in the workspace: download -> datasets/,
+    featurize -> featurizers/, experiment -> results/<experiment>/, visualize -> a report
+    beside the results. `enso run` does all four.
+    """
+
+
+main.add_command(download_command, "download")
+main.add_command(featurize_command, "featurize")
+main.add_command(experiment_command, "experiment")
+main.add_command(visualize_command, "visualize")
+
+
+@main.command("run", epilog=EXPERIMENT_HELP)
+@experiment_argument
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes for the experiment stage.")
+@click.option("--mirror", envvar="ENSO_MIRROR", show_envvar=True, metavar="URL|DIR",
+              help="Dataset mirror tried before upstream (laid out as MIRROR/HOST/PATH).")
+@click.option("--offline", is_flag=True, help="Use only datasets already in datasets/.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where transformer featurizers run.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True,
+              help="File format of the figures.")
+@force_option
+@common_options
+def run(experiment, jobs, mirror, offline, device, fmt, force, workspace) -> None:
+    """Run all four stages on EXPERIMENT and print where the report and plots are."""
+    from enso.config import load_config
+    from enso.data import download
+    from enso.engine import run_experiment
+    from enso.features import featurize_config
+    from enso.report import build_report
+
+    config = load_config(workspace.experiment_path(experiment))
+    download(config.datasets, workspace, mirror=mirror, offline=offline, force=force)
+    featurize_config(config, workspace, device=device, force=force)
+    run_experiment(config, workspace, jobs=jobs, force=force)
+    report = build_report(config.name, workspace, fmt=fmt)
+    click.echo(f"results: {workspace.results_dir(config.name) / 'results.parquet'}")
+    click.echo(f"report:  {report.html}")
+    click.echo(f"         {report.markdown}")
+    for figure in report.figures:
+        click.echo(f"figure:  {figure}")
+
+
+if __name__ == "__main__":
+    main()
