@@ -1,0 +1,208 @@
+"""Torch targets: a one-hidden-layer MLP, and a learned mix of a transformer's layers.
+
+torch is imported inside ``fit`` so that listing or validating targets stays fast.
+Both stop early on a stratified inner validation split of the training sample (when every
+class has at least two examples) and record the epoch they kept.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from enso.targets.base import Target, check_positive
+
+
+def _validation_split(y_codes: np.ndarray, fraction: float, seed: int):
+    """Train and validation positions, stratified; ``None`` when a class has fewer than 2 examples."""
+    _, counts = np.unique(y_codes, return_counts=True)
+    if counts.min() < 2 or fraction <= 0:
+        return None
+    from sklearn.model_selection import train_test_split
+
+    n_val = max(int(round(fraction * len(y_codes))), len(counts))
+    if len(y_codes) - n_val < len(counts):
+        return None
+    train, val = train_test_split(np.arange(len(y_codes)), test_size=n_val, stratify=y_codes, random_state=seed)
+    return np.sort(train), np.sort(val)
+
+
+def _dense_rows(X, rows=None) -> np.ndarray:
+    part = X if rows is None else X[rows]
+    if sp.issparse(part):
+        part = part.toarray()
+    return np.ascontiguousarray(part, dtype=np.float32)
+
+
+class _TorchTarget(Target):
+    has_proba = True
+
+    def _check_common(self, lr, weight_decay, max_epochs, patience, batch_size, validation_fraction):
+        check_positive("lr", lr)
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+            raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
+        check_positive("max_epochs", max_epochs, integer=True)
+        check_positive("patience", patience, integer=True)
+        check_positive("batch_size", batch_size, integer=True)
+        if not isinstance(validation_fraction, (int, float)) or not 0 <= validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
+
+    def _network(self, n_features, n_classes):
+        raise NotImplementedError
+
+    def _tensor(self, X, rows=None):
+        import torch
+
+        return torch.from_numpy(_dense_rows(X, rows))
+
+    def fit(self, X, y):
+        import torch
+
+        y = np.asarray(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        seed = 0 if self.random_state is None else int(self.random_state)
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        split = _validation_split(codes, self.validation_fraction, seed)
+        train_rows, val_rows = split if split is not None else (np.arange(len(codes)), None)
+        X_train, y_train = self._tensor(X, train_rows), torch.from_numpy(codes[train_rows].astype(np.int64))
+        network = self._network(X_train.shape[-1], len(self.classes_))
+        optimizer = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        if val_rows is not None:
+            X_val, y_val = self._tensor(X, val_rows), torch.from_numpy(codes[val_rows].astype(np.int64))
+        best_loss, best_epoch, best_state, waited = np.inf, self.max_epochs, None, 0
+        for epoch in range(1, self.max_epochs + 1):
+            network.train()
+            order = torch.randperm(len(y_train), generator=generator)
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                optimizer.zero_grad()
+                loss_fn(network(X_train[batch]), y_train[batch]).backward()
+                optimizer.step()
+            if val_rows is None:
+                continue
+            network.eval()
+            with torch.no_grad():
+                val_loss = float(loss_fn(network(X_val), y_val))
+            if val_loss < best_loss - 1e-6:
+                best_loss, best_epoch, waited = val_loss, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+            else:
+                waited += 1
+                if waited >= self.patience:
+                    break
+        if best_state is not None:
+            network.load_state_dict(best_state)
+        network.eval()
+        self.network_ = network
+        search = ("early stopping on a stratified inner validation split" if val_rows is not None
+                  else "defaults: a class has fewer than 2 examples, trained for max_epochs without early stopping")
+        self.chosen_params_ = {"epochs": int(best_epoch), "search": search, **self._describe()}
+        return self
+
+    def _describe(self) -> dict:
+        return {}
+
+    def predict_proba(self, X):
+        import torch
+
+        out = []
+        with torch.no_grad():
+            for start in range(0, X.shape[0], 4096):
+                rows = np.arange(start, min(start + 4096, X.shape[0]))
+                out.append(torch.softmax(self.network_(self._tensor(X, rows)), dim=1).numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)), dtype=np.float32)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class MLP(_TorchTarget):
+    """One hidden ReLU layer with dropout, L2 (AdamW weight decay), early stopping."""
+
+    name = "mlp"
+
+    def __init__(self, hidden=256, dropout=0.5, weight_decay=1e-2, lr=1e-3, max_epochs=200, patience=10,
+                 batch_size=32, validation_fraction=0.15, random_state=None):
+        check_positive("hidden", hidden, integer=True)
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self._check_common(lr, weight_decay, max_epochs, patience, batch_size, validation_fraction)
+        self.hidden = hidden
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+
+    def _network(self, n_features, n_classes):
+        import torch
+
+        return torch.nn.Sequential(
+            torch.nn.Linear(n_features, self.hidden), torch.nn.ReLU(), torch.nn.Dropout(self.dropout),
+            torch.nn.Linear(self.hidden, n_classes),
+        )
+
+
+class LayerMix(_TorchTarget):
+    """A softmax-weighted sum of per-layer features (ELMo-style scalar mix) and a linear classifier.
+
+    Needs ``(n, layers, d)`` features: a transformer featurizer with ``layers = "all"``.
+    """
+
+    name = "layer-mix"
+    accepts_sparse = False
+    input_ndim = 3
+
+    def __init__(self, weight_decay=1e-3, lr=1e-2, max_epochs=200, patience=10, batch_size=32,
+                 validation_fraction=0.15, random_state=None):
+        self._check_common(lr, weight_decay, max_epochs, patience, batch_size, validation_fraction)
+        self.weight_decay = weight_decay
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+
+    def _tensor(self, X, rows=None):
+        import torch
+
+        part = np.asarray(X if rows is None else X[rows], dtype=np.float32)
+        if part.ndim != 3:
+            raise ValueError(f"layer-mix needs (n, layers, d) features, got shape {part.shape}; "
+                             "featurize with layers = \"all\"")
+        return torch.from_numpy(np.ascontiguousarray(part))
+
+    def _network(self, n_features, n_classes):
+        import torch
+
+        class ScalarMix(torch.nn.Module):
+            def __init__(self, n_layers, d, k):
+                super().__init__()
+                self.logits = torch.nn.Parameter(torch.zeros(n_layers))
+                self.gamma = torch.nn.Parameter(torch.ones(()))
+                self.linear = torch.nn.Linear(d, k)
+
+            def forward(self, x):
+                mixed = torch.einsum("l,nld->nd", torch.softmax(self.logits, 0), x) * self.gamma
+                return self.linear(mixed)
+
+        return ScalarMix(self._n_layers, n_features, n_classes)
+
+    def fit(self, X, y):
+        self._n_layers = int(np.shape(X)[1]) if np.ndim(X) == 3 else 0
+        if np.ndim(X) != 3:
+            raise ValueError(f"layer-mix needs (n, layers, d) features, got shape {np.shape(X)}; "
+                             "featurize with layers = \"all\"")
+        return super().fit(X, y)
+
+    def _describe(self) -> dict:
+        import torch
+
+        weights = torch.softmax(self.network_.logits.detach(), 0).numpy()
+        return {"layer_weights": [round(float(w), 4) for w in weights]}
