@@ -1,0 +1,38 @@
+"""Featurizers: texts to feature matrices, cached per (featurizer identity, dataset content).
+
+``FEATURIZERS`` maps names to featurizer classes (third-party ones through the
+``enso.featurizers`` entry-point group). ``make_featurizer`` builds one cheaply and checks its
+parameters; ``load_features`` reads or computes a dataset's features; ``featurize_config``
+does every dataset x featurizer of an experiment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from enso.features.base import Featurizer
+from enso.features.cache import FeatureSet, featurize_config, featurizer_id, load_features, open_feature_file
+from enso.features.tfidf import TfidfFeaturizer
+from enso.features.transformer import HFEncoderFeaturizer, MiniLMFeaturizer, RandomEncoderFeaturizer
+from enso.registry import Registry, build
+
+FEATURIZERS: Registry[type[Featurizer]] = Registry("featurizer", "enso.featurizers")
+
+FEATURIZERS.register("tfidf", TfidfFeaturizer)
+FEATURIZERS.register("minilm", MiniLMFeaturizer, aliases=("all-MiniLM-L6-v2",))
+FEATURIZERS.register("hf-encoder", HFEncoderFeaturizer)
+FEATURIZERS.register("random-encoder", RandomEncoderFeaturizer)
+
+
+def make_featurizer(name: str, params: dict[str, Any] | None = None) -> Featurizer:
+    """A featurizer by registered name with ``params``; ``ConfigError`` on an unknown name or bad value.
+
+    Cheap: nothing is loaded until the featurizer is used.
+    """
+    featurizer = build(FEATURIZERS, name, params)
+    featurizer.name = FEATURIZERS.canonical(name)
+    return featurizer
+
+
+__all__ = ["FEATURIZERS", "FeatureSet", "Featurizer", "featurize_config", "featurizer_id", "load_features",
+           "make_featurizer", "open_feature_file"]

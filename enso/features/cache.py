@@ -1,0 +1,253 @@
+"""Features as cached artifacts: ``featurizers/<featurizer-id>/<dataset-hash>/``, computed once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from enso.hashing import stable_hash
+from enso.store import Artifact, read_artifact, write_artifact
+
+if TYPE_CHECKING:
+    from enso.config import ExperimentConfig, Spec
+    from enso.data.dataset import Dataset
+    from enso.features.base import Featurizer
+    from enso.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+DENSE_FILE = "features.npy"
+SPARSE_FILE = "features.npz"
+_SPARSE_KEYS = ("format", "shape", "data", "indices", "indptr")
+
+
+def open_feature_file(path: str | Path):
+    """The feature matrix in a payload file: a read-only memory map of a float32 ``.npy``, or a CSR matrix."""
+    path = Path(path)
+    if path.suffix == ".npy":
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+        if X.dtype != np.float32:
+            raise ValueError(f"{path} holds {X.dtype}, not float32")
+        return X
+    if path.suffix == ".npz":
+        import scipy.sparse
+
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [k for k in _SPARSE_KEYS if k not in archive.files]
+            if missing or str(archive["format"]) != "csr":
+                raise ValueError(f"{path} is not a CSR matrix file (missing {missing})")
+            shape = tuple(int(v) for v in archive["shape"])
+            return scipy.sparse.csr_matrix(
+                (archive["data"], archive["indices"], archive["indptr"]), shape=shape)
+    raise ValueError(f"{path} is not a feature file (.npy or .npz)")
+
+
+def _save_sparse(path: Path, X) -> None:
+    import scipy.sparse
+
+    X = scipy.sparse.csr_matrix(X, dtype=np.float32)
+    X.sort_indices()
+    np.savez(path, format=np.array("csr"), shape=np.array(X.shape, dtype=np.int64),
+             data=X.data, indices=X.indices, indptr=X.indptr)
+
+
+class FeatureSet:
+    """One featurizer's rows for one dataset, in ``dataset.frame`` order."""
+
+    def __init__(self, artifact: Artifact, cached: bool):
+        self.artifact = artifact
+        self.cached = cached
+        self._X = None
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.artifact.manifest
+
+    @property
+    def path(self) -> Path:
+        """The payload file (``features.npy`` or ``features.npz``)."""
+        name = DENSE_FILE if DENSE_FILE in self.manifest["files"] else SPARSE_FILE
+        return self.artifact.file(name)
+
+    @property
+    def featurizer_id(self) -> str:
+        return self.artifact.meta["featurizer_id"]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.artifact.meta["shape"])
+
+    @property
+    def X(self):
+        if self._X is None:
+            self._X = open_feature_file(self.path)
+        return self._X
+
+    def __repr__(self) -> str:
+        return f"FeatureSet({self.featurizer_id}, {self.artifact.meta.get('dataset')}, shape={self.shape})"
+
+
+def featurizer_id(featurizer: "Featurizer") -> str:
+    identity = featurizer.identity()
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in featurizer.name)
+    return f"{safe}-{stable_hash(identity, 12)}"
+
+
+def _as_spec(spec) -> "Spec":
+    from enso.config import Spec
+
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, str):
+        return Spec(spec)
+    if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+        return Spec(spec["name"], {k: v for k, v in spec.items() if k != "name"})
+    raise TypeError(f"a featurizer spec is a name, a {{'name': ...}} table or a Spec, got {spec!r}")
+
+
+def load_features(spec, dataset: "Dataset", workspace: "Workspace", *, device: str = "auto",
+                  batch_size: int | None = None, precision: str | None = None, force: bool = False,
+                  featurizer: "Featurizer | None" = None, progress: bool = True) -> FeatureSet:
+    """Features of ``dataset`` from the featurizer ``spec``: read from the cache, or computed and stored.
+
+    In-domain featurizers are fit on the dataset's train split only. ``force`` recomputes.
+    """
+    from enso.features import make_featurizer
+
+    spec = _as_spec(spec)
+    if featurizer is None:
+        featurizer = make_featurizer(spec.name, spec.params)
+    featurizer.configure(device=device, batch_size=batch_size, precision=precision)
+    identity = featurizer.identity()
+    fid = featurizer_id(featurizer)
+    location = workspace.featurizers / fid / dataset.content_hash[:16]
+    key = stable_hash({"format": FORMAT_VERSION, "featurizer": identity, "dataset": dataset.content_hash})
+    if not force:
+        artifact = read_artifact(location, key)
+        if artifact is not None:
+            log.info("%s on %s: cached in %s", spec.label, dataset.name, location)
+            return FeatureSet(artifact, cached=True)
+    _compute(featurizer, fid, identity, dataset, location, key, progress)
+    artifact = read_artifact(location, key)
+    if artifact is None:  # only if the folder was changed under us
+        from enso.errors import EnsoError
+        raise EnsoError(f"features just written to {location} do not verify; check the disk and rerun")
+    return FeatureSet(artifact, cached=False)
+
+
+def _compute(featurizer: "Featurizer", fid: str, identity: dict, dataset: "Dataset", location: Path,
+             key: str, show_progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    texts = dataset.texts
+    meta: dict[str, Any] = {"featurizer": featurizer.name, "featurizer_id": fid, "dataset": dataset.name,
+                            "dataset_hash": dataset.content_hash, "rows": len(texts)}
+    started = time.perf_counter()
+    featurizer.prepare()
+    meta["load_seconds"] = round(time.perf_counter() - started, 4)
+    fit_seconds = 0.0
+    if featurizer.in_domain:
+        train = dataset.split_index("train")
+        if len(train) == 0:
+            from enso.errors import EnsoError
+            raise EnsoError(f"{dataset.name} has no train split to fit {featurizer.name} on")
+        started = time.perf_counter()
+        featurizer.fit([texts[i] for i in train])
+        fit_seconds = time.perf_counter() - started
+        meta["fit_rows"] = int(len(train))
+        meta["fit_split"] = "train"
+    inputs = {"dataset": dataset.content_hash, "dataset_name": dataset.name, "models": identity["models"]}
+    with write_artifact(location, key=key, kind="features", params=identity["params"], inputs=inputs) as writer, \
+            tqdm(total=len(texts), desc=f"{featurizer.name} {dataset.name}", unit="text", leave=False,
+                 disable=None if show_progress else True) as bar:
+        started = time.perf_counter()
+        if featurizer.sparse:
+            X = featurizer.featurize(texts)
+            bar.update(len(texts))
+            _save_sparse(writer.path / SPARSE_FILE, X)
+            shape, fmt = X.shape, "csr"
+        else:
+            holder: dict[str, np.ndarray] = {}
+
+            def allocate(shape: tuple[int, ...]) -> np.ndarray:
+                if 0 in shape:
+                    holder["X"] = np.zeros(shape, dtype=np.float32)
+                else:
+                    holder["X"] = np.lib.format.open_memmap(writer.path / DENSE_FILE, mode="w+",
+                                                            dtype=np.float32, shape=shape)
+                return holder["X"]
+
+            X = featurizer.featurize_into(texts, allocate, progress=bar.update)
+            if isinstance(X, np.memmap):
+                X.flush()
+            else:
+                np.save(writer.path / DENSE_FILE, np.asarray(X, dtype=np.float32), allow_pickle=False)
+            shape, fmt = X.shape, "dense"
+            del X, holder
+        seconds = time.perf_counter() - started
+        if tuple(shape)[0] != len(texts):
+            raise RuntimeError(f"{featurizer.name} returned {shape[0]} rows for {len(texts)} texts")
+        meta.update({
+            "shape": list(shape), "format": fmt, "dtype": "float32",
+            "seconds": round(seconds, 4), "fit_seconds": round(fit_seconds, 4),
+            "texts_per_second": round(len(texts) / seconds, 2) if seconds > 0 else None,
+            **featurizer.stats(),
+        })
+        meta.setdefault("device", "cpu")
+        writer.meta.update(meta)
+    log.info("%s on %s: %d rows in %.1fs -> %s", featurizer.name, dataset.name, len(texts), seconds, location)
+
+
+def featurize_config(config: "ExperimentConfig", workspace: "Workspace", *, device: str = "auto",
+                     batch_size: int | None = None, precision: str | None = None, force: bool = False,
+                     datasets: Sequence[str] | None = None, featurizers: Sequence[str] | None = None,
+                     ) -> list[FeatureSet]:
+    """Every dataset x featurizer of ``config`` (optionally filtered by name), cached ones read back.
+
+    All featurizers are built and all datasets loaded before any work, so a bad name,
+    parameter or missing dataset fails at once.
+    """
+    from tqdm.auto import tqdm
+
+    from enso.data import load_dataset
+    from enso.features import FEATURIZERS, make_featurizer
+
+    from enso.errors import ConfigError
+
+    specs = list(config.featurizers)
+    if featurizers:
+        listed = {FEATURIZERS.canonical(s.name) for s in specs}
+        wanted = {FEATURIZERS.canonical(name) for name in featurizers}
+        if wanted - listed:
+            raise ConfigError(f"featurizer(s) {', '.join(sorted(wanted - listed))} not in experiment "
+                              f"{config.name!r}, which lists {', '.join(sorted(listed))}")
+        specs = [s for s in specs if FEATURIZERS.canonical(s.name) in wanted]
+    names = list(config.datasets)
+    if datasets:
+        listed_datasets = {n.lower(): n for n in names}
+        unknown = [d for d in datasets if d.lower() not in listed_datasets]
+        if unknown:
+            raise ConfigError(f"dataset(s) {', '.join(unknown)} not in experiment {config.name!r}, "
+                              f"which lists {', '.join(names)}")
+        wanted_datasets = {d.lower() for d in datasets}
+        names = [n for n in names if n.lower() in wanted_datasets]
+    built = [(spec, make_featurizer(spec.name, spec.params)) for spec in specs]
+    for _, featurizer in built:
+        featurizer.configure(device=device, batch_size=batch_size, precision=precision)
+    loaded = [load_dataset(name, workspace, max_examples=config.cap_for(name)) for name in names]
+    results = []
+    pairs = [(dataset, spec, featurizer) for dataset in loaded for spec, featurizer in built]
+    with tqdm(pairs, desc="featurize", unit="pair", disable=None) as bar:
+        for dataset, spec, featurizer in bar:
+            bar.set_postfix_str(f"{spec.label} {dataset.name}")
+            results.append(load_features(spec, dataset, workspace, device=device, batch_size=batch_size,
+                                         precision=precision, force=force, featurizer=featurizer))
+    cached = sum(fs.cached for fs in results)
+    log.info("featurized %d dataset x featurizer pairs (%d cached, %d computed)",
+             len(results), cached, len(results) - cached)
+    return results

