@@ -1,0 +1,253 @@
+"""Facet grids of learning curves, spreads and bars, drawn with matplotlib's Agg backend."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from enso.report.layout import NONE, Layout, LineStyles
+from enso.report.stats import higher_is_better, summarize
+
+PANEL_WIDTH = 4.3
+PANEL_HEIGHT = 3.1
+BAND_ALPHA = 0.09
+_METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro F1", "micro_f1": "micro F1",
+                 "roc_auc": "ROC AUC", "macro_roc_auc": "macro ROC AUC (one-vs-rest)",
+                 "roc_auc_ovr": "macro ROC AUC (one-vs-rest)", "log_loss": "log loss", "mcc": "Matthews corr. coef."}
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.titlesize": 10,
+                         "axes.labelsize": 9, "legend.fontsize": 8.5, "legend.title_fontsize": 9,
+                         "axes.spines.top": False, "axes.spines.right": False})
+    return plt
+
+
+def metric_label(metric: str) -> str:
+    name = _METRIC_NAMES.get(metric.lower(), metric.replace("_", " "))
+    return name if higher_is_better(metric) else f"{name} (lower is better)"
+
+
+def _grid(plt, n_rows: int, n_cols: int, extra_width: float = 2.6):
+    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, sharex=True, layout="constrained",
+                             figsize=(PANEL_WIDTH * n_cols + extra_width, PANEL_HEIGHT * n_rows + 0.4))
+    return fig, axes
+
+
+def _facets(frame: pd.DataFrame, layout: Layout):
+    rows = layout.facet_values(frame, "rows")
+    cols = layout.facet_values(frame, "cols")
+    for i, row in enumerate(rows):
+        for j, col in enumerate(cols):
+            part = frame
+            if row is not None:
+                part = part[part[layout.rows] == row]
+            if col is not None:
+                part = part[part[layout.cols] == col]
+            yield i, j, row, col, part
+    return
+
+
+def _panel_title(layout: Layout, row, col) -> str:
+    parts = []
+    for dim, value in ((layout.rows, row), (layout.cols, col)):
+        if value is not None and dim != "metric":
+            parts.append(value)
+    return " · ".join(parts)
+
+
+def _panel_metric(layout: Layout, row, col, frame: pd.DataFrame) -> str | None:
+    if layout.rows == "metric":
+        return row
+    if layout.cols == "metric":
+        return col
+    metrics = frame["metric"].unique()
+    return metrics[0] if len(metrics) == 1 else None
+
+
+def _size_axis(ax, sizes) -> None:
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    sizes = sorted(set(int(s) for s in sizes))
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(sizes))
+    formatter = ScalarFormatter()
+    formatter.set_scientific(False)
+    ax.xaxis.set_major_formatter(formatter)
+    ax.xaxis.set_minor_locator(NullLocator())
+    low, high = min(sizes), max(sizes)
+    ax.set_xlim(low / 1.25, high * 1.25)
+
+
+def _legend(fig, styles: LineStyles, handles) -> None:
+    title = " · ".join(styles.shown)
+    fig.legend(handles=handles, loc="outside right upper", title=title, frameon=False,
+               handlelength=3.2)
+
+
+def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", title: str = "",
+           ylabel=None):
+    """Lines over training size, one per line key; the mean with its 95% CI band, or the sd."""
+    plt = pyplot()
+    from matplotlib.lines import Line2D
+
+    layout = layout.resolved(frame)
+    styles = LineStyles(layout, frame)
+    keys = [*layout.lines, *(d for d in (layout.rows, layout.cols) if d != NONE)]
+    keys = [*keys, *(["metric"] if "metric" not in keys else []), "train_size"]
+    summary = summarize(frame, keys)
+    rows = layout.facet_values(frame, "rows")
+    cols = layout.facet_values(frame, "cols")
+    fig, axes = _grid(plt, len(rows), len(cols))
+    sizes = frame["train_size"].unique()
+    for i, j, row, col, _ in _facets(summary, layout):
+        ax = axes[i][j]
+        part = summary
+        if row is not None:
+            part = part[part[layout.rows] == row]
+        if col is not None:
+            part = part[part[layout.cols] == col]
+        for key in styles.keys:
+            mask = np.ones(len(part), dtype=bool)
+            for dim, value in zip(layout.lines, key):
+                mask &= (part[dim] == value).to_numpy()
+            line = part[mask].sort_values("train_size")
+            if line.empty:
+                continue
+            style = styles.style(key)
+            x = line["train_size"].to_numpy()
+            y = line[statistic].to_numpy()
+            ax.plot(x, y, color=style["color"], marker=style["marker"], linestyle=style["linestyle"],
+                    linewidth=1.6, markersize=4.5)
+            if statistic == "mean":
+                low, high = line["ci_low"].to_numpy(), line["ci_high"].to_numpy()
+                if np.isfinite(low).any():
+                    ax.fill_between(x, low, high, color=style["color"], alpha=BAND_ALPHA, linewidth=0)
+        _size_axis(ax, sizes)
+        if statistic == "sd":
+            ax.set_ylim(bottom=0)
+        ax.grid(True, which="major", color="0.9", linewidth=0.8)
+        ax.set_axisbelow(True)
+        panel_title = _panel_title(layout, row, col)
+        if panel_title:
+            ax.set_title(panel_title)
+        metric = _panel_metric(layout, row, col, part)
+        name = metric_label(metric) if metric else "score"
+        ax.set_ylabel(ylabel(name) if ylabel else name)
+        if i == len(rows) - 1:
+            ax.set_xlabel("training examples (log scale)")
+        if part.empty:
+            ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center", va="center", color="0.5")
+    handles = [Line2D([], [], label=styles.label(key), linewidth=1.6, markersize=5, **styles.style(key))
+               for key in styles.keys]
+    _legend(fig, styles, handles)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def bars(frame: pd.DataFrame, layout: Layout, size: int, *, title: str = ""):
+    """Mean with 95% CI at one training size: groups by the first line dimension, bars by the rest."""
+    plt = pyplot()
+    from matplotlib.patches import Patch
+
+    frame = frame[frame["train_size"] == size]
+    layout = layout.resolved(frame)
+    styles = LineStyles(layout, frame)
+    facet_dims = [d for d in (layout.rows, layout.cols) if d != NONE]
+    keys = [*layout.lines, *facet_dims]
+    summary = summarize(frame, [*keys, *(["metric"] if "metric" not in keys else [])])
+    first = styles.shown[0]
+    rest = [d for d in styles.shown[1:]]
+    groups = list(dict.fromkeys(k[layout.lines.index(first)] for k in styles.keys))
+    hues = list(dict.fromkeys(tuple(k[layout.lines.index(d)] for d in rest) for k in styles.keys))
+    rows = layout.facet_values(frame, "rows")
+    cols = layout.facet_values(frame, "cols")
+    fig, axes = _grid(plt, len(rows), len(cols))
+    import matplotlib
+
+    palette = matplotlib.colormaps["tab10" if len(hues) <= 10 else "tab20"].colors
+    width = 0.8 / max(len(hues), 1)
+    group_colour = {k[layout.lines.index(first)]: styles.style(k)["color"] for k in styles.keys}
+    for i, j, row, col, part in _facets(summary, layout):
+        ax = axes[i][j]
+        for h, hue in enumerate(hues):
+            xs, means, errs, gs = [], [], [], []
+            for g, group in enumerate(groups):
+                mask = part[first] == group
+                for dim, value in zip(rest, hue):
+                    mask &= part[dim] == value
+                cell = part[mask]
+                if cell.empty:
+                    continue
+                gs.append(g)
+                xs.append(g - 0.4 + width * (h + 0.5))
+                means.append(float(cell["mean"].mean()))
+                errs.append(float((cell["ci_high"] - cell["mean"]).mean()))
+            if not xs:
+                continue
+            colour = [palette[h % len(palette)] if rest else group_colour[groups[g]] for g in gs]
+            errs_arr = np.nan_to_num(np.asarray(errs), nan=0.0)
+            ax.bar(xs, means, width=width * 0.92, color=colour, yerr=errs_arr, capsize=2,
+                   error_kw={"elinewidth": 0.9, "ecolor": "0.25"})
+            for x, m in zip(xs, means):
+                ax.text(x, m / 2 if m > 0 else 0, f"{m:.3f}", rotation=90, ha="center", va="center",
+                        fontsize=6.5, color="white" if m > 0 else "0.2")
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels(groups, rotation=20 if len(groups) > 3 else 0, ha="right" if len(groups) > 3 else "center")
+        ax.tick_params(axis="x", labelbottom=True)
+        ax.grid(True, axis="y", color="0.9")
+        ax.set_axisbelow(True)
+        panel_title = _panel_title(layout, row, col)
+        if panel_title:
+            ax.set_title(panel_title)
+        metric = _panel_metric(layout, row, col, part)
+        ax.set_ylabel(metric_label(metric) if metric else "score")
+        if i == len(rows) - 1:
+            ax.set_xlabel(first)
+    if rest:
+        handles = [Patch(color=palette[h % len(palette)], label=" · ".join(hue)) for h, hue in enumerate(hues)]
+        fig.legend(handles=handles, loc="outside right upper", title=" · ".join(rest), frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def svg_text(fig, salt: str) -> str:
+    """The figure as an inline ``<svg>`` element, with ids unique to ``salt``."""
+    plt = pyplot()
+    buffer = io.StringIO()
+    with plt.rc_context({"svg.hashsalt": salt, "svg.id": salt}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    text = buffer.getvalue()
+    start = text.find("<svg")
+    return text[start:] if start >= 0 else text
+
+
+def save(fig, path: Path, fmt: str) -> Path:
+    """Write the figure to ``path`` through a temporary file, so a reader never sees half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
+    metadata = {"Date": None} if fmt in ("svg",) else ({"CreationDate": None} if fmt == "pdf" else {})
+    try:
+        fig.savefig(temp, format=fmt, dpi=150, bbox_inches="tight", metadata=metadata)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def close(fig) -> None:
+    pyplot().close(fig)

@@ -1,0 +1,183 @@
+"""The results table a report is drawn from: found, checked, and filtered."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from enso.errors import ConfigError, EnsoError
+from enso.registry import unknown_name_message
+from enso.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+RESULTS_FILE = "results.parquet"
+REQUIRED = ("dataset", "featurizer", "target", "train_size", "resample", "metric", "value")
+# Columns that can tell cells apart besides the main dimensions; one value each unless put on lines.
+EXTRA_DIMENSIONS = ("sampler", "resampler", "protocol")
+DIMENSIONS = ("dataset", "featurizer", "target", "metric", *EXTRA_DIMENSIONS)
+TIMING_COLUMNS = ("seconds", "fit_seconds", "predict_seconds")
+
+
+def experiment_name(experiment: str | Path, workspace: Workspace) -> str:
+    """The results folder name for EXPERIMENT: a config's name, or a bare name with results."""
+    from enso.config import load_config
+
+    text = str(experiment)
+    looks_like_path = text.endswith(".toml") or "/" in text or "\\" in text
+    if not looks_like_path and (workspace.results_dir(text) / RESULTS_FILE).is_file() \
+            and not (workspace.experiments / f"{text}.toml").is_file():
+        return text
+    try:
+        path = workspace.experiment_path(experiment)
+    except ConfigError:
+        if not looks_like_path and workspace.results_dir(text).is_dir():
+            return text
+        raise
+    return load_config(path, validate_names=False).name
+
+
+def results_path(name: str, workspace: Workspace) -> Path:
+    return workspace.results_dir(name) / RESULTS_FILE
+
+
+def load_table(name: str, workspace: Workspace) -> pd.DataFrame:
+    """results/<name>/results.parquet, checked for the columns a report needs."""
+    path = results_path(name, workspace)
+    if not path.is_file():
+        raise EnsoError(f"no results for experiment {name!r} at {path}; "
+                        f"run `python -m enso.experiment {name}` first")
+    try:
+        from enso.engine import load_results
+    except ImportError:
+        load_results = None
+    try:
+        frame = load_results(name, workspace) if load_results else pd.read_parquet(path)
+    except EnsoError:
+        raise
+    except Exception as exc:  # a damaged Parquet file: say which file and what to do
+        raise EnsoError(f"cannot read {path} ({exc}); rerun `python -m enso.experiment {name}` "
+                        "to rebuild it") from exc
+    return check_table(frame, path)
+
+
+def check_table(frame: pd.DataFrame, source: Path | str = "results table") -> pd.DataFrame:
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise EnsoError(f"{source} lacks columns {missing}; it was not written by enso's experiment "
+                        "stage, rerun `python -m enso.experiment` to rebuild it")
+    frame = frame.copy()
+    for column in EXTRA_DIMENSIONS:
+        if column not in frame.columns:
+            frame[column] = "-"
+    for column in DIMENSIONS:
+        frame[column] = frame[column].astype(str)
+    frame["train_size"] = pd.to_numeric(frame["train_size"], errors="raise").astype(int)
+    frame["resample"] = pd.to_numeric(frame["resample"], errors="raise").astype(int)
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
+    bad = frame["value"].isna()
+    if bad.any():
+        log.warning("%s: %d rows have no metric value (failed or undefined cells); they are left out",
+                    source, int(bad.sum()))
+        frame = frame.loc[~bad]
+    if frame.empty:
+        raise EnsoError(f"{source} has no rows with a metric value; nothing to report")
+    timing_metrics = sorted(m for m in frame["metric"].unique() if is_timing(m))
+    if timing_metrics:
+        log.warning("ignoring metric rows that are timings, not scores: %s", ", ".join(timing_metrics))
+        frame = frame.loc[~frame["metric"].isin(timing_metrics)]
+    keys = ["dataset", "featurizer", "target", "train_size", "resample", "metric", *EXTRA_DIMENSIONS]
+    duplicated = frame.duplicated(keys)
+    if duplicated.any():
+        raise EnsoError(f"{source} has {int(duplicated.sum())} duplicated cells (same dataset, featurizer, "
+                        "target, size, resample and metric); rerun `python -m enso.experiment --force`")
+    return frame.reset_index(drop=True)
+
+
+def is_timing(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TIMING_COLUMNS or lowered.endswith("seconds") or lowered in ("time", "runtime")
+
+
+def base_name(label: str) -> str:
+    """``knn`` for ``knn(n_neighbors=5)``."""
+    return label.split("(", 1)[0]
+
+
+def select(frame: pd.DataFrame, column: str, wanted: list[str] | tuple[str, ...] | None,
+           what: str) -> pd.DataFrame:
+    """Rows whose ``column`` matches one of ``wanted`` (case-insensitive; a base name matches its labels)."""
+    if not wanted:
+        return frame
+    present = list(dict.fromkeys(frame[column]))
+    keep: list[str] = []
+    for name in wanted:
+        lowered = name.strip().lower()
+        hits = [v for v in present if v.lower() == lowered] or \
+               [v for v in present if base_name(v).lower() == lowered]
+        if not hits:
+            raise ConfigError(unknown_name_message(f"{what} (not in these results)", name, present))
+        keep.extend(h for h in hits if h not in keep)
+    return frame.loc[frame[column].isin(keep)]
+
+
+def order_of(frame: pd.DataFrame, column: str) -> list[str]:
+    """Values of ``column`` in the order they first appear (the config's order)."""
+    return list(dict.fromkeys(frame[column]))
+
+
+def run_description(name: str, workspace: Workspace) -> dict:
+    """What run.json or the config says about the experiment, for the report's header."""
+    folder = workspace.results_dir(name)
+    info: dict = {}
+    run_json = folder / "run.json"
+    if run_json.is_file():
+        try:
+            info = json.loads(run_json.read_text(encoding="utf-8"))
+        except ValueError:
+            log.warning("%s is not valid JSON; the report header leaves it out", run_json)
+    if not info.get("description"):
+        config = workspace.experiments / f"{name}.toml"
+        if config.is_file():
+            try:
+                from enso.config import load_config
+
+                info.setdefault("description", load_config(config, validate_names=False).description)
+            except EnsoError:
+                pass
+    return info
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which slice of the results table to report on."""
+
+    datasets: tuple[str, ...] | None = None
+    featurizers: tuple[str, ...] | None = None
+    targets: tuple[str, ...] | None = None
+    metrics: tuple[str, ...] | None = None
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        frame = select(frame, "dataset", self.datasets, "dataset")
+        frame = select(frame, "featurizer", self.featurizers, "featurizer")
+        frame = select(frame, "target", self.targets, "target")
+        frame = select(frame, "metric", self.metrics, "metric")
+        if frame.empty:
+            raise ConfigError("the filters leave no results; loosen --datasets/--featurizers/--targets/--metric")
+        if self.metrics:  # the metrics in the order asked for: the first is the primary one
+            order = {m: i for i, m in enumerate(_ordered_matches(frame, self.metrics))}
+            frame = frame.iloc[frame["metric"].map(order).argsort(kind="stable")]
+        return frame
+
+
+def _ordered_matches(frame: pd.DataFrame, wanted) -> list[str]:
+    out: list[str] = []
+    for name in wanted:
+        for value in order_of(select(frame, "metric", [name], "metric"), "metric"):
+            if value not in out:
+                out.append(value)
+    return out

@@ -1,0 +1,66 @@
+"""``python -m enso.visualize``: figures, tables and a report from an experiment's results."""
+
+from __future__ import annotations
+
+import click
+
+from enso.cli_common import common_options, experiment_argument
+
+DIMENSION_HELP = "dataset, featurizer, target, metric, sampler, resampler, protocol"
+EPILOG = ("EXPERIMENT is a config name in experiments/ (default: 'default'), a path to a .toml file, or the "
+          "name of a folder in results/. The report goes to results/<experiment>/: report.html "
+          "(self-contained), report.md, learning_curves, variance, targets_by_featurizer_<metric>, "
+          "optimizer_<metric> and bars_<size> figures, leaderboard.csv/.md, scores.csv and significance.csv.")
+
+
+def _names(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+@click.command("visualize", epilog=EPILOG)
+@experiment_argument
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True,
+              help="File format of the figures (report.html always embeds SVG).")
+@click.option("--datasets", metavar="NAMES", help="Comma-separated datasets to report on [default: all].")
+@click.option("--featurizers", metavar="NAMES",
+              help="Comma-separated featurizers [default: all]; a name matches every parameter variant of it.")
+@click.option("--targets", metavar="NAMES", help="Comma-separated targets [default: all].")
+@click.option("--metric", "metrics", metavar="NAMES",
+              help="Comma-separated metrics [default: all]; the first ranks the summary, comparisons and bars.")
+@click.option("--lines", default="featurizer,target", show_default=True, metavar="DIMS",
+              help=f"Comma-separated dimensions with one line each ({DIMENSION_HELP}); any other dimension "
+                   "that varies is added to them.")
+@click.option("--rows", default="dataset", show_default=True, metavar="DIM",
+              help="Dimension of the facet rows, or 'none'.")
+@click.option("--cols", default="metric", show_default=True, metavar="DIM",
+              help="Dimension of the facet columns, or 'none'.")
+@click.option("--size", type=click.IntRange(min=1), default=None,
+              help="Training size of the bar charts [default: the largest].")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="Significance level of the paired tests, after Holm correction.")
+@click.option("--holm-family", type=click.Choice(["cell", "all"]), default="cell", show_default=True,
+              help="Holm-correct over the featurizer pairs of each dataset, target, size and metric ('cell'), "
+                   "or over every test in the report ('all').")
+@common_options
+def main(experiment, fmt, datasets, featurizers, targets, metrics, lines, rows, cols, size, alpha,
+         holm_family, workspace) -> None:
+    """Draw learning curves, comparisons and variance plots, rank configurations, test differences,
+    and write report.html and report.md beside EXPERIMENT's results."""
+    from enso.report import build_report
+
+    report = build_report(
+        experiment, workspace, fmt=fmt, datasets=_names(datasets), featurizers=_names(featurizers),
+        targets=_names(targets), metric=_names(metrics), lines=_names(lines) or [], rows=rows.strip(),
+        cols=cols.strip(), size=size, alpha=alpha, holm_family=holm_family)
+    click.echo(f"report:  {report.html}")
+    click.echo(f"         {report.markdown}")
+    for figure in report.figures:
+        click.echo(f"figure:  {figure}")
+    for table in report.tables:
+        click.echo(f"table:   {table}")
+
+
+if __name__ == "__main__":
+    main()
