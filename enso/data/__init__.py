@@ -1,0 +1,206 @@
+"""Datasets: the registry of real benchmark data, the downloader, and the user's own data.
+
+``DATASETS`` holds declarative ``DatasetRecord`` objects (plug-ins add more through the
+``enso.datasets`` entry-point group); ``download`` fetches, verifies, parses and stores
+them under ``datasets/<Name>/``; ``load_dataset`` reads one back, verified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from enso.data.dataset import Dataset
+from enso.data.records import DataFile, DatasetRecord, Format, GivenSplit, PyPISource, StratifiedSplit, UrlSource
+from enso.errors import EnsoError, UnknownNameError
+from enso.registry import Registry, unknown_name_message
+from enso.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DATASETS", "DataFile", "Dataset", "DatasetRecord", "DatasetRegistry", "Format", "GivenSplit", "PyPISource",
+    "StratifiedSplit", "UrlSource", "download", "import_local", "is_downloaded", "load_dataset",
+]
+
+
+class DatasetRegistry(Registry[DatasetRecord]):
+    """Registered records, plus the user's own datasets stored in the current workspace.
+
+    Local datasets are found in ``workspace.datasets`` of the attached workspace, else of
+    ``$ENSO_ROOT`` or the current directory, so configs can name them like any other.
+    """
+
+    def __init__(self, kind: str, entry_point_group: str | None = None):
+        super().__init__(kind, entry_point_group)
+        self._workspace: Workspace | None = None
+
+    def attach(self, workspace: Workspace | None) -> None:
+        """Look for local datasets in ``workspace`` from now on (None: ``$ENSO_ROOT`` or cwd)."""
+        self._workspace = workspace
+
+    @contextlib.contextmanager
+    def using(self, workspace: Workspace) -> Iterator[None]:
+        previous, self._workspace = self._workspace, workspace
+        try:
+            yield
+        finally:
+            self._workspace = previous
+
+    def workspace(self) -> Workspace | None:
+        if self._workspace is not None:
+            return self._workspace
+        try:
+            return Workspace.resolve(None)
+        except EnsoError:
+            return None
+
+    def local_names(self) -> list[str]:
+        from enso.data.local import local_names
+
+        workspace = self.workspace()
+        if workspace is None:
+            return []
+        registered = {name.lower() for name in self.names()}
+        return sorted(name for key, name in local_names(workspace).items() if key not in registered)
+
+    def is_registered(self, name: str) -> bool:
+        return super().__contains__(name)
+
+    def is_local(self, name: str) -> bool:
+        return not self.is_registered(name) and name.lower() in {n.lower() for n in self.local_names()}
+
+    def canonical(self, name: str) -> str:
+        try:
+            return super().canonical(name)
+        except UnknownNameError:
+            local = {n.lower(): n for n in self.local_names()}
+            if name.lower() in local:
+                return local[name.lower()]
+            raise UnknownNameError(unknown_name_message(self.kind, name, self.names() + list(local.values()))
+                                   + "; `python -m enso.download --list` shows them") from None
+
+    def __contains__(self, name: str) -> bool:
+        return self.is_registered(name) or self.is_local(name)
+
+    def record(self, name: str) -> DatasetRecord | None:
+        """The registered record of ``name``, or None for a local dataset."""
+        canonical = self.canonical(name)
+        return self._items.get(canonical)
+
+    def unregister(self, name: str) -> None:
+        """Remove a registered record (for plug-in tests); its aliases go with it."""
+        canonical = super().canonical(name)
+        del self._items[canonical]
+        del self._names[canonical.lower()]
+        for alias in [a for a, target in self._aliases.items() if target == canonical]:
+            del self._aliases[alias]
+
+
+DATASETS: DatasetRegistry = DatasetRegistry("dataset", "enso.datasets")
+
+
+def register(record: DatasetRecord) -> DatasetRecord:
+    return DATASETS.register(record.name, record, record.aliases)
+
+
+def _register_catalog() -> None:
+    from enso.data.catalog import RECORDS
+
+    for record in RECORDS:
+        register(record)
+
+
+_register_catalog()
+
+
+def _location(name: str, workspace: Workspace) -> Path:
+    return workspace.dataset_dir(name)
+
+
+def _how_to_get(name: str, local: bool) -> str:
+    if local:
+        return f"import it again with `python -m enso.download --csv PATH --name {name} ...`"
+    return f"run `python -m enso.download {name}`"
+
+
+def is_downloaded(name: str, workspace: Workspace) -> bool:
+    """Whether ``datasets/<name>/`` holds a whole artifact built from the current record."""
+    from enso.store import read_artifact
+
+    with DATASETS.using(workspace):
+        canonical = DATASETS.canonical(name)
+        record = DATASETS.record(canonical)
+    return read_artifact(_location(canonical, workspace), record.key() if record else None) is not None
+
+
+def load_dataset(name: str, workspace: Workspace, *, max_examples: int | None = None) -> Dataset:
+    """The stored dataset ``name``, verified, capped to ``max_examples`` rows (stratified)."""
+    from enso.data.build import read_dataset
+    from enso.store import read_artifact
+
+    with DATASETS.using(workspace):
+        canonical = DATASETS.canonical(name)
+        record = DATASETS.record(canonical)
+        local = DATASETS.is_local(canonical)
+    location = _location(canonical, workspace)
+    dataset = read_dataset(canonical, location, record.key() if record else None)
+    if dataset is None:
+        if record is not None and read_artifact(location) is not None:
+            raise EnsoError(f"dataset {canonical} in {location} was built from another version of its record; "
+                            f"run `python -m enso.download {canonical}` to rebuild it")
+        raise EnsoError(f"dataset {canonical} is not downloaded; {_how_to_get(canonical, local)}")
+    return dataset.capped(max_examples)
+
+
+def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None = None, offline: bool = False,
+             force: bool = False, downloader=None) -> list[Dataset]:
+    """Fetch, verify, parse and store each dataset in ``names`` that is not already stored.
+
+    A stored dataset is reused unless ``force``; ``offline`` uses only what is stored and
+    fails, saying how to get it, for anything else. Local datasets are never fetched.
+    """
+    from enso.data.build import Sources, build, read_dataset
+    from enso.data.downloader import Downloader
+
+    canonical: list[str] = []
+    records: dict[str, DatasetRecord | None] = {}
+    with DATASETS.using(workspace):
+        for name in names:
+            resolved = DATASETS.canonical(name)
+            if resolved not in canonical:
+                canonical.append(resolved)
+                records[resolved] = DATASETS.record(resolved)
+    if force and offline:
+        raise EnsoError("--force rebuilds from the sources, which --offline forbids; drop one of them")
+    results: dict[str, Dataset] = {}
+    todo: list[DatasetRecord] = []
+    for name in canonical:
+        record = records[name]
+        location = _location(name, workspace)
+        if record is None:  # the user's own data: only ever imported, never fetched
+            results[name] = load_dataset(name, workspace)
+            continue
+        stored = None if force else read_dataset(name, location, record.key())
+        if stored is not None:
+            log.info("%s is already downloaded and verified", name)
+            results[name] = stored
+        elif offline:
+            raise EnsoError(f"dataset {name} is not in {workspace.datasets} and --offline forbids fetching it; "
+                            f"run `python -m enso.download {name}` with network access (or --mirror)")
+        else:
+            todo.append(record)
+    if todo:
+        downloader = downloader or Downloader()
+        with Sources(workspace, mirror=mirror, downloader=downloader) as sources:
+            for record in todo:
+                results[record.name] = build(record, workspace, sources)
+    return [results[name] for name in canonical]
+
+
+def import_local(*args, **kwargs) -> Dataset:
+    from enso.data.local import import_local as _import_local
+
+    return _import_local(*args, **kwargs)
