@@ -1,0 +1,192 @@
+"""Feature artifacts: names and parameters checked first, cache hits, new artifacts on change, corruption."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+from enso.errors import ConfigError, UnknownNameError
+from enso.features import FEATURIZERS, load_features, make_featurizer, open_feature_file
+from enso.features.tfidf import TfidfFeaturizer
+from tests.features_helpers import dataset_from_rows, sst2_dataset
+
+
+@pytest.fixture(scope="module")
+def sst2(shared_datasets):
+    return sst2_dataset(shared_datasets, n_train=400, n_test=150)
+
+
+def test_unknown_featurizer_is_a_config_error_naming_the_closest(shared_datasets):
+    with pytest.raises(UnknownNameError, match=r"unknown featurizer 'minlm'; did you mean 'minilm'\?") as info:
+        make_featurizer("minlm", {})
+    assert "tfidf" in str(info.value) and isinstance(info.value, ConfigError)
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("tfidf", {"ngrams": 2}, "'ngrams'; did you mean 'ngram_m"),
+    ("tfidf", {"ngram_max": 0}, "ngram_max must be an integer"),
+    ("tfidf", {"ngram_min": 3, "ngram_max": 2}, "ngram_max must be an integer >= 3"),
+    ("minilm", {"precision": "fp8"}, "precision must be one of"),
+    ("minilm", {"layers": "some"}, "layers must be one of"),
+    ("hf-encoder", {}, "path"),
+    ("random-encoder", {"seed": -1}, "seed must be"),
+])
+def test_bad_parameters_are_refused(name, params, message):
+    with pytest.raises(ConfigError, match=message):
+        make_featurizer(name, params)
+
+
+def test_bad_parameter_is_refused_before_any_work(sst2, workspace):
+    with pytest.raises(ConfigError):
+        load_features({"name": "tfidf", "min_df": "two"}, sst2, workspace)
+    assert not workspace.featurizers.exists()
+
+
+def test_making_a_featurizer_loads_nothing_heavy():
+    code = ("import sys; from enso.features import make_featurizer; "
+            "f = make_featurizer('minilm', {'layers': 'all'}); make_featurizer('tfidf', {}); "
+            "print(f.name, sorted(m for m in ('torch', 'transformers', 'sklearn', 'gensim', 'pandas') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "minilm []"
+
+
+def test_registry_lists_the_builtins_and_resolves_aliases():
+    assert {"tfidf", "minilm", "hf-encoder", "random-encoder"} <= set(FEATURIZERS.names())
+    assert make_featurizer("All-MiniLM-L6-v2", {}).name == "minilm"
+    assert make_featurizer("TFIDF", {}).name == "tfidf"
+
+
+def test_tfidf_features_are_sparse_rows_in_dataset_order(sst2, workspace):
+    features = load_features("tfidf", sst2, workspace)
+    X = features.X
+    assert scipy.sparse.issparse(X) and X.format == "csr" and X.dtype == np.float32
+    assert X.shape[0] == len(sst2)
+    assert features.path.name == "features.npz"
+    assert features.path.parent.parent.name == features.featurizer_id
+    assert features.path.parent.name == sst2.content_hash[:16]
+    reference = TfidfFeaturizer().fit([sst2.texts[i] for i in sst2.split_index("train")])
+    expected = reference.featurize(sst2.texts)
+    assert abs(X - expected).max() == 0
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1))).ravel()
+    assert np.allclose(norms[norms > 0], 1.0, atol=1e-5)
+    meta = features.manifest["meta"]
+    assert meta["fit_rows"] == 400 and meta["fit_split"] == "train"
+    assert meta["shape"] == list(X.shape) and meta["dataset"] == "SST2"
+    assert features.manifest["params"]["ngram_max"] == 2
+
+
+def test_second_run_is_a_cache_hit_that_fits_nothing(sst2, workspace, monkeypatch):
+    first = load_features("tfidf", sst2, workspace)
+    assert not first.cached
+    stamp = first.path.stat().st_mtime_ns
+
+    def no_fit(self, texts):
+        raise AssertionError("a cached featurizer was fit again")
+
+    monkeypatch.setattr(TfidfFeaturizer, "fit", no_fit)
+    second = load_features({"name": "tfidf", "ngram_max": 2}, sst2, workspace)  # the default, spelt out
+    assert second.cached and second.path == first.path and second.path.stat().st_mtime_ns == stamp
+    assert second.featurizer_id == first.featurizer_id
+
+
+def test_force_recomputes(sst2, workspace):
+    first = load_features("tfidf", sst2, workspace)
+    again = load_features("tfidf", sst2, workspace, force=True)
+    assert not again.cached and again.path == first.path
+    assert abs(again.X - first.X).max() == 0
+
+
+def test_parameter_or_dataset_change_makes_a_new_artifact(sst2, shared_datasets, workspace):
+    base = load_features("tfidf", sst2, workspace)
+    unigrams = load_features({"name": "tfidf", "ngram_max": 1}, sst2, workspace)
+    assert unigrams.featurizer_id != base.featurizer_id and not unigrams.cached
+    assert unigrams.X.shape[1] < base.X.shape[1]
+    other = sst2_dataset(shared_datasets, n_train=401, n_test=150)
+    changed = load_features("tfidf", other, workspace)
+    assert changed.featurizer_id == base.featurizer_id and not changed.cached
+    assert changed.path.parent != base.path.parent
+    assert load_features("tfidf", sst2, workspace).cached  # the old ones are still there and valid
+    assert load_features({"name": "tfidf", "ngram_max": 1}, sst2, workspace).cached
+
+
+def test_corrupted_feature_file_is_detected_and_recomputed(sst2, workspace, caplog):
+    first = load_features("tfidf", sst2, workspace)
+    expected = first.X.copy()
+    data = bytearray(first.path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    os.chmod(first.path, 0o644)
+    first.path.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="enso"):
+        again = load_features("tfidf", sst2, workspace)
+    assert not again.cached
+    assert "sha256" in caplog.text
+    assert abs(again.X - expected).max() == 0
+
+
+def test_truncated_feature_file_is_recomputed(sst2, workspace):
+    first = load_features("tfidf", sst2, workspace)
+    with open(first.path, "r+b") as handle:
+        handle.truncate(100)
+    assert not load_features("tfidf", sst2, workspace).cached
+
+
+def test_failure_midway_leaves_no_artifact_and_keeps_the_old_one(sst2, workspace):
+    good = load_features("tfidf", sst2, workspace)
+
+    class Broken(TfidfFeaturizer):
+        def featurize(self, texts):
+            raise RuntimeError("disk on fire")
+
+    broken = Broken()
+    broken.name = "tfidf"
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        load_features("tfidf", sst2, workspace, force=True, featurizer=broken)
+    assert load_features("tfidf", sst2, workspace).cached
+    assert [p.name for p in good.path.parent.parent.iterdir()] == [good.path.parent.name]
+
+
+def test_tfidf_is_fit_on_the_train_split_only(workspace, monkeypatch):
+    train = ["the film was good", "the film was bad", "a good story", "a bad story"]
+    test = ["zyzzyva quokka", "good film"]
+    dataset = dataset_from_rows("leak", train, test)
+    seen = []
+    original = TfidfFeaturizer.fit
+
+    def spy(self, texts):
+        seen.append(list(texts))
+        return original(self, texts)
+
+    monkeypatch.setattr(TfidfFeaturizer, "fit", spy)
+    features = load_features("tfidf", dataset, workspace)
+    assert seen == [train]
+    X = features.X.toarray()
+    assert not X[len(train)].any(), "words seen only in the test split got features: test texts leaked into fit"
+    assert X[len(train) + 1].any()
+    vocabulary = original(TfidfFeaturizer(), train).vectorizer_.vocabulary_
+    assert features.X.shape[1] == len(vocabulary) == 12 and "zyzzyva" not in vocabulary
+
+
+def test_blank_texts_are_zero_rows_and_counted(workspace):
+    dataset = dataset_from_rows("blank", ["good movie", "bad movie", "", "fine"], ["   ", "good"])
+    features = load_features("tfidf", dataset, workspace)
+    X = features.X.toarray()
+    assert not X[2].any() and not X[4].any() and X[5].any()
+    assert features.manifest["meta"]["empty_texts"] == 2
+
+
+def test_feature_files_never_unpickle(tmp_path):
+    evil = tmp_path / "features.npz"
+    np.savez(evil, format=np.array("csr"), shape=np.array([1, 1]), data=np.array([object()], dtype=object),
+             indices=np.array([0]), indptr=np.array([0, 1]))
+    with pytest.raises(ValueError, match="pickle"):
+        open_feature_file(evil)
+    dense = tmp_path / "features.npy"
+    np.save(dense, np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError):
+        open_feature_file(dense)
