@@ -1,0 +1,114 @@
+"""Where cells run: in this process, in local worker processes, or on a Dask cluster."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+from typing import Iterator
+
+from enso.engine.worker import CellTask, configure_threads, run_cell
+from enso.errors import EnsoError
+
+log = logging.getLogger(__name__)
+
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                     "NUMEXPR_NUM_THREADS")
+
+
+def default_threads(jobs: int) -> int:
+    """BLAS threads per worker so that ``jobs`` workers do not oversubscribe the cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def execute(tasks: list[CellTask], *, jobs: int = 1, scheduler: str | None = None) -> Iterator[dict]:
+    """Results of ``tasks`` in the order they finish."""
+    if not tasks:
+        return iter(())
+    if scheduler:
+        return _dask(tasks, scheduler)
+    if jobs <= 1:
+        return _serial(tasks)
+    return _processes(tasks, jobs)
+
+
+def _serial(tasks: list[CellTask]) -> Iterator[dict]:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=tasks[0].threads):
+        for task in tasks:
+            yield run_cell(_in_process(task))
+
+
+def _in_process(task: CellTask) -> CellTask:
+    task.threads = None  # limits are already set for this process, by the context above
+    return task
+
+
+def _init_worker(threads: int) -> None:
+    configure_threads(threads)
+
+
+@contextlib.contextmanager
+def _thread_environment(threads: int):
+    """Workers inherit these at start-up, before their BLAS (or torch) loads."""
+    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in _THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _processes(tasks: list[CellTask], jobs: int) -> Iterator[dict]:
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = tasks[0].threads or 1
+    context = multiprocessing.get_context("spawn")
+    with _thread_environment(threads):
+        executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                                       initargs=(threads,))
+    try:
+        # a bounded window of submitted tasks keeps memory flat on sweeps of many thousands of cells
+        pending = set()
+        queue = iter(tasks)
+        window = jobs * 4
+        for task in queue:
+            pending.add(executor.submit(run_cell, task))
+            if len(pending) >= window:
+                break
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+                for task in queue:
+                    pending.add(executor.submit(run_cell, task))
+                    break
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask(tasks: list[CellTask], scheduler: str) -> Iterator[dict]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # pragma: no cover - dask[distributed] is a dependency
+        raise EnsoError("--scheduler needs dask[distributed]; pip install 'dask[distributed]'") from exc
+    try:
+        client = Client(scheduler, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise EnsoError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
+                        "`dask scheduler` and workers with `dask worker ADDRESS`, or run without --scheduler") from exc
+    try:
+        log.info("running %d cells on the Dask cluster at %s (%d workers)", len(tasks), scheduler,
+                 len(client.scheduler_info().get("workers", {})))
+        futures = [client.submit(run_cell, task, key=f"enso-cell-{task.key}", pure=False) for task in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+            future.release()
+    finally:
+        client.close()

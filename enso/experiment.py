@@ -1,0 +1,80 @@
+"""``python -m enso.experiment``: run the sweep of an experiment config into results/<experiment>/."""
+
+from __future__ import annotations
+
+import click
+
+from enso.cli_common import EXPERIMENT_HELP, common_options, experiment_argument, force_option
+
+
+def _listing() -> str:
+    from enso.engine.sampling import RESAMPLERS, SAMPLERS
+    from enso.metrics import METRICS
+    from enso.targets import TARGETS
+
+    def first_line(obj) -> str:
+        doc = (getattr(obj, "description", None) or obj.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+    lines = []
+    for title, registry in (("targets", TARGETS), ("metrics", METRICS), ("samplers", SAMPLERS),
+                            ("resamplers", RESAMPLERS)):
+        lines.append(f"{title}:")
+        for name, obj in registry.items():
+            aliases = registry.aliases_of(name)
+            alias_text = f" (also: {', '.join(sorted(aliases))})" if aliases else ""
+            lines.append(f"  {name:<18} {first_line(obj)}{alias_text}")
+        if title == "targets":
+            lines.append(f"  {'module.path:Class':<18} any scikit-learn classifier, e.g. sklearn.svm:LinearSVC")
+    lines.append("protocols: enso (learning curves, default), mteb, senteval")
+    return "\n".join(lines)
+
+
+@click.command(epilog=EXPERIMENT_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@experiment_argument
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes for the cells (BLAS threads per worker: cores / jobs).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run the cells on this Dask distributed scheduler instead of local processes "
+                   "(its workers must see the workspace folder).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="BLAS threads per worker [default: cores / jobs].")
+@click.option("--dry-run", is_flag=True,
+              help="Print the plan (cells in total, done, to run, skipped sizes, time estimate) and stop.")
+@click.option("--list", "list_", is_flag=True, help="List targets, metrics, samplers and resamplers, and exit.")
+@force_option
+@common_options
+def main(experiment, jobs, scheduler, threads, dry_run, list_, force, workspace) -> None:
+    """Fit every target on every training sample of EXPERIMENT and score it on the test split.
+
+    Writes results/<experiment>/results.parquet (and results.csv): one row per dataset,
+    featurizer, target, sampler, resampler, training size, resample and metric. Finished
+    cells are kept in results/<experiment>/cells/, so an interrupted run resumes with the
+    missing cells only; --force recomputes them all.
+    """
+    if list_:
+        click.echo(_listing())
+        return
+    from enso.config import load_config
+    from enso.engine import describe_plan, run_experiment
+
+    if scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://", "ucx://")):
+        from enso.errors import ConfigError
+
+        raise ConfigError(f"--scheduler {scheduler!r} is not a scheduler address; write it as tcp://HOST:PORT")
+    config = load_config(workspace.experiment_path(experiment))
+    table = run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, dry_run=dry_run, force=force,
+                           threads=threads)
+    if dry_run:
+        click.echo(describe_plan(table))
+        return
+    results = workspace.results_dir(config.name)
+    click.echo(f"results: {results / 'results.parquet'} ({len(table)} rows)")
+    if len(table):
+        summary = (table.groupby(["dataset", "featurizer", "target", "metric"], sort=False)["value"]
+                   .mean().unstack("metric").round(4))
+        click.echo(summary.to_string())
+
+
+if __name__ == "__main__":
+    main()
