@@ -1,0 +1,78 @@
+"""The dataset registry and its declarative records."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from enso.data import DATASETS, DataFile, DatasetRecord, Format, UrlSource
+from enso.data.catalog import RECORDS
+from enso.errors import UnknownNameError
+
+EXPECTED = {
+    "AirlineSentiment", "PangLeeSentences", "PangLeeReviews", "Uncertainty", "Reuters8", "Reuters52",
+    "NewsGroups20", "ElectionTweets2016", "TREC", "SST2", "CustomerReviews", "MPQA", "Subjectivity",
+    "MovieReviews", "Banking77",
+}
+
+
+def test_every_issue_dataset_is_registered():
+    assert EXPECTED <= set(DATASETS.names())
+
+
+@pytest.mark.parametrize("spelling,name", [
+    ("cr", "CustomerReviews"), ("SUBJ", "Subjectivity"), ("mr", "MovieReviews"), ("trec", "TREC"),
+    ("pangleesentences", "PangLeeSentences"), ("20NG", "NewsGroups20"), ("sst-2", "SST2"),
+])
+def test_lookup_ignores_case_and_knows_aliases(spelling, name):
+    assert DATASETS.canonical(spelling) == name
+    assert spelling in DATASETS
+
+
+def test_unknown_name_suggests_the_closest(monkeypatch, tmp_path):
+    monkeypatch.setenv("ENSO_ROOT", str(tmp_path))
+    with pytest.raises(UnknownNameError, match="did you mean 'Subjectivity'"):
+        DATASETS.canonical("Subjectivty")
+
+
+def test_records_are_complete_and_checksummed():
+    for record in RECORDS:
+        assert record.description and record.license and record.citation and record.homepage, record.name
+        assert record.parsing, record.name
+        assert record.rows > 0
+        for data_file in record.files:
+            assert len(data_file.source.sha256) == 64
+
+
+def test_key_depends_on_sources_and_parser_but_not_on_prose():
+    record = DATASETS.get("CR")
+    reworded = dataclasses.replace(record, description="other words", citation="x")
+    assert reworded.key() == record.key()
+    first = record.files[0]
+    moved = dataclasses.replace(first, source=UrlSource(first.source.url, "f" * 64))
+    assert dataclasses.replace(record, files=(moved, *record.files[1:])).key() != record.key()
+    assert dataclasses.replace(record, format=Format("lines", {"x": 1})).key() != record.key()
+
+
+def test_record_validation():
+    source = UrlSource("https://example.org/a.txt", "a" * 64)
+    with pytest.raises(ValueError, match="sha256"):
+        UrlSource("https://example.org/a.txt", "abc")
+    with pytest.raises(ValueError, match="http"):
+        UrlSource("ftp://example.org/a.txt", "a" * 64)
+    with pytest.raises(ValueError, match="two distinct"):
+        DatasetRecord(name="X", description="d", files=(DataFile(source, label="a"),), format=Format("lines"),
+                      classes=("a",), rows=1, license="l", citation="c", homepage="h")
+
+
+def test_registering_twice_is_refused_and_unregister_undoes_it():
+    record = dataclasses.replace(DATASETS.get("CR"), name="PluginData", aliases=("plug",))
+    DATASETS.register(record.name, record, record.aliases)
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            DATASETS.register("plug", record)
+        assert DATASETS.canonical("PLUG") == "PluginData"
+    finally:
+        DATASETS.unregister("PluginData")
+    assert "plug" not in DATASETS
