@@ -101,7 +101,7 @@ def test_hf_encoder_refuses_a_folder_without_a_model(tmp_path):
     from enso.errors import ConfigError
 
     with pytest.raises(ConfigError, match="config.json"):
-        make_featurizer("hf-encoder", {"path": str(tmp_path)}).identity()
+        make_featurizer("hf-encoder", {"path": str(tmp_path)})
 
 
 def test_random_encoder_is_seeded_and_unlike_the_pretrained_model(minilm_vectors, sentences):

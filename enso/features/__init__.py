@@ -12,13 +12,20 @@ from typing import Any
 
 from enso.features.base import Featurizer
 from enso.features.cache import FeatureSet, featurize_config, featurizer_id, load_features, open_feature_file
+from enso.features.indomain import Doc2VecFeaturizer, FastTextFeaturizer, Word2VecFeaturizer
 from enso.features.tfidf import TfidfFeaturizer
 from enso.features.transformer import HFEncoderFeaturizer, MiniLMFeaturizer, RandomEncoderFeaturizer
+from enso.features.vectors import GloveFeaturizer, StaticVectorsFeaturizer
 from enso.registry import Registry, build
 
 FEATURIZERS: Registry[type[Featurizer]] = Registry("featurizer", "enso.featurizers")
 
 FEATURIZERS.register("tfidf", TfidfFeaturizer)
+FEATURIZERS.register("glove-6b-50d", GloveFeaturizer, aliases=("glove",))
+FEATURIZERS.register("static-vectors", StaticVectorsFeaturizer)
+FEATURIZERS.register("word2vec", Word2VecFeaturizer)
+FEATURIZERS.register("fasttext", FastTextFeaturizer)
+FEATURIZERS.register("doc2vec", Doc2VecFeaturizer)
 FEATURIZERS.register("minilm", MiniLMFeaturizer, aliases=("all-MiniLM-L6-v2",))
 FEATURIZERS.register("hf-encoder", HFEncoderFeaturizer)
 FEATURIZERS.register("random-encoder", RandomEncoderFeaturizer)

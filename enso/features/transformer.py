@@ -141,6 +141,10 @@ class HFEncoderFeaturizer(TransformerFeaturizer):
                  device: str = "auto", precision: str = "auto"):
         if not isinstance(path, str) or not path:
             raise ValueError(f"path must be the folder of a model, got {path!r}")
+        folder = Path(path).expanduser()
+        if not ((folder / "config.json").is_file() or (folder / "modules.json").is_file()):
+            raise ValueError(f"{path} is not a model folder (no config.json or modules.json); pass the folder "
+                             "of a transformers or sentence-transformers model")
         self._check_common(pooling, normalize, max_length, layers, batch_size, device, precision)
         self.path = path
         self.pooling = pooling
