@@ -160,7 +160,9 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
     """Fetch, verify, parse and store each dataset in ``names`` that is not already stored.
 
     A stored dataset is reused unless ``force``; ``offline`` uses only what is stored and
-    fails, saying how to get it, for anything else. Local datasets are never fetched.
+    fails, saying how to get it, for anything else. Local datasets are never fetched. When
+    one of several datasets fails, the others are still built and stored, and one error
+    naming every failure is raised at the end.
     """
     from enso.data.build import Sources, build, read_dataset
     from enso.data.downloader import Downloader
@@ -194,9 +196,20 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
             todo.append(record)
     if todo:
         downloader = downloader or Downloader()
-        with Sources(workspace, mirror=mirror, downloader=downloader) as sources:
+        failures: list[tuple[str, EnsoError]] = []
+        with Sources(workspace, mirror=mirror, downloader=downloader, refetch=force) as sources:
             for record in todo:
-                results[record.name] = build(record, workspace, sources)
+                try:
+                    results[record.name] = build(record, workspace, sources)
+                except EnsoError as exc:
+                    if len(todo) == 1:
+                        raise
+                    log.error("%s failed: %s", record.name, exc)
+                    failures.append((record.name, exc))
+        if failures:
+            stored = len(canonical) - len(failures)
+            detail = "; ".join(f"{name}: {exc}" for name, exc in failures)
+            raise EnsoError(f"{len(failures)} of {len(canonical)} datasets failed ({stored} stored): {detail}")
     return [results[name] for name in canonical]
 
 

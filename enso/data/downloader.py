@@ -75,14 +75,21 @@ class Downloader:
         if self.backoff < 0:
             raise ValueError(f"backoff must be zero or more, got {self.backoff}")
 
-    def fetch(self, url: str, dest: str | Path, *, sha256: str, mirror: str | None = None) -> Path:
-        """``dest`` holding the verified bytes of ``url``; a verified ``dest`` is kept as is."""
+    def fetch(self, url: str, dest: str | Path, *, sha256: str, mirror: str | None = None,
+              reuse: bool = True) -> Path:
+        """``dest`` holding the verified bytes of ``url``.
+
+        A verified ``dest`` is kept as is unless ``reuse`` is False; then it is replaced only
+        once the new copy has been fetched and verified.
+        """
         dest = Path(dest)
-        if dest.is_file():
+        if dest.is_file() and reuse:
             if file_sha256(dest) == sha256:
                 return dest
             log.warning("%s does not match its sha256; downloading it again", dest)
             dest.unlink()
+        elif dest.is_file():
+            log.info("fetching %s again (--force)", dest.name)
         dest.parent.mkdir(parents=True, exist_ok=True)
         candidates = ([mirror_location(mirror, url)] if mirror else []) + [url]
         failures = []
@@ -105,7 +112,7 @@ class Downloader:
         if checksum:
             raise checksum[0]
         detail = "; ".join(str(f) for f in failures)
-        raise DownloadError(f"could not fetch {dest.name}: {detail}")
+        raise DownloadError(f"could not fetch {urlsplit(url).path.rsplit('/', 1)[-1]}: {detail}")
 
     def _copy_local(self, location: str, dest: Path, sha256: str) -> None:
         source = Path(location)
@@ -121,6 +128,7 @@ class Downloader:
 
     def _fetch_http(self, url: str, dest: Path, sha256: str) -> None:
         import requests
+        import urllib3
 
         part = _part(dest)
         attempt = 0
@@ -135,8 +143,8 @@ class Downloader:
                     raise DownloadError(f"{url}: {exc}") from None
                 except _Transient as exc:
                     reason, wait = str(exc), exc.wait
-                except (requests.ConnectionError, requests.Timeout,
-                        requests.exceptions.ChunkedEncodingError) as exc:
+                except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                        urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
                     reason, wait = _describe(exc), None
                 if attempt >= self.retries:
                     raise DownloadError(f"{url}: {reason}; gave up after {attempt + 1} attempts "
@@ -171,7 +179,9 @@ class Downloader:
             length = response.headers.get("Content-Length")
             total = offset + int(length) if length and length.isdigit() else None
             with open(part, mode) as handle, _progress(self.progress, total, offset, part.name[:-5]) as bar:
-                for chunk in response.iter_content(_CHUNK):
+                # read1 hands over bytes as they arrive, so a dropped connection loses none
+                # of what came before it and the resume asks only for the rest.
+                while chunk := response.raw.read1(_CHUNK):
                     handle.write(chunk)
                     bar.update(len(chunk))
             size = part.stat().st_size
@@ -204,9 +214,9 @@ def _describe(exc: Exception) -> str:
     import requests
 
     text = str(exc)
-    if isinstance(exc, requests.Timeout) or "timed out" in text:
+    if isinstance(exc, (requests.Timeout, TimeoutError)) or "timed out" in text:
         return "timed out"
-    if "IncompleteRead" in text or "Connection broken" in text or "ChunkedEncodingError" in type(exc).__name__:
+    if isinstance(exc, ConnectionResetError) or "IncompleteRead" in text or "Connection broken" in text or "ChunkedEncodingError" in type(exc).__name__:
         return "connection dropped mid-body"
     if "NameResolution" in text or "Name or service not known" in text or "Temporary failure in name resolution" in text:
         return "cannot resolve the host name"

@@ -1,0 +1,147 @@
+"""The user's own data through ``python -m enso.download --csv/--jsonl/--parquet``."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from enso.data import DATASETS, download, load_dataset
+from enso.download import main
+from enso.store import read_artifact
+
+TEXTS = [f"review number {i} says {'good' if i % 3 else 'bad'} things" for i in range(30)]
+LABELS = ["pos" if i % 3 else "neg" for i in range(30)]
+
+
+def run(workspace, *args):
+    result = CliRunner().invoke(main, ["--root", str(workspace.root), *args])
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    return result, errors
+
+
+def write_csv(path, texts=TEXTS, labels=LABELS, text_column="body", label_column="stars"):
+    pd.DataFrame({text_column: texts, label_column: labels}).to_csv(path, index=False)
+    return path
+
+
+def test_csv_import_stores_a_dataset_usable_by_name(workspace, tmp_path):
+    path = write_csv(tmp_path / "mine.csv")
+    result, errors = run(workspace, "--csv", str(path), "--name", "MyReviews", "--text-column", "body",
+                         "--label-column", "stars")
+    assert result.exit_code == 0, result.stderr
+    assert "MyReviews" in result.output and "30 rows" in result.output
+    dataset = load_dataset("myreviews", workspace)
+    assert dataset.name == "MyReviews"
+    assert sorted(dataset.frame["text"]) == sorted(TEXTS)
+    assert dataset.frame.groupby("label")["split"].apply(lambda s: (s == "test").sum()).to_dict() == \
+        {"neg": 2, "pos": 4}
+    assert dataset.card["sources"][0]["sha256"] and dataset.card["local"] is True
+    # Configs name it like a registered dataset (ENSO_ROOT points at the workspace).
+    assert DATASETS.canonical("myreviews") == "MyReviews"
+    assert download(["MyReviews"], workspace)[0].content_hash == dataset.content_hash
+    listing, _ = run(workspace, "--list")
+    assert any(line.startswith("MyReviews") and line.endswith("local") for line in listing.output.splitlines())
+    info, _ = run(workspace, "--info", "MyReviews")
+    assert info.exit_code == 0 and "mine.csv" in info.output
+
+
+def test_jsonl_and_parquet_with_a_given_split(workspace, tmp_path):
+    splits = ["test" if i % 5 == 0 else "train" for i in range(30)]
+    rows = [{"t": t, "y": y, "part": s} for t, y, s in zip(TEXTS, LABELS, splits, strict=True)]
+    jsonl = tmp_path / "mine.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result, _ = run(workspace, "--jsonl", str(jsonl), "--name", "J", "--text-column", "t", "--label-column", "y",
+                    "--split-column", "part")
+    assert result.exit_code == 0, result.stderr
+    assert (load_dataset("J", workspace).frame["split"] == "test").sum() == 6
+    parquet = tmp_path / "mine.parquet"
+    pd.DataFrame(rows).assign(y=[1 if y == "pos" else 0 for y in LABELS]).to_parquet(parquet)
+    result, _ = run(workspace, "--parquet", str(parquet), "--name", "P", "--text-column", "t", "--label-column", "y")
+    assert result.exit_code == 0, result.stderr
+    assert load_dataset("P", workspace).classes == ["0", "1"]
+
+
+@pytest.mark.parametrize("mutate,args,code,message", [
+    (lambda t, y: (t, y), ["--text-column", "text"], 2, "has no column 'text' (columns: body, stars)"),
+    (lambda t, y: (t[:5] + ["   "] + t[6:], y), [], 1, "1 rows have an empty or whitespace-only text (rows 7)"),
+    (lambda t, y: (t, y[:3] + [""] + y[4:]), [], 1, "1 rows have no label in column 'stars' (rows 5)"),
+    (lambda t, y: (t, y[:-1] + ["meh"]), [], 1, "1 classes have fewer than 2 examples ('meh')"),
+    (lambda t, y: (t, ["pos"] * len(y)), [], 1, "only one class"),
+])
+def test_bad_data_is_rejected_with_one_line(workspace, tmp_path, mutate, args, code, message):
+    texts, labels = mutate(list(TEXTS), list(LABELS))
+    path = write_csv(tmp_path / "bad.csv", texts, labels)
+    result, errors = run(workspace, "--csv", str(path), "--name", "Bad", "--text-column", "body",
+                         "--label-column", "stars", *args)
+    assert result.exit_code == code
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert read_artifact(workspace.dataset_dir("Bad")) is None
+
+
+def test_drop_empty_drops_and_counts(workspace, tmp_path):
+    texts = list(TEXTS)
+    texts[4] = ""
+    texts[8] = " \t "
+    path = write_csv(tmp_path / "gaps.csv", texts)
+    result, _ = run(workspace, "--csv", str(path), "--name", "Gaps", "--text-column", "body", "--label-column",
+                    "stars", "--drop-empty")
+    assert result.exit_code == 0, result.stderr
+    assert "dropped 2 rows with an empty text" in result.stderr
+    dataset = load_dataset("Gaps", workspace)
+    assert len(dataset) == 28 and dataset.card["dropped_empty"] == 2
+
+
+def test_undecodable_bytes_name_the_offset_and_encoding_fixes_it(workspace, tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("body,stars\n".encode() + b"caf\xe9 au lait,pos\n" +
+                     "".join(f"{t},{y}\n" for t, y in zip(TEXTS, LABELS, strict=True)).encode())
+    result, errors = run(workspace, "--csv", str(path), "--name", "Latin", "--text-column", "body",
+                         "--label-column", "stars")
+    assert result.exit_code == 1 and len(errors) == 1
+    assert "byte 0xe9 at offset 14 is not valid utf-8" in errors[0]
+    result, _ = run(workspace, "--csv", str(path), "--name", "Latin", "--text-column", "body",
+                    "--label-column", "stars", "--encoding", "latin-1")
+    assert result.exit_code == 0, result.stderr
+    assert "café au lait" in load_dataset("Latin", workspace).texts
+
+
+def test_duplicates_are_reported(workspace, tmp_path):
+    path = write_csv(tmp_path / "dups.csv", TEXTS[:28] + TEXTS[:2], LABELS)
+    result, _ = run(workspace, "--csv", str(path), "--name", "Dups", "--text-column", "body",
+                    "--label-column", "stars")
+    assert result.exit_code == 0
+    assert "2 texts occur more than once" in result.stderr
+    assert load_dataset("Dups", workspace).card["duplicated_texts"] == 2
+
+
+def test_names_are_checked_and_nothing_the_user_had_is_lost(workspace, tmp_path):
+    first = write_csv(tmp_path / "first.csv")
+    common = ["--text-column", "body", "--label-column", "stars"]
+    assert run(workspace, "--csv", str(first), "--name", "Mine", *common)[0].exit_code == 0
+    before = load_dataset("Mine", workspace).content_hash
+    # Importing the same file again is a no-op.
+    assert run(workspace, "--csv", str(first), "--name", "Mine", *common)[0].exit_code == 0
+    second = write_csv(tmp_path / "second.csv", TEXTS[::-1], LABELS[::-1])
+    result, errors = run(workspace, "--csv", str(second), "--name", "Mine", *common)
+    assert result.exit_code == 1 and "already holds another dataset" in errors[0] and "--force" in errors[0]
+    assert load_dataset("Mine", workspace).content_hash == before
+    assert run(workspace, "--csv", str(second), "--name", "Mine", "--force", *common)[0].exit_code == 0
+    assert load_dataset("Mine", workspace).content_hash != before
+
+    for bad_name, fragment in (("cr", "is a registered dataset (CustomerReviews)"), ("../up", "plain folder name")):
+        result, errors = run(workspace, "--csv", str(first), "--name", bad_name, *common)
+        assert result.exit_code == 2 and fragment in errors[0]
+    result, errors = run(workspace, "--csv", str(first), *common)
+    assert result.exit_code == 2 and "needs --name" in errors[0]
+    result, errors = run(workspace, "--csv", str(tmp_path / "absent.csv"), "--name", "X")
+    assert result.exit_code == 2 and "is not a file" in errors[0]
+
+
+def test_bad_jsonl_line_is_named(workspace, tmp_path):
+    path = tmp_path / "broken.jsonl"
+    path.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": \n')
+    result, errors = run(workspace, "--jsonl", str(path), "--name", "Broken")
+    assert result.exit_code == 1 and "line 2 is not valid JSON" in errors[0]

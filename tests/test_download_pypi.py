@@ -1,0 +1,110 @@
+"""PyPI sources go through pip's own client, so pip's settings (here a local find-links folder) apply."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from data_helpers import sha256, zip_with  # noqa: E402
+
+from enso.data import DATASETS, DataFile, DatasetRecord, Format, PyPISource, load_dataset  # noqa: E402
+from enso.data.pypi import fetch_pypi  # noqa: E402
+from enso.download import main  # noqa: E402
+from enso.errors import ChecksumError, DownloadError  # noqa: E402
+from enso.store import read_artifact  # noqa: E402
+
+WHEEL = "enso_fake_data-1.0.0-py3-none-any.whl"
+CSV = "".join(f"{'1' if i % 2 else '-1'},sentence {i}\n" for i in range(40)).encode("utf-8")
+
+
+def make_wheel(folder: Path, extra: dict[str, bytes] | None = None) -> Path:
+    dist = "enso_fake_data-1.0.0.dist-info"
+    members = {
+        "enso_fake_data/corpora/data.csv": CSV,
+        f"{dist}/METADATA": b"Metadata-Version: 2.1\nName: enso-fake-data\nVersion: 1.0.0\n",
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}/RECORD": b"",
+        **(extra or {}),
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    return zip_with(folder / WHEEL, members)
+
+
+@pytest.fixture
+def index(tmp_path, monkeypatch):
+    """pip sees only a local folder: PIP_NO_INDEX and PIP_FIND_LINKS, as a user's pip config would set."""
+    folder = tmp_path / "index"
+    folder.mkdir()
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def record_for():
+    added = []
+
+    def register(digest: str) -> DatasetRecord:
+        record = DatasetRecord(
+            name="FakePyPIData", description="test", license="test", citation="test", homepage="test",
+            files=(DataFile(PyPISource("enso-fake-data==1.0.0", WHEEL, digest), "enso_fake_data/corpora/data.csv"),),
+            format=Format("csv", {"header": False, "text_column": 1, "label_column": 0,
+                                  "label_map": {"1": "positive", "-1": "negative"}}),
+            classes=("negative", "positive"), rows=40)
+        DATASETS.register(record.name, record)
+        added.append(record.name)
+        return record
+
+    yield register
+    for name in added:
+        DATASETS.unregister(name)
+
+
+def run(workspace, *args):
+    result = CliRunner().invoke(main, ["--root", str(workspace.root), *args])
+    return result, [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+def test_pip_settings_apply_and_the_member_is_read(index, record_for, workspace):
+    wheel = make_wheel(index)
+    record_for(sha256(wheel.read_bytes()))
+    result, errors = run(workspace, "FakePyPIData")
+    assert result.exit_code == 0, result.stderr
+    dataset = load_dataset("FakePyPIData", workspace)
+    assert len(dataset) == 40 and dataset.classes == ["negative", "positive"]
+    assert dataset.card["sources"][0]["source"] == f"pypi:enso-fake-data==1.0.0 ({WHEEL})"
+    assert not (workspace.datasets / ".downloads").exists()  # pip's archive lived in a private temp folder
+
+
+def test_wrong_archive_checksum_is_refused(index, record_for, workspace):
+    wheel = make_wheel(index)
+    record_for("0" * 64)
+    result, errors = run(workspace, "FakePyPIData")
+    assert result.exit_code == 1 and len(errors) == 1
+    assert WHEEL in errors[0] and "0" * 64 in errors[0] and sha256(wheel.read_bytes()) in errors[0]
+    assert read_artifact(workspace.dataset_dir("FakePyPIData")) is None
+
+
+def test_package_pip_cannot_find_is_a_download_error(index, tmp_path):
+    source = PyPISource("enso-fake-data==1.0.0", WHEEL, "0" * 64)
+    with pytest.raises(DownloadError, match="pip download enso-fake-data==1.0.0 failed: .*"):
+        fetch_pypi(source, tmp_path / "out")
+
+
+def test_checksum_error_deletes_the_archive(index, tmp_path):
+    make_wheel(index)
+    with pytest.raises(ChecksumError):
+        fetch_pypi(PyPISource("enso-fake-data==1.0.0", WHEEL, "1" * 64), tmp_path / "out")
+    assert not (tmp_path / "out" / WHEEL).exists()
+
+
+def test_wheel_with_escaping_member_is_refused(index, record_for, workspace):
+    wheel = make_wheel(index, {"../../../evil.pth": b"import os"})
+    record_for(sha256(wheel.read_bytes()))
+    result, errors = run(workspace, "FakePyPIData")
+    assert result.exit_code == 1 and len(errors) == 1 and "'../../../evil.pth'" in errors[0]
+    assert read_artifact(workspace.dataset_dir("FakePyPIData")) is None
