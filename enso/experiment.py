@@ -33,12 +33,12 @@ def _listing() -> str:
 @click.command(epilog=EXPERIMENT_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @experiment_argument
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes for the cells (BLAS threads per worker: cores / jobs).")
+              help="Worker processes for the cells; use as many as cores.")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="Run the cells on this Dask distributed scheduler instead of local processes "
                    "(its workers must see the workspace folder).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="BLAS threads per worker [default: cores / jobs].")
+              help="BLAS/OpenMP threads per worker [default: 1; small fits run fastest single-threaded].")
 @click.option("--dry-run", is_flag=True,
               help="Print the plan (cells in total, done, to run, skipped sizes, time estimate) and stop.")
 @click.option("--list", "list_", is_flag=True, help="List targets, metrics, samplers and resamplers, and exit.")

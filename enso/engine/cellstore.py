@@ -44,8 +44,16 @@ class CellStore:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    def write(self, key: str, rows: list[dict[str, Any]]) -> None:
-        write_json_atomic(self.path(key), {"key": key, "rows": [_plain(row) for row in rows]})
+    def write(self, key: str, rows: list[dict[str, Any]], **extra: Any) -> None:
+        """``extra`` is kept beside the rows for inspection (e.g. the sample's digest)."""
+        write_json_atomic(self.path(key), {"key": key, **extra, "rows": [_plain(row) for row in rows]})
+
+    def read_extra(self, key: str) -> dict[str, Any]:
+        try:
+            stored = json.loads(self.path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: v for k, v in stored.items() if k not in ("key", "rows")}
 
     def clean_temporaries(self) -> None:
         """Remove temporary files a killed run left behind (never a finished cell)."""

@@ -91,9 +91,10 @@ def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int 
         todo = [cell for cell in plan.cells if cell.key not in finished]
         log.info("%s: %d cells, %d already done, %d to run%s", config.name, len(plan.cells), len(finished),
                  len(todo), f" ({len(plan.skipped)} sizes skipped)" if plan.skipped else "")
-        _write_run_info(results_dir, config, plan, started=started, status="running", jobs=jobs,
-                        scheduler=scheduler, threads=threads, counts={"cells": len(plan.cells),
-                                                                      "done_before": len(finished)})
+        if todo:
+            _write_run_info(results_dir, config, plan, started=started, status="running", jobs=jobs,
+                            scheduler=scheduler, threads=threads,
+                            counts={"cells": len(plan.cells), "done_before": len(finished)})
         tasks = _tasks(plan, todo, workspace, threads)
         failures = _run_tasks(tasks, store, finished, jobs=jobs, scheduler=scheduler)
         counts = {"cells": len(plan.cells), "done_before": len(plan.cells) - len(todo),
@@ -107,9 +108,13 @@ def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int 
                             f"{first['error']}); finished cells are kept, so after fixing it a rerun computes "
                             "only the missing ones")
         table = _assemble(plan, finished)
-        _write_results(results_dir, table)
-        _write_run_info(results_dir, config, plan, started=started, status="complete", jobs=jobs,
-                        scheduler=scheduler, threads=threads, counts=counts, seconds=time.perf_counter() - clock)
+        changed = _write_results(results_dir, table)
+        if changed or todo:
+            _write_run_info(results_dir, config, plan, started=started, status="complete", jobs=jobs,
+                            scheduler=scheduler, threads=threads, counts=counts,
+                            seconds=time.perf_counter() - clock)
+        else:
+            log.info("%s: every cell was already done; results unchanged in %s", config.name, results_dir)
     return table
 
 
@@ -174,6 +179,13 @@ def _tasks(plan: Plan, todo: list[Cell], workspace: Workspace, threads: int) -> 
     return tasks
 
 
+def sample_digest(rows: np.ndarray) -> str:
+    """Identifies a training sample by its dataset rows, in order."""
+    import hashlib
+
+    return hashlib.sha256(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
 def _describe_cell(meta: dict[str, Any]) -> str:
     return (f"{meta['dataset']}/{meta['featurizer']}/{meta['target']}/{meta['sampler']}/{meta['resampler']}"
             f"/size {meta['train_size']}/resample {meta['resample']}")
@@ -194,7 +206,7 @@ def _run_tasks(tasks: list[CellTask], store: CellStore, finished: dict, *, jobs:
                 log.debug("%s", result.get("traceback", ""))
                 failures.append({"cell": name, "error": result["error"]})
             else:
-                store.write(task.key, result["rows"])
+                store.write(task.key, result["rows"], sample=sample_digest(task.train), test=task.test_id)
                 finished[task.key] = result["rows"]
             bar.update(1)
     return failures
@@ -217,11 +229,18 @@ def _assemble(plan: Plan, finished: dict[str, list[dict]]) -> pd.DataFrame:
     return table.loc[:, COLUMNS].reset_index(drop=True)
 
 
-def _write_results(results_dir: Path, table: pd.DataFrame) -> None:
+def _write_results(results_dir: Path, table: pd.DataFrame) -> bool:
+    """Write the table (Parquet, then CSV) unless identical files are already there; True if written."""
     import uuid
 
     results_dir.mkdir(parents=True, exist_ok=True)
     target = results_dir / RESULTS
+    if target.is_file() and (results_dir / RESULTS_CSV).is_file():
+        try:
+            if pd.read_parquet(target).equals(table):
+                return False
+        except (OSError, ValueError):
+            pass
     temp = results_dir / f".tmp-{RESULTS}-{uuid.uuid4().hex[:8]}"
     try:
         table.to_parquet(temp, index=False)
@@ -231,6 +250,7 @@ def _write_results(results_dir: Path, table: pd.DataFrame) -> None:
     finally:
         temp.unlink(missing_ok=True)
     write_text_atomic(results_dir / RESULTS_CSV, table.to_csv(index=False))
+    return True
 
 
 def load_results(experiment: str, workspace: Workspace) -> pd.DataFrame:

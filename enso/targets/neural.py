@@ -34,6 +34,14 @@ def _dense_rows(X, rows=None) -> np.ndarray:
     return np.ascontiguousarray(part, dtype=np.float32)
 
 
+def _thread_limit(default: int) -> int:
+    """torch's own thread pool follows the BLAS/OpenMP limit the engine set for this worker."""
+    from threadpoolctl import threadpool_info
+
+    limits = [info["num_threads"] for info in threadpool_info() if info.get("user_api") in ("blas", "openmp")]
+    return max(1, min(limits)) if limits else default
+
+
 class _TorchTarget(Target):
     has_proba = True
 
@@ -56,6 +64,16 @@ class _TorchTarget(Target):
         return torch.from_numpy(_dense_rows(X, rows))
 
     def fit(self, X, y):
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(_thread_limit(previous))
+        try:
+            return self._fit(X, y)
+        finally:
+            torch.set_num_threads(previous)
+
+    def _fit(self, X, y):
         import torch
 
         y = np.asarray(y)
