@@ -20,7 +20,7 @@ from enso.seeds import derive_seed
 SIZES = (20, 50, 150)
 RESAMPLES = 6
 TEST_ROWS = 400
-POOL_ROWS = 3000
+POOL_ROWS = 2000
 METRICS = ("accuracy", "macro_f1")
 
 
@@ -52,7 +52,7 @@ def featurizers(train_texts, test_texts, seed):
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    vectorizer = TfidfVectorizer(ngram_range=(1, 1), min_df=2, sublinear_tf=True)
     train = vectorizer.fit_transform(train_texts)
     test = vectorizer.transform(test_texts)
     svd = TruncatedSVD(64, random_state=seed)

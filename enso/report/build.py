@@ -127,7 +127,7 @@ class _Builder:
         self.primary = self.metrics[0]
         self.entry = entry_columns(frame)
         self.extra = [d for d in EXTRA_DIMENSIONS if d in self.entry]
-        self.rendered: list[tuple[Path, object]] = []  # (path, figure) written at the end
+        self.rendered: list[tuple[Path, object, str]] = []  # (path, figure, svg) written at the end
         self.texts: list[tuple[Path, str]] = []
 
     # -- analysis -------------------------------------------------------------------------
@@ -169,7 +169,7 @@ class _Builder:
     def _figure(self, stem: str, fig, caption: str) -> doc.Figure:
         path = self.folder / f"{stem}.{self.fmt}"
         svg = figures.svg_text(fig, salt=stem)
-        self.rendered.append((path, fig))
+        self.rendered.append((path, fig, svg))
         return doc.Figure(stem, svg, path, caption)
 
     # -- sections ---------------------------------------------------------------------------
@@ -182,14 +182,14 @@ class _Builder:
             "resample"].nunique()
         resamples = f"{per_cell.min()}" if per_cell.min() == per_cell.max() else f"{per_cell.min()}–{per_cell.max()}"
         facts = pd.DataFrame({
-            "": ["datasets", "featurizers", "targets", "training sizes", "resamples per cell", "metrics",
+            "fact": ["datasets", "featurizers", "targets", "training sizes", "resamples per cell", "metrics",
                  "rows", "results file"],
             "value": [", ".join(order_of(frame, "dataset")), ", ".join(order_of(frame, "featurizer")),
                       ", ".join(order_of(frame, "target")), ", ".join(str(s) for s in sorted(frame["train_size"].unique())),
                       resamples, ", ".join(self.metrics), str(len(frame)),
                       f"{self.source.name} (sha256 {file_sha256(self.source)[:12]})"],
         })
-        document.add(doc.Table(facts))
+        document.add(doc.Table(facts, header=False))
 
     def _summary(self, document: doc.Document) -> None:
         document.add(doc.Heading("Best choices per training size"))
@@ -436,11 +436,14 @@ class _Builder:
         self.folder.mkdir(parents=True, exist_ok=True)
         figure_paths = []
         try:
-            for path, fig in self.rendered:
-                figures.save(fig, path, self.fmt)
+            for path, fig, svg in self.rendered:
+                if self.fmt == "svg":  # already drawn for the HTML: write that drawing
+                    write_text_atomic(path, '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n' + svg)
+                else:
+                    figures.save(fig, path, self.fmt)
                 figure_paths.append(path)
         finally:
-            for _, fig in self.rendered:
+            for _, fig, _ in self.rendered:
                 figures.close(fig)
         table_paths = []
         for path, text in self.texts:

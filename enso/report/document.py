@@ -29,6 +29,7 @@ class Table:
     caption: str = ""
     strong: pd.DataFrame | None = None
     muted: pd.DataFrame | None = None
+    header: bool = True
 
 
 @dataclass
@@ -68,10 +69,19 @@ nav ul{columns:2}code{background:#f3f4f6;padding:0 .2rem}
 
 def _is_number(text: str) -> bool:
     try:
-        float(text.replace("±", "").split()[0])
+        float(text.lstrip("<>").split()[0])
         return True
     except (ValueError, IndexError):
         return False
+
+
+def _numeric_columns(frame: pd.DataFrame) -> list[bool]:
+    """Columns whose every non-empty cell is a number (right-aligned)."""
+    out = []
+    for j in range(frame.shape[1]):
+        values = [str(v) for v in frame.iloc[:, j] if str(v) not in ("", "–")]
+        out.append(bool(values) and all(_is_number(v) for v in values))
+    return out
 
 
 def to_html(document: Document) -> str:
@@ -115,14 +125,16 @@ def _table_html(table: Table) -> str:
     rows = ["<table>"]
     if table.caption:
         rows.append(f"<caption>{esc(table.caption)}</caption>")
-    rows.append("<thead><tr>" + "".join(f"<th>{esc(str(c))}</th>" for c in frame.columns) + "</tr></thead>")
+    if table.header:
+        rows.append("<thead><tr>" + "".join(f"<th>{esc(str(c))}</th>" for c in frame.columns) + "</tr></thead>")
     rows.append("<tbody>")
+    numeric = _numeric_columns(frame)
     for i in range(len(frame)):
         cells = []
         for j, column in enumerate(frame.columns):
             text = str(frame.iat[i, j])
             classes = []
-            if _is_number(text):
+            if numeric[j]:
                 classes.append("num")
             if table.muted is not None and bool(table.muted.iat[i, j]):
                 classes.append("muted")
@@ -130,7 +142,8 @@ def _table_html(table: Table) -> str:
             if table.strong is not None and bool(table.strong.iat[i, j]):
                 content = f"<strong>{content}</strong>"
             css = f' class="{" ".join(classes)}"' if classes else ""
-            cells.append(f"<td{css}>{content}</td>")
+            tag = "th" if not table.header and j == 0 else "td"
+            cells.append(f"<{tag}{css}>{content}</{tag}>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     rows.append("</tbody></table>")
     return "\n".join(rows)
@@ -169,10 +182,9 @@ def markdown_table(table: Table) -> list[str]:
     lines = []
     if table.caption:
         lines += [f"**{table.caption}**", ""]
-    header = [str(c).replace("|", "\\|") for c in frame.columns]
+    header = [str(c).replace("|", "\\|") if table.header else " " for c in frame.columns]
     lines.append("| " + " | ".join(header) + " |")
-    aligns = ["---:" if len(frame) and all(_is_number(str(v)) for v in frame.iloc[:, j]) else "---"
-              for j in range(frame.shape[1])]
+    aligns = ["---:" if numeric else "---" for numeric in _numeric_columns(frame)]
     lines.append("| " + " | ".join(aligns) + " |")
     for i in range(len(frame)):
         lines.append("| " + " | ".join(cell(i, j) for j in range(frame.shape[1])) + " |")

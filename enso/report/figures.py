@@ -38,6 +38,12 @@ def metric_label(metric: str) -> str:
     return name if higher_is_better(metric) else f"{name} (lower is better)"
 
 
+def legend_width(labels: list[str], title: str = "") -> float:
+    """Inches to leave right of the panels for a legend with these labels."""
+    longest = max([len(label) for label in labels] + [len(title)] + [8])
+    return 0.9 + 0.068 * longest
+
+
 def _grid(plt, n_rows: int, n_cols: int, extra_width: float = 2.6):
     fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, sharex=True, layout="constrained",
                              figsize=(PANEL_WIDTH * n_cols + extra_width, PANEL_HEIGHT * n_rows + 0.4))
@@ -108,7 +114,8 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
     summary = summarize(frame, keys)
     rows = layout.facet_values(frame, "rows")
     cols = layout.facet_values(frame, "cols")
-    fig, axes = _grid(plt, len(rows), len(cols))
+    labels = [styles.label(key) for key in styles.keys]
+    fig, axes = _grid(plt, len(rows), len(cols), legend_width(labels, " · ".join(styles.shown)))
     sizes = frame["train_size"].unique()
     for i, j, row, col, _ in _facets(summary, layout):
         ax = axes[i][j]
@@ -173,7 +180,8 @@ def bars(frame: pd.DataFrame, layout: Layout, size: int, *, title: str = ""):
     hues = list(dict.fromkeys(tuple(k[layout.lines.index(d)] for d in rest) for k in styles.keys))
     rows = layout.facet_values(frame, "rows")
     cols = layout.facet_values(frame, "cols")
-    fig, axes = _grid(plt, len(rows), len(cols))
+    fig, axes = _grid(plt, len(rows), len(cols),
+                      legend_width([" · ".join(h) for h in hues], " · ".join(rest)) if rest else 0.3)
     import matplotlib
 
     palette = matplotlib.colormaps["tab10" if len(hues) <= 10 else "tab20"].colors
@@ -224,14 +232,24 @@ def bars(frame: pd.DataFrame, layout: Layout, size: int, *, title: str = ""):
 
 
 def svg_text(fig, salt: str) -> str:
-    """The figure as an inline ``<svg>`` element, with ids unique to ``salt``."""
+    """The figure as an inline ``<svg>`` element whose ids all start with ``salt``.
+
+    Several figures share one HTML page, so every id (and every reference to one) gets
+    the figure's prefix, keeping ids unique and clip paths pointing at their own figure.
+    """
+    import re
+
     plt = pyplot()
     buffer = io.StringIO()
-    with plt.rc_context({"svg.hashsalt": salt, "svg.id": salt}):
-        fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    with plt.rc_context({"svg.hashsalt": salt}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
-    start = text.find("<svg")
-    return text[start:] if start >= 0 else text
+    text = text[text.find("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    prefix = f"{salt}-"
+    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', text)
+    text = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", text)
+    return re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', text)
 
 
 def save(fig, path: Path, fmt: str) -> Path:
@@ -241,7 +259,7 @@ def save(fig, path: Path, fmt: str) -> Path:
     temp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
     metadata = {"Date": None} if fmt in ("svg",) else ({"CreationDate": None} if fmt == "pdf" else {})
     try:
-        fig.savefig(temp, format=fmt, dpi=150, bbox_inches="tight", metadata=metadata)
+        fig.savefig(temp, format=fmt, dpi=150, metadata=metadata)
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)

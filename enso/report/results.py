@@ -34,10 +34,13 @@ def experiment_name(experiment: str | Path, workspace: Workspace) -> str:
         return text
     try:
         path = workspace.experiment_path(experiment)
-    except ConfigError:
-        if not looks_like_path and workspace.results_dir(text).is_dir():
+    except ConfigError as exc:
+        if looks_like_path:
+            raise
+        if workspace.results_dir(text).is_dir():
             return text
-        raise
+        raise ConfigError(f"{exc}; nor is there a results folder {workspace.results_dir(text)} "
+                          f"(run `python -m enso.experiment {text}` to make one)") from exc
     return load_config(path, validate_names=False).name
 
 

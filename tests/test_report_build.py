@@ -1,0 +1,289 @@
+"""The report on a small real results table: files, numbers, layout and failure modes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from enso.errors import ConfigError, EnsoError
+from enso.report import build_report
+from enso.workspace import Workspace
+
+from tests.report_helpers import RESAMPLES, SIZES, make_results, write_results
+
+NAME = "report-test"
+
+
+@pytest.fixture(scope="session")
+def real_results(shared_datasets) -> pd.DataFrame:
+    return make_results(shared_datasets, NAME)
+
+
+@pytest.fixture
+def ws(tmp_path, real_results) -> Workspace:
+    write_results(real_results, tmp_path / "results" / NAME)
+    return Workspace(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, real_results):
+    """One PNG report shared by the read-only tests."""
+    root = tmp_path_factory.mktemp("report")
+    write_results(real_results, root / "results" / NAME)
+    workspace = Workspace(root)
+    return workspace, build_report(NAME, workspace)
+
+
+def test_every_figure_and_table_is_written_and_non_empty(built):
+    workspace, report = built
+    folder = workspace.results_dir(NAME)
+    names = {p.name for p in report.figures}
+    assert names == {"learning_curves.png", "variance.png", "targets_by_featurizer_accuracy.png",
+                     "optimizer_accuracy.png", f"bars_{max(SIZES)}.png"}
+    for path in report.figures:
+        assert path.parent == folder
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, path
+    for name in ("leaderboard.csv", "leaderboard.md", "scores.csv", "significance.csv",
+                 "significance_optimizer.csv", "report.md", "report.html", "report.json"):
+        assert (folder / name).stat().st_size > 200, name
+    assert not list(folder.glob(".tmp-*"))
+    manifest = json.loads((folder / "report.json").read_text())
+    assert set(manifest["files"]) >= names | {"report.html", "report.md"}
+
+
+def test_html_is_self_contained_with_inline_svg(built):
+    _, report = built
+    html = report.html.read_text(encoding="utf-8")
+    assert html.count("<svg") == len(report.figures)
+    assert "<img" not in html and "<script" not in html
+    # nothing to fetch: every url() and href points inside the page
+    assert re.findall(r"url\((?!#)", html) == []
+    assert all(ref.startswith("#") for ref in re.findall(r'href="([^"]*)"', html))
+    assert "@import" not in html and "src=" not in html
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "inline SVGs share element ids"
+    # the report opens with the summary of best choices
+    assert html.index("Best choices per training size") < html.index("Learning curves")
+
+
+def test_markdown_links_the_figures_and_holds_the_tables(built):
+    workspace, report = built
+    text = report.markdown.read_text(encoding="utf-8")
+    for path in report.figures:
+        assert f"]({path.name})" in text
+    assert "## Best choices per training size" in text
+    assert "| configuration |" in text and "± " in text
+    leaderboard = (workspace.results_dir(NAME) / "leaderboard.md").read_text()
+    assert leaderboard.startswith("# Leaderboard") and "Mean rank by accuracy" in leaderboard
+
+
+def _holm_reference(p):
+    """Holm's step-down procedure written out the textbook way."""
+    p = list(p)
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    adjusted = [0.0] * m
+    previous = 0.0
+    for k, i in enumerate(order):
+        previous = max(previous, min(1.0, (m - k) * p[i]))
+        adjusted[i] = previous
+    return adjusted
+
+
+def test_significance_equals_direct_scipy_wilcoxon_with_holm(built, real_results):
+    from scipy.stats import wilcoxon
+
+    workspace, _ = built
+    table = pd.read_csv(workspace.results_dir(NAME) / "significance.csv")
+    cells = real_results.groupby(["dataset", "metric", "target"]).ngroups * len(SIZES)
+    assert len(table) == cells  # two featurizers: one pair per dataset, metric, target and size
+    expected_p = []
+    for _, row in table.iterrows():
+        def values(featurizer):
+            part = real_results[(real_results["dataset"] == row["dataset"]) & (real_results["metric"] == row["metric"])
+                                & (real_results["target"] == row["target"])
+                                & (real_results["train_size"] == row["train_size"])
+                                & (real_results["featurizer"] == featurizer)]
+            return part.set_index("resample")["value"].sort_index()
+        a, b = values(row["a"]), values(row["b"])
+        assert list(a.index) == list(b.index) == list(range(RESAMPLES))
+        d = np.round(a.to_numpy() - b.to_numpy(), 12)
+        assert row["n_pairs"] == RESAMPLES and row["n_nonzero"] == np.count_nonzero(d)
+        assert row["mean_diff"] == pytest.approx(d.mean(), abs=1e-12)
+        p = 1.0 if not d.any() else wilcoxon(d).pvalue
+        assert row["p_value"] == pytest.approx(p, rel=1e-12, abs=1e-15)
+        expected_p.append(p)
+    table["expected_p"] = expected_p
+    for _, family in table.groupby(["dataset", "metric", "target", "train_size"]):
+        assert len(family) == 1  # one pair per family here; Holm then leaves p unchanged
+        assert family["p_holm"].iloc[0] == pytest.approx(family["expected_p"].iloc[0], rel=1e-12)
+    assert table["significant"].equals(table["p_holm"] < 0.05)
+
+
+def test_holm_over_all_tests_equals_textbook_holm_and_svg_figures_are_real(ws, real_results):
+    from scipy.stats import wilcoxon
+
+    report = build_report(NAME, ws, holm_family="all", fmt="svg")
+    for path in report.figures:
+        assert path.suffix == ".svg" and b"<svg" in path.read_bytes()[:2000] and path.stat().st_size > 20_000
+    table = pd.read_csv(ws.results_dir(NAME) / "significance.csv")
+    assert table["p_value"].notna().all()
+    assert np.allclose(table["p_holm"], _holm_reference(table["p_value"]), rtol=1e-12, atol=0)
+    assert (table["p_holm"] >= table["p_value"]).all()
+    # the optimizer comparison (logreg vs logreg-sgd) is tested the same way
+    optimizer = pd.read_csv(ws.results_dir(NAME) / "significance_optimizer.csv")
+    row = optimizer.iloc[0]
+    part = real_results[(real_results["dataset"] == row["dataset"]) & (real_results["metric"] == row["metric"])
+                        & (real_results["featurizer"] == row["featurizer"])
+                        & (real_results["train_size"] == row["train_size"])]
+    a = part[part["target"] == row["a"]].set_index("resample")["value"].sort_index().to_numpy()
+    b = part[part["target"] == row["b"]].set_index("resample")["value"].sort_index().to_numpy()
+    assert {row["a"], row["b"]} == {"logreg", "logreg-sgd"}
+    assert row["p_value"] == pytest.approx(wilcoxon(np.round(a - b, 12)).pvalue, rel=1e-12)
+
+
+def test_summary_and_leaderboard_agree_with_the_scores(built, real_results):
+    workspace, _ = built
+    folder = workspace.results_dir(NAME)
+    scores = pd.read_csv(folder / "scores.csv")
+    direct = real_results.groupby(["dataset", "metric", "train_size", "featurizer", "target"])["value"]
+    merged = scores.merge(direct.mean().rename("direct_mean").reset_index()).merge(
+        direct.std().rename("direct_sd").reset_index())
+    assert len(merged) == len(scores) == direct.ngroups
+    assert np.allclose(merged["mean"], merged["direct_mean"]) and np.allclose(merged["sd"], merged["direct_sd"])
+    assert (merged["ci_low"] < merged["mean"]).all() and (merged["ci_high"] > merged["mean"]).all()
+    ranks = pd.read_csv(folder / "leaderboard.csv")
+    at = ranks[(ranks["metric"] == "accuracy") & (ranks["train_size"] == max(SIZES))]
+    n_entries = len(at)
+    assert at["mean_rank"].sum() == pytest.approx(n_entries * (n_entries + 1) / 2)  # ranks 1..n per dataset
+    best_by_rank = at.sort_values("mean_rank").iloc[0]
+    html = (folder / "report.html").read_text()
+    assert f"{best_by_rank['featurizer']} · {best_by_rank['target']} ({best_by_rank['mean_rank']:.2f})" in html
+
+
+def test_filters_choose_the_slice_and_the_primary_metric_and_pdf_figures(ws):
+    report = build_report(NAME, ws, featurizers="tfidf", targets=["logreg", "knn"], metric="macro_f1",
+                          datasets=["trec"], size=50, fmt="pdf")
+    names = {p.name for p in report.figures}
+    assert names == {"learning_curves.pdf", "variance.pdf", "targets_by_featurizer_macro_f1.pdf", "bars_50.pdf"}
+    for path in report.figures:
+        assert path.read_bytes()[:5] == b"%PDF-" and path.stat().st_size > 5000
+    assert "learning_curves (PDF)](learning_curves.pdf)" in report.markdown.read_text()
+    scores = pd.read_csv(ws.results_dir(NAME) / "scores.csv")
+    assert set(scores["featurizer"]) == {"tfidf"} and set(scores["dataset"]) == {"TREC"}
+    assert set(scores["target"]) == {"logreg", "knn"} and set(scores["metric"]) == {"macro_f1"}
+    assert pd.read_csv(ws.results_dir(NAME) / "significance.csv").empty
+    html = report.html.read_text()
+    assert "Only one featurizer" in html and "do not hold both" in html
+    assert "Ranked by macro F1" in html
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"featurizers": "glove"}, "unknown featurizer (not in these results) 'glove'"),
+    ({"metric": "acuracy"}, "did you mean 'accuracy'"),
+    ({"fmt": "jpg"}, "unknown figure format 'jpg'"),
+    ({"size": 77}, "--size 77 is not a training size"),
+    ({"lines": ["featurizer", "colour"]}, "unknown dimension 'colour'"),
+    ({"lines": ["featurizer", "dataset"]}, "appears twice"),
+])
+def test_bad_options_are_config_errors_naming_the_fix(ws, kwargs, message):
+    with pytest.raises(ConfigError, match=None) as caught:
+        build_report(NAME, ws, **kwargs)
+    assert message in str(caught.value)
+    assert not (ws.results_dir(NAME) / "report.html").exists()
+
+
+def test_missing_or_broken_results_say_what_to_run(tmp_path):
+    workspace = Workspace(tmp_path)
+    with pytest.raises(ConfigError, match=r"nothing.toml not found.*nor is there a results folder .*results/nothing "
+                                          r"\(run `python -m enso.experiment nothing`"):
+        build_report("nothing", workspace)
+    (tmp_path / "results" / "empty").mkdir(parents=True)
+    with pytest.raises(EnsoError, match=r"no results for experiment 'empty' .*run `python -m enso.experiment empty`"):
+        build_report("empty", workspace)
+    folder = tmp_path / "results" / "broken"
+    folder.mkdir(parents=True)
+    (folder / "results.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(EnsoError, match="cannot read .*results.parquet"):
+        build_report("broken", workspace)
+    pd.DataFrame({"dataset": ["x"], "value": [0.5]}).to_parquet(folder / "results.parquet")
+    with pytest.raises(EnsoError, match=r"lacks columns \['featurizer'"):
+        build_report("broken", workspace)
+
+
+def test_a_failure_midway_leaves_the_previous_report_intact(built, tmp_path, monkeypatch):
+    from enso.report import figures
+
+    workspace, first = built
+    shutil.copytree(workspace.results_dir(NAME), tmp_path / "results" / NAME)
+    ws = Workspace(tmp_path)
+    html = ws.results_dir(NAME) / "report.html"
+    before = html.read_bytes()
+    calls = {"n": 0}
+    real_save = figures.save
+
+    def failing_save(fig, path, fmt):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real_save(fig, path, fmt)
+
+    monkeypatch.setattr(figures, "save", failing_save)
+    with pytest.raises(OSError):
+        build_report(NAME, ws, datasets="TREC", metric="accuracy")
+    assert html.read_bytes() == before
+    assert not list(ws.results_dir(NAME).glob(".tmp-*"))
+    assert (ws.results_dir(NAME) / "results.parquet").is_file()
+
+
+def test_same_results_give_the_same_report(built, tmp_path, real_results):
+    workspace, first = built
+    write_results(real_results, tmp_path / "results" / NAME)
+    second = build_report(NAME, Workspace(tmp_path))
+    for old in [first.html, first.markdown, *first.tables, *first.figures]:
+        new = tmp_path / "results" / NAME / old.name
+        assert new.read_bytes() == old.read_bytes(), old.name
+
+
+def test_resamples_too_few_to_test_are_reported_not_hidden(ws, real_results):
+    one = real_results[real_results["resample"] == 0]
+    write_results(one, ws.results_dir("single"))
+    report = build_report("single", ws, datasets="SST2")
+    table = pd.read_csv(ws.results_dir("single") / "significance.csv")
+    assert table["p_value"].isna().all() and not table["significant"].any()
+    assert table["note"].str.startswith("not tested: 1 shared resample").all()
+    html = report.html.read_text()
+    assert "not tested" in html and "no paired Wilcoxon test can reach" in html
+
+
+def test_timing_rows_are_never_plotted_as_metrics(ws, real_results, caplog):
+    timing = real_results[real_results["metric"] == "accuracy"].copy()
+    timing["metric"] = "fit_seconds"
+    timing["value"] = timing["fit_seconds"]
+    write_results(pd.concat([real_results, timing]), ws.results_dir("timed"))
+    with caplog.at_level("WARNING", logger="enso"):
+        report = build_report("timed", ws, datasets="TREC")
+    assert "ignoring metric rows that are timings" in caplog.text
+    scores = pd.read_csv(ws.results_dir("timed") / "scores.csv")
+    assert set(scores["metric"]) == {"accuracy", "macro_f1"}
+    html = report.html.read_text()
+    assert "sd of fit" not in html and ">fit_seconds<" not in html
+    assert "These are timings, not scores" in html
+
+
+def test_a_config_path_names_its_results_folder(ws):
+    (ws.root / "experiments").mkdir()
+    config = ws.root / "experiments" / "mine.toml"
+    config.write_text(f'name = "{NAME}"\ndatasets = ["SST2"]\n')
+    report = build_report(config, ws, datasets="SST2", metric="accuracy")
+    assert report.html == ws.results_dir(NAME) / "report.html"
+    shutil.rmtree(ws.results_dir(NAME))
+    with pytest.raises(EnsoError, match="no results for experiment 'report-test'"):
+        build_report("mine", ws)
