@@ -229,13 +229,16 @@ def featurize_config(config: "ExperimentConfig", workspace: "Workspace", *, devi
         specs = [s for s in specs if FEATURIZERS.canonical(s.name) in wanted]
     names = list(config.datasets)
     if datasets:
-        listed_datasets = {n.lower(): n for n in names}
-        unknown = [d for d in datasets if d.lower() not in listed_datasets]
+        from enso.data import DATASETS
+
+        with DATASETS.using(workspace):
+            wanted = {DATASETS.canonical(d): d for d in datasets}
+            listed_datasets = {DATASETS.canonical(n): n for n in names}
+        unknown = [given for canonical, given in wanted.items() if canonical not in listed_datasets]
         if unknown:
             raise ConfigError(f"dataset(s) {', '.join(unknown)} not in experiment {config.name!r}, "
                               f"which lists {', '.join(names)}")
-        wanted_datasets = {d.lower() for d in datasets}
-        names = [n for n in names if n.lower() in wanted_datasets]
+        names = [name for canonical, name in listed_datasets.items() if canonical in wanted]
     built = [(spec, make_featurizer(spec.name, spec.params)) for spec in specs]
     for _, featurizer in built:
         featurizer.configure(device=device, batch_size=batch_size, precision=precision)

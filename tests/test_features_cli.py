@@ -1,0 +1,122 @@
+"""``python -m enso.featurize``: filters, listing, errors before work, and a second run that computes nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from enso.featurize import main
+
+CONFIG = """
+name = "feat"
+datasets = ["SST2"]
+featurizers = ["tfidf", {{ name = "tfidf", ngram_max = 1 }}, "glove-6b-50d"{extra}]
+targets = ["logreg"]
+max_examples = 400
+"""
+
+
+@pytest.fixture(scope="module")
+def sst2_workspace(tmp_path_factory, mirror_dir):
+    from enso.data import download
+    from enso.workspace import Workspace
+
+    workspace = Workspace(tmp_path_factory.mktemp("featurize-cli"))
+    download(["SST2"], workspace, mirror=str(mirror_dir))
+    (workspace.root / "experiments").mkdir()
+    (workspace.root / "experiments" / "feat.toml").write_text(CONFIG.format(extra=""))
+    (workspace.root / "experiments" / "typo.toml").write_text(CONFIG.format(extra=', "glove-6b-5d"'))
+    (workspace.root / "experiments" / "badparam.toml").write_text(
+        CONFIG.format(extra=', { name = "word2vec", algorithm = "skip-gram" }'))
+    return workspace
+
+
+def invoke(workspace, *args):
+    return CliRunner().invoke(main, [*args, "--root", str(workspace.root)], catch_exceptions=False)
+
+
+def feature_files(workspace) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in workspace.featurizers.rglob("*") if p.is_file()}
+
+
+def test_featurize_then_rerun_computes_nothing(sst2_workspace):
+    first = invoke(sst2_workspace, "feat")
+    assert first.exit_code == 0, first.output
+    lines = first.stdout.strip().splitlines()
+    assert len(lines) == 3 and all("computed" in line for line in lines)
+    manifests = sorted(sst2_workspace.featurizers.rglob("manifest.json"))
+    assert len(manifests) == 3
+    for path in manifests:
+        manifest = json.loads(path.read_text())
+        assert manifest["meta"]["rows"] == 400 and manifest["meta"]["dataset"] == "SST2"
+    before = feature_files(sst2_workspace)
+    second = invoke(sst2_workspace, "feat", "-v")
+    assert second.exit_code == 0
+    assert all("cached" in line for line in second.stdout.strip().splitlines())
+    assert "3 cached, 0 computed" in second.stderr
+    assert feature_files(sst2_workspace) == before
+
+
+def test_filters_pick_a_subset(sst2_workspace):
+    result = invoke(sst2_workspace, "feat", "--featurizers", "glove", "--datasets", "sst-2")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and "glove-6b-50d-" in lines[0]
+    path = lines[0].split("\t")[-1]
+    X = np.load(path, mmap_mode="r", allow_pickle=False)
+    assert X.shape == (400, 50) and X.dtype == np.float32
+
+
+def test_filter_naming_something_not_in_the_config_is_refused(sst2_workspace):
+    result = invoke(sst2_workspace, "feat", "--featurizers", "minilm")
+    assert result.exit_code == 2
+    assert "not in experiment 'feat'" in result.stderr
+    result = invoke(sst2_workspace, "feat", "--datasets", "TREC")
+    assert result.exit_code == 2 and "TREC" in result.stderr
+
+
+@pytest.mark.parametrize("config, message", [
+    ("typo", "unknown featurizer 'glove-6b-5d'; did you mean 'glove-6b-50d'?"),
+    ("badparam", "algorithm must be one of 'skipgram', 'cbow'"),
+])
+def test_config_errors_stop_before_any_work(sst2_workspace, config, message):
+    before = feature_files(sst2_workspace)
+    result = invoke(sst2_workspace, config, "--force")
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert feature_files(sst2_workspace) == before
+
+
+def test_cuda_on_a_machine_without_one_is_a_clear_error(sst2_workspace, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    config = sst2_workspace.root / "experiments" / "minilm.toml"
+    config.write_text('name = "minilm"\ndatasets = ["SST2"]\nfeaturizers = ["minilm"]\nmax_examples = 50\n')
+    result = invoke(sst2_workspace, "minilm", "--device", "cuda")
+    assert result.exit_code == 2 and "no CUDA device" in result.stderr
+
+
+def test_list_shows_every_featurizer_with_parameters():
+    result = CliRunner().invoke(main, ["--list"])
+    assert result.exit_code == 0
+    for name in ("tfidf", "glove-6b-50d", "static-vectors", "word2vec", "fasttext", "doc2vec", "minilm",
+                 "hf-encoder", "random-encoder"):
+        assert f"\n{name}" in "\n" + result.stdout
+    assert "ngram_max=2" in result.stdout and "path=<required>" in result.stdout
+
+
+def test_help_is_complete_and_fast():
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "enso.featurize", "--help"],
+                            capture_output=True, text=True, check=True)
+    for option in ("--datasets", "--featurizers", "--device", "--batch-size", "--precision", "--list", "--force",
+                   "--root"):
+        assert option in result.stdout
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert not imported & {"torch", "transformers", "gensim", "sklearn", "pandas"}
