@@ -1,9 +1,9 @@
 """Running a transformer encoder over many texts, fast: the engine behind minilm and hf-encoder.
 
 Needs only numpy, torch, tokenizers and transformers (no pandas, scikit-learn or gensim), so
-``benchmarks/featurize.py`` runs on a bare GPU machine. Texts are tokenized up front, sorted
-by token length so batches carry little padding, and fed to the model from a background
-thread that pads (and on CUDA pins and copies) the next batches while the current one runs.
+``benchmarks/featurize.py`` runs on a bare GPU machine. A background thread tokenizes
+texts in chunks, sorts each chunk by token length so batches carry little padding, and pads
+(on CUDA also pins and copies) the next batches while the model runs the current one.
 Pooled rows go straight into the output array, which is usually a memory-mapped ``.npy``.
 """
 
@@ -17,7 +17,7 @@ import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -225,20 +225,21 @@ def _padded(ids: list[np.ndarray], batch: np.ndarray, pad_id: int) -> tuple[np.n
     return input_ids, mask
 
 
-def _prefetch(make: Callable[[int], Any], count: int, depth: int) -> Iterator[Any]:
-    """``make(0..count-1)`` run ahead in a thread, yielded in order; errors re-raised here."""
+def _prefetch(items: Iterable[Any], depth: int) -> Iterator[Any]:
+    """``items`` produced ahead in a background thread, yielded in order; its errors re-raised here."""
     results: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 
     def work() -> None:
         try:
-            for i in range(count):
+            for item in items:
                 if stop.is_set():
                     return
-                results.put((make(i), None))
+                results.put((item, None))
         except BaseException as exc:  # handed to the consumer
             results.put((None, exc))
+            return
         results.put((done, None))
 
     thread = threading.Thread(target=work, name="enso-tokenize", daemon=True)
@@ -314,19 +315,29 @@ def encode(
         out[blank] = 0.0
         if progress:
             progress(len(blank))
-    ids = tokenize(tokenizer, [texts[i] for i in keep])
-    lengths = np.asarray([len(x) for x in ids], dtype=np.int64)
-    batches = length_sorted_batches(lengths, batch_size or default_batch_size(device))
+    batch_size = batch_size or default_batch_size(device)
     pad_id = pad_token_id(tokenizer, model)
     cuda = device.startswith("cuda")
+    max_length = (tokenizer.truncation or {}).get("max_length", 1 << 30)
+    counts = {"tokens": 0, "padded": 0, "at_max": 0}
 
-    def make(i: int):
-        input_ids, mask = _padded(ids, batches[i], pad_id)
-        input_ids, mask = torch.from_numpy(input_ids), torch.from_numpy(mask)
-        if cuda:
-            input_ids = input_ids.pin_memory().to(device, non_blocking=True)
-            mask = mask.pin_memory().to(device, non_blocking=True)
-        return batches[i], input_ids, mask
+    def batches() -> Iterator[tuple[np.ndarray, Any, Any]]:
+        """Tokenize a chunk, sort it by length, and hand out padded batches; runs ahead of the model."""
+        chunk = max(64 * batch_size, _TOKENIZE_CHUNK)
+        for start in range(0, len(keep), chunk):
+            rows = keep[start:start + chunk]
+            ids = tokenize(tokenizer, [texts[i] for i in rows])
+            lengths = np.asarray([len(x) for x in ids], dtype=np.int64)
+            counts["tokens"] += int(lengths.sum())
+            counts["at_max"] += int(np.sum(lengths >= max_length))
+            for batch in length_sorted_batches(lengths, batch_size):
+                counts["padded"] += int(lengths[batch].max()) * len(batch)
+                input_ids, mask = _padded(ids, batch, pad_id)
+                input_ids, mask = torch.from_numpy(input_ids), torch.from_numpy(mask)
+                if cuda:
+                    input_ids = input_ids.pin_memory().to(device, non_blocking=True)
+                    mask = mask.pin_memory().to(device, non_blocking=True)
+                yield rows[batch], input_ids, mask
 
     pending: list[tuple[np.ndarray, Any]] = []
 
@@ -335,13 +346,13 @@ def encode(
             return
         rows = np.concatenate([batch for batch, _ in pending])
         values = torch.cat([value for _, value in pending]).cpu().numpy()
-        out[keep[rows]] = values
+        out[rows] = values
         if progress:
             progress(len(rows))
         pending.clear()
 
     with torch.inference_mode(), (torch_threads() if not cuda else contextlib.nullcontext()):
-        for batch, input_ids, mask in _prefetch(make, len(batches), depth=4 if cuda else 2):
+        for rows, input_ids, mask in _prefetch(batches(), depth=8 if cuda else 2):
             output = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=layers == "all")
             if layers == "all":
                 pooled = torch.stack([pool(h, mask, pooling) for h in output.hidden_states], dim=1)
@@ -349,19 +360,14 @@ def encode(
                 pooled = pool(output.last_hidden_state, mask, pooling)
                 if normalize:
                     pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
-            pending.append((batch, pooled))
+            pending.append((rows, pooled))
             if not cuda or len(pending) >= _CUDA_FLUSH_EVERY:
                 flush()
         flush()
     stats = {
         "empty_texts": int(len(blank)),
-        "tokens": int(lengths.sum()),
-        "texts_at_max_length": int(np.sum(lengths >= (tokenizer.truncation or {}).get("max_length", 1 << 30))),
-        "padding_share": _padding_share(lengths, batches),
+        "tokens": counts["tokens"],
+        "texts_at_max_length": counts["at_max"],
+        "padding_share": round(1.0 - counts["tokens"] / counts["padded"], 4) if counts["padded"] else 0.0,
     }
     return out, stats
-
-
-def _padding_share(lengths: np.ndarray, batches: list[np.ndarray]) -> float:
-    padded = sum(int(lengths[b].max()) * len(b) for b in batches if len(b))
-    return round(1.0 - float(lengths.sum()) / padded, 4) if padded else 0.0
