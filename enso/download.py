@@ -169,7 +169,8 @@ def info_text(name: str, workspace) -> str:
     record = DATASETS.record(canonical)
     dataset = read_dataset(canonical, workspace.dataset_dir(canonical), record.key() if record else None)
     if dataset is not None:
-        card = dict(dataset.card)
+        # Prose (license, citation, ...) is not part of the artifact's key: show the record's current words.
+        card = {**dataset.card, **(record.summary() if record else {})}
         state = f"downloaded: {workspace.dataset_dir(canonical)}"
     elif record is not None:
         card = record.summary()

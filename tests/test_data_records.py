@@ -76,3 +76,30 @@ def test_registering_twice_is_refused_and_unregister_undoes_it():
     finally:
         DATASETS.unregister("PluginData")
     assert "plug" not in DATASETS
+
+
+class _Entry:
+    def __init__(self, name, obj):
+        self.name, self.value, self._obj = name, f"plugin:{name}", obj
+
+    def load(self):
+        if isinstance(self._obj, Exception):
+            raise self._obj
+        return self._obj
+
+
+def test_plugins_register_records_with_their_aliases(monkeypatch, caplog):
+    from importlib import metadata
+
+    from enso.data import DatasetRegistry
+
+    record = dataclasses.replace(DATASETS.get("CR"), name="PluginReviews", aliases=("plugrev",))
+    entries = [_Entry("good", record), _Entry("many", lambda: [dataclasses.replace(record, name="Second",
+                                                                                   aliases=())]),
+               _Entry("broken", ImportError("no module named x")), _Entry("wrong", object())]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: entries if group == "enso.datasets" else [])
+    registry = DatasetRegistry("dataset", "enso.datasets")
+    assert registry.canonical("PLUGREV") == "PluginReviews"
+    assert registry.canonical("second") == "Second"
+    assert "could not load dataset plug-in 'broken'" in caplog.text
+    assert "is not a DatasetRecord" in caplog.text

@@ -231,3 +231,21 @@ def test_one_failure_among_several_stores_the_others(server, register, workspace
     assert len(errors) == 1 and errors[0].startswith("error: 1 of 2 datasets failed (1 stored): FaultyData:")
     assert len(load_dataset("CR", workspace)) == 3771
     assert read_artifact(workspace.dataset_dir("FaultyData")) is None
+
+
+def test_dataset_built_from_an_older_record_is_not_accepted(server, register, workspace):
+    import dataclasses
+
+    record = register(server)
+    assert run(workspace, "FaultyData")[0].exit_code == 0
+    DATASETS.unregister("FaultyData")
+    changed = dataclasses.replace(record, format=Format("lines", {}), split=dataclasses.replace(record.split,
+                                                                                                 test_fraction=0.3))
+    DATASETS.register(changed.name, changed, changed.aliases)
+    with pytest.raises(EnsoError, match="built from another version of its record; run `python -m enso.download"):
+        load_dataset("FaultyData", workspace)
+    listing, _ = run(workspace, "--list")
+    assert [line for line in listing.output.splitlines() if line.startswith("FaultyData")][0].endswith("stale")
+    result, _ = run(workspace, "FaultyData")
+    assert result.exit_code == 0 and "building FaultyData" in result.stderr
+    assert (load_dataset("FaultyData", workspace).frame["split"] == "test").sum() == 30

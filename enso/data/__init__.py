@@ -90,6 +90,32 @@ class DatasetRegistry(Registry[DatasetRecord]):
         canonical = self.canonical(name)
         return self._items.get(canonical)
 
+    def _load_entry_points(self) -> None:
+        """Plug-in records from the ``enso.datasets`` group, registered with their own aliases."""
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        from importlib import metadata
+
+        for entry in metadata.entry_points(group=self.entry_point_group):
+            try:
+                obj = entry.load()
+                if callable(obj) and not isinstance(obj, DatasetRecord):
+                    obj = obj()
+            except Exception as exc:  # a broken plug-in must not take the tool down
+                log.warning("could not load dataset plug-in %r from %s: %s", entry.name, entry.value, exc)
+                continue
+            records = obj if isinstance(obj, (list, tuple)) else [obj]
+            for record in records:
+                if not isinstance(record, DatasetRecord):
+                    log.warning("ignoring dataset plug-in %r: %s is not a DatasetRecord", entry.name,
+                                type(record).__name__)
+                    continue
+                try:
+                    self.register(record.name, record, record.aliases)
+                except ValueError as exc:
+                    log.warning("ignoring dataset plug-in %r: %s", entry.name, exc)
+
     def unregister(self, name: str) -> None:
         """Remove a registered record (for plug-in tests); its aliases go with it."""
         canonical = super().canonical(name)
@@ -197,8 +223,10 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
     if todo:
         downloader = downloader or Downloader()
         failures: list[tuple[str, EnsoError]] = []
-        with Sources(workspace, mirror=mirror, downloader=downloader, refetch=force) as sources:
+        with Sources(workspace, mirror=mirror, downloader=downloader, refetch=force) as sources, \
+                _progress(len(todo)) as bar:
             for record in todo:
+                bar.set_postfix_str(record.name)
                 try:
                     results[record.name] = build(record, workspace, sources)
                 except EnsoError as exc:
@@ -206,11 +234,21 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
                         raise
                     log.error("%s failed: %s", record.name, exc)
                     failures.append((record.name, exc))
+                bar.update()
         if failures:
             stored = len(canonical) - len(failures)
             detail = "; ".join(f"{name}: {exc}" for name, exc in failures)
             raise EnsoError(f"{len(failures)} of {len(canonical)} datasets failed ({stored} stored): {detail}")
     return [results[name] for name in canonical]
+
+
+def _progress(total: int):
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="datasets", unit="dataset", file=sys.stderr, disable=None if total > 1 else True,
+                leave=False)
 
 
 def import_local(*args, **kwargs) -> Dataset:

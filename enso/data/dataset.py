@@ -50,6 +50,10 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.frame)
 
+    def __repr__(self) -> str:
+        return (f"Dataset(name={self.name!r}, rows={len(self.frame)}, classes={self.frame['label'].nunique()}, "
+                f"content_hash={self.content_hash[:12]!r})")
+
     @property
     def texts(self) -> list[str]:
         return self.frame["text"].tolist()
