@@ -110,8 +110,7 @@ def sentence_transformers_encoder(folder, device, precision, batch_size):
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(folder.root), device=device)
-    if precision != "fp32":
-        model = model.to(encoder.torch_dtype(precision))
+    model = model.to(encoder.torch_dtype(precision))  # also undoes an fp16 copy's dtype for fp32 runs
 
     def encode(texts):
         with torch.inference_mode():
@@ -130,6 +129,26 @@ def timed(encode, texts, device):
     result = encode(texts)
     _sync(device)
     return result, time.perf_counter() - started
+
+
+def make_fp16_copy(folder, target: Path) -> Path:
+    """The model folder with its weights in fp16 (half the bytes), for a machine that only takes small uploads."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    for path in sorted(folder.root.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        destination = target / path.relative_to(folder.root)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".safetensors":
+            tensors = {k: (v.half() if v.is_floating_point() else v) for k, v in load_file(str(path)).items()}
+            save_file(tensors, str(destination), metadata={"format": "pt"})
+        elif path.suffix not in (".bin", ".pt", ".h5", ".onnx", ".msgpack"):
+            shutil.copy2(path, destination)
+    return target
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -156,6 +175,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3,
                         help="interleaved timing rounds; the best of each side counts [default: 3]")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this file")
+    parser.add_argument("--make-fp16-copy", type=Path, default=None, metavar="DIR",
+                        help="write the model folder with fp16 weights to DIR (for --model on a GPU box) and exit")
     args = parser.parse_args(argv)
 
     import torch
@@ -166,6 +187,9 @@ def main(argv: list[str] | None = None) -> dict:
         from enso.features.transformer import minilm_folder
         args.model = minilm_folder()
     folder = encoder.ModelFolder.inspect(args.model)
+    if args.make_fp16_copy:
+        print(f"fp16 copy of {folder.root} written to {make_fp16_copy(folder, args.make_fp16_copy)}")
+        return {}
     texts = sentences(args.texts, args.n)
     st_configs = [(p, int(b)) for p, b in (c.split(":") for c in
                   (args.st or ("fp32:32,fp32:256,fp16:256" if device == "cuda" else "fp32:32")).split(","))]

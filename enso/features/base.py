@@ -23,6 +23,8 @@ class Featurizer:
     sparse: bool = False
     #: Parameters that change speed or placement but not the numbers; left out of the identity.
     runtime_params: tuple[str, ...] = ()
+    #: Bumped when the code changes what a featurizer outputs, so old cached features are not reused.
+    version: int = 1
 
     @classmethod
     def param_names(cls) -> list[str]:
@@ -41,7 +43,7 @@ class Featurizer:
     def identity(self) -> dict[str, Any]:
         """What the output depends on: parameters (runtime ones excluded) and model file hashes."""
         params = {k: v for k, v in self.get_params().items() if k not in self.runtime_params}
-        return {"name": self.name, "params": params, "models": self.model_files()}
+        return {"name": self.name, "version": self.version, "params": params, "models": self.model_files()}
 
     def model_files(self) -> dict[str, str]:
         """sha256 of every file this featurizer loads, by name; empty for self-contained ones."""

@@ -90,7 +90,7 @@ class TransformerFeaturizer(Featurizer):
         params = {k: v for k, v in self.get_params().items()
                   if k not in self.runtime_params and k != "path"}
         params.update({k: resolved[k] for k in ("precision", "pooling", "normalize", "max_length")})
-        return {"name": self.name, "params": params, "models": self.model_files()}
+        return {"name": self.name, "version": self.version, "params": params, "models": self.model_files()}
 
     def model_files(self) -> dict[str, str]:
         folder = self._folder()
