@@ -8,6 +8,7 @@ five no two-sided Wilcoxon test can reach p < 0.05.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -83,7 +84,9 @@ def _draw(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     return np.concatenate([first, extra])
 
 
+@functools.lru_cache(maxsize=2)
 def make_results(shared: Path, name: str = "report-test", seed: int = 0) -> pd.DataFrame:
+    """The table (cached for the test session: treat it as read-only)."""
     from sklearn.metrics import accuracy_score, f1_score
 
     scorers = {"accuracy": accuracy_score, "macro_f1": lambda y, p: f1_score(y, p, average="macro")}

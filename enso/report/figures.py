@@ -15,9 +15,13 @@ from enso.report.stats import higher_is_better, summarize
 
 PANEL_WIDTH = 4.3
 PANEL_HEIGHT = 3.1
-BAND_ALPHA = 0.09
+
+
+def band_alpha(n_lines: int) -> float:
+    """Fainter bands when many overlap, so the lines stay readable."""
+    return min(0.12, 0.45 / max(n_lines, 1))
 _METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro F1", "micro_f1": "micro F1",
-                 "roc_auc": "ROC AUC", "macro_roc_auc": "macro ROC AUC (one-vs-rest)",
+                 "roc_auc": "ROC AUC (macro, one-vs-rest)", "macro_roc_auc": "macro ROC AUC (one-vs-rest)",
                  "roc_auc_ovr": "macro ROC AUC (one-vs-rest)", "log_loss": "log loss", "mcc": "Matthews corr. coef."}
 
 
@@ -139,7 +143,7 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
             if statistic == "mean":
                 low, high = line["ci_low"].to_numpy(), line["ci_high"].to_numpy()
                 if np.isfinite(low).any():
-                    ax.fill_between(x, low, high, color=style["color"], alpha=BAND_ALPHA, linewidth=0)
+                    ax.fill_between(x, low, high, color=style["color"], alpha=band_alpha(len(styles.keys)), linewidth=0)
         _size_axis(ax, sizes)
         if statistic == "sd":
             ax.set_ylim(bottom=0)

@@ -67,44 +67,50 @@ def line_label(layout_lines: tuple[str, ...], key: tuple[str, ...], shown: tuple
 
 
 class LineStyles:
-    """Colour by the first line dimension; marker and dash by the rest.
+    """Colour for most line dimensions, marker and dash for the one with fewest values.
 
-    Lines of one featurizer share a colour and lines of one target share a marker and dash,
-    so ten curves stay tellable apart, also in greyscale.
+    With featurizer x target lines, the dimension with fewer values (often the target)
+    gets marker and dash and the other gets colour, so ten curves are told apart by up to
+    ten colours and a few dash patterns, also in greyscale. With one dimension on lines,
+    colour and marker both change from line to line.
     """
 
     def __init__(self, layout: Layout, frame: pd.DataFrame):
         self.lines = layout.lines
         self.shown = layout.varying_lines(frame)
-        keys = layout.line_keys(frame)
-        self.keys = keys
-        first = self.shown[0]
-        rest = [d for d in self.shown[1:]]
+        self.keys = layout.line_keys(frame)
         index = {d: i for i, d in enumerate(self.lines)}
-        self._colour_of = {v: i for i, v in enumerate(dict.fromkeys(k[index[first]] for k in keys))}
-        rest_values = list(dict.fromkeys(tuple(k[index[d]] for d in rest) for k in keys))
-        self._style_of = {v: i for i, v in enumerate(rest_values)}
         self._index = index
-        self._first = first
-        self._rest = rest
-        if not rest:  # one dimension on lines: vary the marker with the colour too
-            self._style_of = None
+        if len(self.shown) == 1:
+            self._colour_dims, self._style_dims = list(self.shown), []
+        else:
+            counts = {d: len({k[index[d]] for k in self.keys}) for d in self.shown}
+            fewest = min(reversed(self.shown), key=lambda d: counts[d])
+            self._colour_dims = [d for d in self.shown if d != fewest]
+            self._style_dims = [fewest]
+        self._colour_of = self._numbering(self._colour_dims)
+        self._style_of = self._numbering(self._style_dims) if self._style_dims else None
+
+    def _numbering(self, dims: list[str]) -> dict:
+        values = dict.fromkeys(tuple(k[self._index[d]] for d in dims) for k in self.keys)
+        return {v: i for i, v in enumerate(values)}
+
+    def _part(self, key: tuple[str, ...], dims: list[str]) -> tuple:
+        return tuple(key[self._index[d]] for d in dims)
+
+    @property
+    def n_colours(self) -> int:
+        return len(self._colour_of)
 
     def palette(self):
         import matplotlib
 
-        n = len(self._colour_of)
-        name = "tab10" if n <= 10 else "tab20"
-        colours = matplotlib.colormaps[name].colors
-        return colours
+        return matplotlib.colormaps["tab10" if self.n_colours <= 10 else "tab20"].colors
 
     def style(self, key: tuple[str, ...]) -> dict:
         colours = self.palette()
-        c = self._colour_of[key[self._index[self._first]]]
-        if self._style_of is None:
-            s = c
-        else:
-            s = self._style_of[tuple(key[self._index[d]] for d in self._rest)]
+        c = self._colour_of[self._part(key, self._colour_dims)]
+        s = c if self._style_of is None else self._style_of[self._part(key, self._style_dims)]
         return {"color": colours[c % len(colours)], "marker": MARKERS[s % len(MARKERS)],
                 "linestyle": LINESTYLES[s % len(LINESTYLES)]}
 

@@ -1,0 +1,163 @@
+"""The report's parts: paired tests, Holm, ranks, layout and the figures' axes and legends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from enso.errors import ConfigError
+from enso.report.layout import Layout, LineStyles
+from enso.report.leaderboard import ranks, scores
+from enso.report.results import check_table
+from enso.report.significance import holm, min_attainable_p, paired_test, pairwise_tests
+
+from tests.report_helpers import SIZES, make_results
+
+
+@pytest.fixture(scope="module")
+def real_results(shared_datasets) -> pd.DataFrame:
+    return check_table(make_results(shared_datasets, "report-test"))
+
+
+# -- paired tests ---------------------------------------------------------------------------
+
+def test_paired_test_equals_scipy_on_clean_differences():
+    from scipy.stats import wilcoxon
+
+    a = np.array([0.81, 0.79, 0.84, 0.80, 0.83, 0.82, 0.78])
+    b = np.array([0.78, 0.80, 0.79, 0.78, 0.76, 0.76, 0.74])  # differences all distinct
+    result = paired_test(a, b)
+    reference = wilcoxon(a - b)
+    assert result["p_value"] == pytest.approx(reference.pvalue) and result["statistic"] == reference.statistic
+    assert result["n_pairs"] == result["n_nonzero"] == 7 and result["note"] == ""
+    assert result["mean_diff"] == pytest.approx(np.mean(a - b))
+
+
+def test_differences_equal_in_exact_arithmetic_tie_exactly():
+    # 0.3 - 0.2 and 0.2 - 0.1 differ in floating point; rounded, they are one tied value
+    a = np.array([0.3, 0.2, 0.5, 0.9, 0.7, 0.6])
+    b = np.array([0.2, 0.1, 0.3, 0.6, 0.3, 0.1])
+    result = paired_test(a, b)
+    assert "tied differences" in result["note"]
+    from scipy.stats import wilcoxon
+
+    assert result["p_value"] == pytest.approx(wilcoxon(np.round(a - b, 12)).pvalue)
+
+
+def test_zero_differences_are_dropped_and_said():
+    a = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 0.4, 0.45])
+    b = np.array([0.5, 0.6, 0.6, 0.7, 0.75, 0.2, 0.15])
+    result = paired_test(a, b)
+    assert result["n_pairs"] == 7 and result["n_nonzero"] == 5
+    assert result["note"].startswith("2 zero differences dropped")
+    assert "cannot reach p<0.05 (smallest possible p=0.0625)" in result["note"]
+    from scipy.stats import wilcoxon
+
+    assert result["p_value"] == pytest.approx(wilcoxon(a - b, zero_method="wilcox").pvalue)
+
+
+def test_identical_scores_and_too_few_pairs_are_explicit():
+    same = paired_test([0.7, 0.8, 0.9], [0.7, 0.8, 0.9])
+    assert same["p_value"] == 1.0 and same["note"] == "identical on every shared resample"
+    one = paired_test([0.7], [0.6])
+    assert np.isnan(one["p_value"]) and one["note"] == "not tested: 1 shared resample (needs 2)"
+    none = paired_test([], [])
+    assert np.isnan(none["p_value"]) and none["note"].startswith("not tested: 0 shared resamples")
+
+
+def test_min_attainable_p():
+    assert min_attainable_p(5) == 0.0625 and min_attainable_p(6) == 0.03125 and min_attainable_p(0) == 1.0
+
+
+def test_holm_against_hand_computed_values():
+    adjusted = holm([0.01, 0.04, 0.03, np.nan])
+    assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06]) and np.isnan(adjusted[3])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert np.isnan(holm([np.nan])).all()
+
+
+def test_pairs_use_only_shared_resamples():
+    frame = pd.DataFrame({
+        "dataset": "d", "metric": "accuracy", "target": "t", "train_size": 10,
+        "featurizer": ["a"] * 4 + ["b"] * 3,
+        "resample": [0, 1, 2, 3, 0, 1, 3],
+        "value": [0.9, 0.8, 0.7, 0.95, 0.6, 0.5, 0.55],
+    })
+    table = pairwise_tests(frame, "featurizer", ["dataset", "metric", "target"])
+    row = table.iloc[0]
+    assert row["n_pairs"] == 3 and row["mean_a"] == pytest.approx((0.9 + 0.8 + 0.95) / 3)
+
+
+# -- leaderboard -----------------------------------------------------------------------------
+
+def test_ranks_follow_each_metrics_direction():
+    rows = []
+    for dataset, values in (("d1", (0.9, 0.8, 0.7)), ("d2", (0.7, 0.8, 0.7))):
+        for featurizer, value in zip("abc", values):
+            for metric, v in (("accuracy", value), ("log_loss", 1 - value)):
+                rows.append({"dataset": dataset, "metric": metric, "train_size": 50, "featurizer": featurizer,
+                             "target": "logreg", "resample": 0, "value": v})
+    table = ranks(scores(pd.DataFrame(rows), ["featurizer", "target"]), ["featurizer", "target"])
+    for metric in ("accuracy", "log_loss"):  # same ordering: lower log loss is better
+        part = table[table["metric"] == metric].set_index("featurizer")
+        assert part.loc["a", "mean_rank"] == pytest.approx((1 + 2.5) / 2)
+        assert part.loc["b", "mean_rank"] == pytest.approx((2 + 1) / 2)
+        assert part.loc["c", "mean_rank"] == pytest.approx((3 + 2.5) / 2)
+        assert part.loc["b", "wins"] == 1 and part.loc["a", "wins"] == 1
+
+
+# -- layout and figures ----------------------------------------------------------------------
+
+def test_a_dimension_left_off_the_layout_becomes_lines(real_results):
+    frame = real_results.copy()
+    frame.loc[frame["resample"] % 2 == 0, "resampler"] = "oversample"
+    layout = Layout(("featurizer",), "dataset", "metric").resolved(frame)
+    assert layout.lines == ("featurizer", "target", "resampler")
+    with pytest.raises(ConfigError, match="unknown dimension 'size'"):
+        Layout(("size",))
+
+
+def test_twelve_lines_stay_apart_and_the_legend_sits_outside_the_data(real_results):
+    from enso.report import figures
+
+    layout = Layout(("dataset", "featurizer", "target"), "none", "metric")
+    fig = figures.curves(real_results, layout)
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        axes = fig.axes
+        assert len(axes) == 2
+        legend = fig.legends[0]
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert len(labels) == 12 and len(set(labels)) == 12
+        box = legend.get_window_extent(renderer)
+        for ax in axes:
+            assert not box.overlaps(ax.get_window_extent(renderer))
+            assert len(ax.get_lines()) == 12
+        styles = {(tuple(line.get_color()), line.get_marker(), str(line.get_linestyle())) for line in axes[0].get_lines()}
+        assert len(styles) == 12  # every curve looks different
+    finally:
+        figures.close(fig)
+
+
+def test_axes_say_what_they_show(real_results):
+    from enso.report import figures
+
+    fig = figures.curves(real_results, Layout())
+    try:
+        axes = np.array(fig.axes).reshape(2, 2)
+        assert [ax.get_ylabel() for ax in axes[0]] == ["accuracy", "macro F1"]
+        assert [ax.get_title() for ax in axes[:, 0]] == ["SST2", "TREC"]
+        for ax in axes[1]:
+            assert ax.get_xscale() == "log" and ax.get_xlabel() == "training examples (log scale)"
+            assert [int(t) for t in ax.get_xticks()] == list(SIZES)
+            assert [t.get_text() for t in ax.get_xticklabels()] == [str(s) for s in SIZES]
+    finally:
+        figures.close(fig)
+    fig = figures.curves(real_results, Layout(), statistic="sd", ylabel=lambda m: f"sd of {m}")
+    try:
+        assert fig.axes[0].get_ylabel() == "sd of accuracy" and fig.axes[0].get_ylim()[0] == 0
+    finally:
+        figures.close(fig)
+    assert figures.metric_label("log_loss") == "log loss (lower is better)"
