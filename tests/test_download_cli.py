@@ -67,7 +67,8 @@ def assert_nothing_accepted(workspace):
     with pytest.raises(EnsoError, match="not downloaded; run `python -m enso.download FaultyData`"):
         load_dataset("FaultyData", workspace)
     downloads = workspace.datasets / ".downloads"
-    verified = [p for p in downloads.iterdir() if not p.name.endswith(".part")] if downloads.is_dir() else []
+    verified = [p for p in downloads.iterdir() if not p.name.endswith((".part", ".lock"))] \
+        if downloads.is_dir() else []
     assert all(sha256(p.read_bytes())[:12] == p.name[:12] for p in verified)  # only bytes whose checksum held
     assert not list(workspace.datasets.glob(".tmp-*"))
 

@@ -35,7 +35,7 @@ def downloader(sleeps):
 
 
 def leftovers(folder):
-    return sorted(p.name for p in folder.iterdir())
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))
 
 
 def test_plain_download_is_verified_and_placed(server, downloader, tmp_path):
@@ -175,3 +175,25 @@ def test_parameters_are_validated():
         Downloader(timeout=0)
     with pytest.raises(ValueError):
         Downloader(retries=-1)
+
+
+def test_concurrent_fetches_of_one_file_download_it_once(server, tmp_path):
+    import threading
+
+    url = server.add("/f", BODY)
+    results, errors = [], []
+
+    def fetch():
+        try:
+            loader = Downloader(timeout=5, retries=0, progress=False)
+            results.append(loader.fetch(url, tmp_path / "f", sha256=GOOD).read_bytes())
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and results == [BODY] * 4
+    assert len(server.hits("/f")) == 1

@@ -6,12 +6,14 @@ honoured, capped); other 4xx answers, 404 included, fail at once. A retry after 
 dropped connection asks for the rest with an HTTP Range request and appends when the
 server answers 206. The finished file is checked against its sha256 and only then
 renamed to ``dest``; a mismatch deletes it and names the file, the expected and the
-actual hash. A mirror (an ``http(s)://`` base or a local folder holding
-``HOST/PATH``) is tried before the upstream address.
+actual hash. A lock file beside the download keeps two runs from writing one file.
+A mirror (an ``http(s)://`` base or a local folder holding ``HOST/PATH``) is tried
+before the upstream address.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -19,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 from enso.errors import ChecksumError, DownloadError
@@ -83,6 +85,11 @@ class Downloader:
         once the new copy has been fetched and verified.
         """
         dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(dest.with_name(dest.name + ".lock")):
+            return self._fetch_locked(url, dest, sha256=sha256, mirror=mirror, reuse=reuse)
+
+    def _fetch_locked(self, url: str, dest: Path, *, sha256: str, mirror: str | None, reuse: bool) -> Path:
         if dest.is_file() and reuse:
             if file_sha256(dest) == sha256:
                 return dest
@@ -187,6 +194,22 @@ class Downloader:
             size = part.stat().st_size
             if total is not None and size < total:
                 raise _Transient(f"connection closed after {size} of {total} bytes")
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` so two runs never write the same partial file."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks (Windows): runs must not overlap
+        yield
+        return
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _part(dest: Path) -> Path:
