@@ -145,3 +145,13 @@ def test_bad_jsonl_line_is_named(workspace, tmp_path):
     path.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": \n')
     result, errors = run(workspace, "--jsonl", str(path), "--name", "Broken")
     assert result.exit_code == 1 and "line 2 is not valid JSON" in errors[0]
+
+
+def test_registry_get_of_a_local_dataset_is_a_clear_error(workspace, tmp_path):
+    from enso.errors import EnsoError
+
+    path = write_csv(tmp_path / "mine.csv")
+    run(workspace, "--csv", str(path), "--name", "Mine", "--text-column", "body", "--label-column", "stars")
+    assert DATASETS.record("mine") is None and DATASETS.is_local("MINE")
+    with pytest.raises(EnsoError, match="user's own dataset"):
+        DATASETS.get("Mine")

