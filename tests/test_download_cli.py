@@ -250,3 +250,13 @@ def test_dataset_built_from_an_older_record_is_not_accepted(server, register, wo
     result, _ = run(workspace, "FaultyData")
     assert result.exit_code == 0 and "building FaultyData" in result.stderr
     assert (load_dataset("FaultyData", workspace).frame["split"] == "test").sum() == 30
+
+
+def test_offline_uses_stored_datasets_even_with_force(server, register, workspace):
+    register(server)
+    assert run(workspace, "FaultyData")[0].exit_code == 0
+    server.routes["/files/pos.txt"].always = "500"
+    result, errors = run(workspace, "--offline", "--force", "FaultyData")
+    assert result.exit_code == 0 and errors == []
+    assert "--force does not rebuild them" in result.stderr
+    assert len(server.requests) == 2  # only the first run's two files
