@@ -38,6 +38,9 @@ def common_options(func: Callable) -> Callable:
         setup_logging(verbose, quiet)
         try:
             workspace = Workspace.resolve(root)
+            from enso.data import DATASETS
+
+            DATASETS.attach(workspace)  # the user's own datasets in this workspace become names
             return func(*args, workspace=workspace, **kwargs)
         except EnsoError as exc:
             click.echo(f"error: {exc}", err=True)
