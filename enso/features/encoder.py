@@ -321,7 +321,7 @@ def encode(
     max_length = (tokenizer.truncation or {}).get("max_length", 1 << 30)
     counts = {"tokens": 0, "padded": 0, "at_max": 0}
 
-    def batches() -> Iterator[tuple[np.ndarray, Any, Any]]:
+    def batches() -> Iterator[tuple[np.ndarray, Any, Any, bool]]:
         """Tokenize a chunk, sort it by length, and hand out padded batches; runs ahead of the model."""
         chunk = max(64 * batch_size, _TOKENIZE_CHUNK)
         for start in range(0, len(keep), chunk):
@@ -331,13 +331,15 @@ def encode(
             counts["tokens"] += int(lengths.sum())
             counts["at_max"] += int(np.sum(lengths >= max_length))
             for batch in length_sorted_batches(lengths, batch_size):
-                counts["padded"] += int(lengths[batch].max()) * len(batch)
+                longest = int(lengths[batch].max())
+                counts["padded"] += longest * len(batch)
+                unpadded = bool(lengths[batch].min() == longest)
                 input_ids, mask = _padded(ids, batch, pad_id)
                 input_ids, mask = torch.from_numpy(input_ids), torch.from_numpy(mask)
                 if cuda:
                     input_ids = input_ids.pin_memory().to(device, non_blocking=True)
                     mask = mask.pin_memory().to(device, non_blocking=True)
-                yield rows[batch], input_ids, mask
+                yield rows[batch], input_ids, mask, unpadded
 
     pending: list[tuple[np.ndarray, Any]] = []
 
@@ -352,8 +354,10 @@ def encode(
         pending.clear()
 
     with torch.inference_mode(), (torch_threads() if not cuda else contextlib.nullcontext()):
-        for rows, input_ids, mask in _prefetch(batches(), depth=8 if cuda else 2):
-            output = model(input_ids=input_ids, attention_mask=mask, output_hidden_states=layers == "all")
+        for rows, input_ids, mask, unpadded in _prefetch(batches(), depth=8 if cuda else 2):
+            # A batch of equal lengths (common once sorted) needs no mask, and attention runs faster without.
+            output = model(input_ids=input_ids, attention_mask=None if unpadded else mask,
+                           output_hidden_states=layers == "all")
             if layers == "all":
                 pooled = torch.stack([pool(h, mask, pooling) for h in output.hidden_states], dim=1)
             else:
