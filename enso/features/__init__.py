@@ -4,6 +4,13 @@
 ``enso.featurizers`` entry-point group). ``make_featurizer`` builds one cheaply and checks its
 parameters; ``load_features`` reads or computes a dataset's features; ``featurize_config``
 does every dataset x featurizer of an experiment.
+
+A third-party featurizer subclasses ``enso.features.Featurizer`` (parameters in ``__init__``,
+``featurize(texts)``; ``in_domain = True`` and ``fit(texts)`` if it learns from the train split;
+``model_files()`` returning the sha256 of what it loads) and is registered from its package::
+
+    [project.entry-points."enso.featurizers"]
+    my-encoder = "my_package.features:MyEncoder"
 """
 
 from __future__ import annotations
