@@ -114,3 +114,32 @@ def test_random_encoder_is_seeded_and_unlike_the_pretrained_model(minilm_vectors
     assert cosines(a, minilm_vectors[:40]).mean() < 0.5
     random_files = make_featurizer("random-encoder", {}).model_files()
     assert "model.safetensors" not in random_files and "vocab.txt" in random_files
+
+
+_BARE = """
+import runpy, sys
+from enso.features import encoder
+from enso.features.transformer import minilm_folder
+sys.argv = ["featurize.py", "--help"]
+try:
+    runpy.run_path("benchmarks/featurize.py", run_name="__main__")
+except SystemExit:
+    pass
+folder = encoder.ModelFolder.inspect(minilm_folder())
+model = encoder.load_model(folder.transformer, "cpu", "fp32")
+X, stats = encoder.encode(["a fine film", " "], model, encoder.load_tokenizer(folder.transformer, 256))
+print(X.shape, stats["empty_texts"])
+print(sorted(m for m in ("pandas", "sklearn", "gensim", "pyarrow", "click") if m in sys.modules))
+"""
+
+
+def test_encoder_and_benchmark_need_no_pandas_sklearn_or_gensim():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", _BARE], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "--precision" in result.stdout
+    assert result.stdout.strip().splitlines()[-2:] == ["(2, 384) 1", "[]"]
