@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -143,3 +145,25 @@ def test_encoder_and_benchmark_need_no_pandas_sklearn_or_gensim():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "--precision" in result.stdout
     assert result.stdout.strip().splitlines()[-2:] == ["(2, 384) 1", "[]"]
+
+
+def test_hf_encoder_identity_follows_the_model_files_that_are_loaded(tmp_path):
+    source = minilm_folder()
+    copy = tmp_path / "model"
+    for path in source.rglob("*"):
+        if path.is_file():
+            target = copy / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+    original = make_featurizer("hf-encoder", {"path": str(copy)})
+    before = original.identity()
+    assert before["models"] == make_featurizer("minilm", {}).model_files()
+    (copy / "onnx").mkdir()
+    (copy / "onnx" / "model.onnx").write_bytes(b"other runtime")
+    (copy / "NOTES.md").write_text("notes")
+    (copy / "pytorch_model.bin").write_bytes(b"not loaded: safetensors win")
+    assert make_featurizer("hf-encoder", {"path": str(copy)}).identity() == before
+    (copy / "1_Pooling" / "config.json").unlink()
+    (copy / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
+    changed = make_featurizer("hf-encoder", {"path": str(copy)}).identity()
+    assert changed["models"] != before["models"] and changed["params"]["pooling"] == "cls"

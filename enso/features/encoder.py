@@ -129,13 +129,25 @@ class ModelFolder:
         return limit
 
     def files(self, include_weights: bool = True) -> list[Path]:
-        """The files that define the model's output (not READMEs or git metadata)."""
-        weights = {".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".onnx"}
+        """The files that define the model's output: configs, tokenizer, and the weights torch loads.
+
+        Not READMEs, git metadata, other frameworks' weights (TF, Flax, ONNX, OpenVINO), nor
+        ``.bin`` weights when ``.safetensors`` ones are there (transformers prefers those).
+        """
+        skipped_suffixes = {".md", ".h5", ".msgpack", ".onnx", ".ot", ".tflite"}
+        skipped_folders = {"onnx", "openvino", "tf", "flax"}
+        has_safetensors = any(self.transformer.glob("*.safetensors"))
         chosen = []
         for path in sorted(self.root.rglob("*")):
-            if not path.is_file() or path.name.startswith(".") or path.suffix.lower() == ".md":
+            relative = path.relative_to(self.root)
+            suffix = path.suffix.lower()
+            if not path.is_file() or any(part.startswith(".") for part in relative.parts) \
+                    or suffix in skipped_suffixes or skipped_folders & set(relative.parts[:-1]):
                 continue
-            if path.suffix.lower() in weights and not include_weights:
+            weights = suffix in {".safetensors", ".bin", ".pt", ".pth"}
+            if weights and (not include_weights or (suffix != ".safetensors" and has_safetensors)):
+                continue
+            if path.name.endswith(".index.json") and not include_weights:
                 continue
             chosen.append(path)
         return chosen
