@@ -161,7 +161,7 @@ def to_markdown(document: Document, folder: Path) -> str:
         elif isinstance(block, Figure):
             relative = block.file.relative_to(folder).as_posix() if block.file.is_relative_to(folder) else str(block.file)
             if block.file.suffix.lower() in (".png", ".svg"):
-                out.append(f"![{block.caption or block.name}]({relative})")
+                out.append(f"![{block.name.replace('_', ' ')}]({relative})")
             else:
                 out.append(f"[{block.name} ({block.file.suffix[1:].upper()})]({relative})")
             if block.caption:

@@ -48,9 +48,21 @@ def legend_width(labels: list[str], title: str = "") -> float:
     return 0.9 + 0.068 * longest
 
 
-def _grid(plt, n_rows: int, n_cols: int, extra_width: float = 2.6):
+LEGEND_ROW = 0.2  # inches per legend entry
+LEGEND_MAX_ROWS = 30
+
+
+def legend_columns(n_entries: int) -> int:
+    return max(1, -(-n_entries // LEGEND_MAX_ROWS))
+
+
+def _grid(plt, n_rows: int, n_cols: int, extra_width: float = 2.6, n_entries: int = 0):
+    height = PANEL_HEIGHT * n_rows + 0.4
+    rows_needed = -(-n_entries // legend_columns(n_entries)) if n_entries else 0
+    height = max(height, LEGEND_ROW * rows_needed + 1.0)  # the legend must fit beside the panels
+    width = PANEL_WIDTH * n_cols + extra_width * legend_columns(n_entries)
     fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, sharex=True, layout="constrained",
-                             figsize=(PANEL_WIDTH * n_cols + extra_width, PANEL_HEIGHT * n_rows + 0.4))
+                             figsize=(width, height))
     return fig, axes
 
 
@@ -102,7 +114,7 @@ def _size_axis(ax, sizes) -> None:
 def _legend(fig, styles: LineStyles, handles) -> None:
     title = " · ".join(styles.shown)
     fig.legend(handles=handles, loc="outside right upper", title=title, frameon=False,
-               handlelength=3.2)
+               handlelength=4.0, ncols=legend_columns(len(handles)))
 
 
 def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", title: str = "",
@@ -119,7 +131,7 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
     rows = layout.facet_values(frame, "rows")
     cols = layout.facet_values(frame, "cols")
     labels = [styles.label(key) for key in styles.keys]
-    fig, axes = _grid(plt, len(rows), len(cols), legend_width(labels, " · ".join(styles.shown)))
+    fig, axes = _grid(plt, len(rows), len(cols), legend_width(labels, " · ".join(styles.shown)), len(labels))
     sizes = frame["train_size"].unique()
     for i, j, row, col, _ in _facets(summary, layout):
         ax = axes[i][j]
@@ -163,7 +175,7 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
                for key in styles.keys]
     _legend(fig, styles, handles)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title, fontsize=11, x=0.01, ha="left")
     return fig
 
 
@@ -185,7 +197,8 @@ def bars(frame: pd.DataFrame, layout: Layout, size: int, *, title: str = ""):
     rows = layout.facet_values(frame, "rows")
     cols = layout.facet_values(frame, "cols")
     fig, axes = _grid(plt, len(rows), len(cols),
-                      legend_width([" · ".join(h) for h in hues], " · ".join(rest)) if rest else 0.3)
+                      legend_width([" · ".join(h) for h in hues], " · ".join(rest)) if rest else 0.3,
+                      len(hues) if rest else 0)
     import matplotlib
 
     palette = matplotlib.colormaps["tab10" if len(hues) <= 10 else "tab20"].colors
@@ -229,9 +242,10 @@ def bars(frame: pd.DataFrame, layout: Layout, size: int, *, title: str = ""):
             ax.set_xlabel(first)
     if rest:
         handles = [Patch(color=palette[h % len(palette)], label=" · ".join(hue)) for h, hue in enumerate(hues)]
-        fig.legend(handles=handles, loc="outside right upper", title=" · ".join(rest), frameon=False)
+        fig.legend(handles=handles, loc="outside right upper", title=" · ".join(rest), frameon=False,
+                   ncols=legend_columns(len(handles)))
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title, fontsize=11, x=0.01, ha="left")
     return fig
 
 

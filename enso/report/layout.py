@@ -13,6 +13,7 @@ from enso.report.results import DIMENSIONS, order_of
 log = logging.getLogger(__name__)
 
 NONE = "none"
+MAX_COLOURS = 10
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 3)), (0, (3, 1, 1, 1)))
 
@@ -85,11 +86,19 @@ class LineStyles:
             self._colour_dims, self._style_dims = list(self.shown), []
         else:
             counts = {d: len({k[index[d]] for k in self.keys}) for d in self.shown}
-            fewest = min(reversed(self.shown), key=lambda d: counts[d])
-            self._colour_dims = [d for d in self.shown if d != fewest]
-            self._style_dims = [fewest]
+            by_count = sorted(reversed(self.shown), key=lambda d: counts[d])  # fewest first, ties: last
+            style = [by_count.pop(0)]
+            # more than ten colours are hard to tell apart: move dimensions to marker and dash
+            while (len(by_count) > 1 and self._combos(by_count) > MAX_COLOURS
+                   and self._combos([*style, by_count[0]]) <= len(MARKERS)):
+                style.append(by_count.pop(0))
+            self._colour_dims = [d for d in self.shown if d in by_count]
+            self._style_dims = [d for d in self.shown if d in style]
         self._colour_of = self._numbering(self._colour_dims)
         self._style_of = self._numbering(self._style_dims) if self._style_dims else None
+
+    def _combos(self, dims: list[str]) -> int:
+        return len({tuple(k[self._index[d]] for d in dims) for k in self.keys})
 
     def _numbering(self, dims: list[str]) -> dict:
         values = dict.fromkeys(tuple(k[self._index[d]] for d in dims) for k in self.keys)
