@@ -161,7 +161,12 @@ def load_tokenizer(folder: Path, max_length: int):
         tokenizer = Tokenizer.from_file(str(tokenizer_file))
     else:
         from transformers import AutoTokenizer
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True).backend_tokenizer
+        loaded = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+        if not getattr(loaded, "is_fast", False):
+            from enso.errors import EnsoError
+            raise EnsoError(f"{folder} has no fast tokenizer; add a tokenizer.json (save the tokenizer with "
+                            "transformers' PreTrainedTokenizerFast) and rerun")
+        tokenizer = loaded.backend_tokenizer
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=max_length)
     return tokenizer
