@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 FORMATS = ("png", "svg", "pdf")
 OPTIMIZER_PAIR = ("logreg", "logreg-sgd")
 HOLM_FAMILIES = ("cell", "all")
+MAX_TEST_ROWS = 120  # beyond this the report shows the primary metric's tests only
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,11 @@ class _Builder:
         self.best = best_per_size(frame, self.scores, self.ranks, self.entry, self.primary, self.alpha)
 
         document = doc.Document(f"enso report: {self.name}")
-        self._header(document)
+        description = self.info.get("description") or ""
+        if description:
+            document.add(doc.Paragraph(description))
         self._summary(document)
+        self._header(document)
         self._learning_curves(document)
         self._leaderboard(document)
         self._significance(document)
@@ -175,9 +179,7 @@ class _Builder:
     # -- sections ---------------------------------------------------------------------------
     def _header(self, document: doc.Document) -> None:
         frame = self.frame
-        description = self.info.get("description") or ""
-        if description:
-            document.add(doc.Paragraph(description))
+        document.add(doc.Heading("This run"))
         per_cell = frame.groupby(["dataset", "featurizer", "target", "train_size", "metric", *self.extra])[
             "resample"].nunique()
         resamples = f"{per_cell.min()}" if per_cell.min() == per_cell.max() else f"{per_cell.min()}–{per_cell.max()}"
@@ -352,7 +354,13 @@ class _Builder:
         if tests.empty:
             document.add(doc.Paragraph("Only one featurizer in these results: nothing to compare."))
             return
-        for metric in self.metrics:
+        shown = self.metrics
+        if len(tests) > MAX_TEST_ROWS and len(self.metrics) > 1:
+            shown = [self.primary]
+            document.add(doc.Paragraph(
+                f"{len(tests)} tests in all; the tables below show {figures.metric_label(self.primary)} only. "
+                "`significance.csv` holds every metric."))
+        for metric in shown:
             part = tests[tests["metric"] == metric]
             table, muted = self._test_table(part, ["dataset", "target", *self.extra], ("A", "B"))
             document.add(doc.Table(table, f"{figures.metric_label(metric)}", muted=muted))

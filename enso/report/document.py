@@ -91,10 +91,11 @@ def to_html(document: Document) -> str:
            f"<title>{esc(document.title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
            f"<h1>{esc(document.title)}</h1>"]
     headings = [b for b in document.blocks if isinstance(b, Heading) and b.level == 2]
-    if headings:
-        out.append("<nav><ul>" + "".join(f'<li><a href="#{_anchor(h.text)}">{esc(h.text)}</a></li>'
-                                          for h in headings) + "</ul></nav>")
+    nav = "<nav><ul>" + "".join(f'<li><a href="#{_anchor(h.text)}">{esc(h.text)}</a></li>'
+                                for h in headings[1:]) + "</ul></nav>"
     for block in document.blocks:
+        if len(headings) > 1 and block is headings[1]:  # the contents follow the opening summary
+            out.append(nav)
         if isinstance(block, Heading):
             out.append(f'<h{block.level} id="{_anchor(block.text)}">{esc(block.text)}</h{block.level}>')
         elif isinstance(block, Paragraph):
