@@ -167,3 +167,15 @@ def test_hf_encoder_identity_follows_the_model_files_that_are_loaded(tmp_path):
     (copy / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
     changed = make_featurizer("hf-encoder", {"path": str(copy)}).identity()
     assert changed["models"] != before["models"] and changed["params"]["pooling"] == "cls"
+
+
+def test_hf_encoder_without_tokenizer_json_builds_the_fast_tokenizer(tmp_path, minilm_vectors, sentences):
+    source = minilm_folder()
+    copy = tmp_path / "model"
+    for path in source.rglob("*"):
+        if path.is_file() and path.name != "tokenizer.json":
+            target = copy / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+    vectors = np.array(make_featurizer("hf-encoder", {"path": str(copy), "device": "cpu"}).featurize(sentences[:20]))
+    assert cosines(vectors, minilm_vectors[:20]).min() >= 0.99999
