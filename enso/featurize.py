@@ -31,11 +31,11 @@ def list_featurizers() -> str:
             kind = "pretrained"
         lines.append(f"{name}{' (alias: ' + ', '.join(aliases) + ')' if aliases else ''}  [{kind}]")
         if doc:
-            lines.append(f"    {doc[0]}")
+            lines.append(f"    {doc[0].replace('``', '')}")
         defaults = factory.param_defaults() if hasattr(factory, "param_defaults") else {}
-        if defaults:
-            shown = ", ".join(f"{k}={'<required>' if v is inspect.Parameter.empty else repr(v)}" for k, v in defaults.items())
-            lines.append(f"    parameters: {shown}")
+        shown = ", ".join(f"{k}={'<required>' if v is inspect.Parameter.empty else repr(v)}"
+                          for k, v in defaults.items())
+        lines.append(f"    parameters: {shown or 'none'}")
     return "\n".join(lines)
 
 
