@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from enso.workspace import Workspace
 
@@ -81,3 +82,14 @@ def comparable(frame: pd.DataFrame) -> pd.DataFrame:
     """The result columns that must not depend on timing or on where a cell ran."""
     drop = ["seconds", "fit_seconds", "predict_seconds"]
     return frame.drop(columns=drop).sort_values(CELL_KEYS).reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def engine_root(mirror_url, tmp_path_factory):
+    """Real datasets downloaded once from the loopback mirror; a feature cache shared by the tests."""
+    from enso.data import download
+
+    root = tmp_path_factory.mktemp("engine-shared")
+    download(["SST2", "TREC", "CustomerReviews"], Workspace(root), mirror=mirror_url)
+    (root / "featurizers").mkdir(exist_ok=True)
+    return root

@@ -12,7 +12,8 @@ from enso.config import load_config
 from enso.engine import load_results, run_experiment
 from enso.engine.plan import COLUMNS
 from enso.errors import ConfigError, EnsoError
-from tests.engine_helpers import CELL_KEYS, cell_files, child_workspace, comparable, results, run_cli, write_config
+from tests.engine_helpers import (CELL_KEYS, cell_files, child_workspace, comparable, engine_root,  # noqa: F401
+                                  run_cli, write_config)
 
 SWEEP = """
 datasets = ["SST2", "TREC"]
@@ -24,18 +25,6 @@ metrics = ["accuracy", "macro_f1", "roc_auc", "log_loss", "mcc"]
 seed = 7
 max_examples = 1200
 """
-
-
-@pytest.fixture(scope="session")
-def engine_root(mirror_url, tmp_path_factory):
-    """Real datasets downloaded once from the loopback mirror; the feature cache shared by all tests."""
-    from enso.data import download
-    from enso.workspace import Workspace
-
-    root = tmp_path_factory.mktemp("engine-shared")
-    download(["SST2", "TREC", "CustomerReviews"], Workspace(root), mirror=mirror_url)
-    (root / "featurizers").mkdir(exist_ok=True)
-    return root
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ def _dask(tasks: list[CellTask], scheduler: str) -> Iterator[dict]:
     except ImportError as exc:  # pragma: no cover - dask[distributed] is a dependency
         raise EnsoError("--scheduler needs dask[distributed]; pip install 'dask[distributed]'") from exc
     try:
-        client = Client(scheduler, timeout="20s", set_as_default=False)
+        client = Client(scheduler, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise EnsoError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
                         "`dask scheduler` and workers with `dask worker ADDRESS`, or run without --scheduler") from exc
@@ -112,7 +112,7 @@ def _dask(tasks: list[CellTask], scheduler: str) -> Iterator[dict]:
         log.info("running %d cells on the Dask cluster at %s (%d workers)", len(tasks), scheduler,
                  len(client.scheduler_info().get("workers", {})))
         futures = [client.submit(run_cell, task, key=f"enso-cell-{task.key}", pure=False) for task in tasks]
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             yield future.result()
             future.release()
     finally:

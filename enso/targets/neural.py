@@ -7,6 +7,8 @@ class has at least two examples) and record the epoch they kept.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -42,6 +44,19 @@ def _thread_limit(default: int) -> int:
     return max(1, min(limits)) if limits else default
 
 
+@contextlib.contextmanager
+def _torch_threads():
+    """Fit and predict with the same thread count wherever a cell runs, so sums add up in one order."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(_thread_limit(previous))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class _TorchTarget(Target):
     has_proba = True
 
@@ -64,14 +79,8 @@ class _TorchTarget(Target):
         return torch.from_numpy(_dense_rows(X, rows))
 
     def fit(self, X, y):
-        import torch
-
-        previous = torch.get_num_threads()
-        torch.set_num_threads(_thread_limit(previous))
-        try:
+        with _torch_threads():
             return self._fit(X, y)
-        finally:
-            torch.set_num_threads(previous)
 
     def _fit(self, X, y):
         import torch
@@ -85,7 +94,7 @@ class _TorchTarget(Target):
         train_rows, val_rows = split if split is not None else (np.arange(len(codes)), None)
         X_train, y_train = self._tensor(X, train_rows), torch.from_numpy(codes[train_rows].astype(np.int64))
         network = self._network(X_train.shape[-1], len(self.classes_))
-        optimizer = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        optimizer = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=self.weight_decay, foreach=True)
         loss_fn = torch.nn.CrossEntropyLoss()
         if val_rows is not None:
             X_val, y_val = self._tensor(X, val_rows), torch.from_numpy(codes[val_rows].astype(np.int64))
@@ -126,7 +135,7 @@ class _TorchTarget(Target):
         import torch
 
         out = []
-        with torch.no_grad():
+        with _torch_threads(), torch.no_grad():
             for start in range(0, X.shape[0], 4096):
                 rows = np.arange(start, min(start + 4096, X.shape[0]))
                 out.append(torch.softmax(self.network_(self._tensor(X, rows)), dim=1).numpy())
