@@ -223,9 +223,10 @@ def main(argv: list[str] | None = None) -> dict:
     flops = model_flops(lengths, config)
     peak = matmul_throughput(device, precision, config.hidden_size, config.intermediate_size)
     st_flops = flops / fastest["seconds"]
+    enso_batch = args.batch_size or encoder.default_batch_size(device, precision)
     result = {
         "device": card, "n": len(texts), "tokens": int(lengths.sum()), "mean_tokens": float(lengths.mean()),
-        "enso": {"precision": precision, "batch_size": args.batch_size or encoder.default_batch_size(device),
+        "enso": {"precision": precision, "batch_size": enso_batch,
                  "seconds": seconds, "texts_per_second": rate, "padding_share": stats["padding_share"]},
         "sentence_transformers": st_runs,
         "ratio_vs_fastest_sentence_transformers": rate / fastest["texts_per_second"],

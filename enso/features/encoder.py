@@ -64,8 +64,11 @@ def torch_dtype(precision: str):
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
-def default_batch_size(device: str) -> int:
-    return 256 if device == "cuda" else 32
+def default_batch_size(device: str, precision: str = "fp32") -> int:
+    """Measured on a 2-core AVX-512/AMX CPU: fp32 peaks near 32 texts; bf16 matmuls on AMX want larger batches."""
+    if device.startswith("cuda"):
+        return 256
+    return 32 if precision == "fp32" else 128
 
 
 @dataclass(frozen=True)
@@ -332,7 +335,7 @@ def encode(
         out[blank] = 0.0
         if progress:
             progress(len(blank))
-    batch_size = batch_size or default_batch_size(device)
+    batch_size = batch_size or default_batch_size(device, _precision_of(model))
     pad_id = pad_token_id(tokenizer, model)
     cuda = device.startswith("cuda")
     max_length = (tokenizer.truncation or {}).get("max_length", 1 << 30)
@@ -392,3 +395,10 @@ def encode(
         "padding_share": round(1.0 - counts["tokens"] / counts["padded"], 4) if counts["padded"] else 0.0,
     }
     return out, stats
+
+
+def _precision_of(model) -> str:
+    import torch
+
+    dtype = next(model.parameters()).dtype
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")

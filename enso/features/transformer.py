@@ -75,14 +75,15 @@ class TransformerFeaturizer(Featurizer):
             normalize = self.normalize
         else:
             normalize = folder.normalize if folder.normalize is not None else False
+        precision = encoder.resolve_precision(self.precision, device)
         return {
             "device": device,
-            "precision": encoder.resolve_precision(self.precision, device),
+            "precision": precision,
             "pooling": pooling,
             "normalize": bool(normalize) and self.layers == "last",
             "max_length": self.max_length or folder.default_max_length(),
             "layers": self.layers,
-            "batch_size": self.batch_size or encoder.default_batch_size(device),
+            "batch_size": self.batch_size or encoder.default_batch_size(device, precision),
         }
 
     def identity(self) -> dict[str, Any]:
