@@ -145,6 +145,7 @@ def _compute(featurizer: "Featurizer", fid: str, identity: dict, dataset: "Datas
     from tqdm.auto import tqdm
 
     texts = dataset.texts
+    log.info("%s on %s: computing %d rows -> %s", featurizer.name, dataset.name, len(texts), location)
     meta: dict[str, Any] = {"featurizer": featurizer.name, "featurizer_id": fid, "dataset": dataset.name,
                             "dataset_hash": dataset.content_hash, "rows": len(texts)}
     started = time.perf_counter()
@@ -200,7 +201,8 @@ def _compute(featurizer: "Featurizer", fid: str, identity: dict, dataset: "Datas
         })
         meta.setdefault("device", "cpu")
         writer.meta.update(meta)
-    log.info("%s on %s: %d rows in %.1fs -> %s", featurizer.name, dataset.name, len(texts), seconds, location)
+    log.info("%s on %s: %d rows in %.1fs (%.0f texts/s)", featurizer.name, dataset.name, len(texts), seconds,
+             len(texts) / seconds if seconds > 0 else float("inf"))
 
 
 def featurize_config(config: "ExperimentConfig", workspace: "Workspace", *, device: str = "auto",
