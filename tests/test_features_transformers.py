@@ -104,6 +104,8 @@ def test_hf_encoder_refuses_a_folder_without_a_model(tmp_path):
 
     with pytest.raises(ConfigError, match="config.json"):
         make_featurizer("hf-encoder", {"path": str(tmp_path)})
+    with pytest.raises(ConfigError, match="more than the 512 positions"):
+        make_featurizer("minilm", {"max_length": 1000}).identity()
 
 
 def test_random_encoder_is_seeded_and_unlike_the_pretrained_model(minilm_vectors, sentences):

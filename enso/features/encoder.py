@@ -116,6 +116,11 @@ class ModelFolder:
                               "or sentence-transformers model")
         return cls(root, transformer, max_length, pooling, normalize)
 
+    def position_limit(self) -> int | None:
+        config = json.loads((self.transformer / "config.json").read_text(encoding="utf-8"))
+        positions = config.get("max_position_embeddings")
+        return positions if isinstance(positions, int) and positions > 0 else None
+
     def default_max_length(self) -> int:
         if self.max_length:
             return int(self.max_length)

@@ -76,6 +76,11 @@ class TransformerFeaturizer(Featurizer):
         else:
             normalize = folder.normalize if folder.normalize is not None else False
         precision = encoder.resolve_precision(self.precision, device)
+        limit = folder.position_limit()
+        if self.max_length and limit and self.max_length > limit:
+            from enso.errors import ConfigError
+            raise ConfigError(f"max_length {self.max_length} is more than the {limit} positions "
+                              f"{folder.transformer.name} has; use max_length <= {limit}")
         return {
             "device": device,
             "precision": precision,
