@@ -109,11 +109,16 @@ def make_results(shared: Path, name: str = "report-test", seed: int = 0) -> pd.D
                         predicted = model.predict(X_test)
                         done = time.perf_counter()
                         train_predicted = model.predict(X_train[sample])
+                        chosen = {}
+                        if hasattr(model, "C"):
+                            chosen = {"C": float(model.C), "converged": bool(model.n_iter_.max() < model.max_iter)}
+                        elif hasattr(model, "n_neighbors"):
+                            chosen = {"n_neighbors": model.n_neighbors}
                         for metric in METRICS:
                             rows.append({
                                 "experiment": name, "protocol": "enso", "dataset": dataset,
                                 "featurizer": featurizer, "featurizer_id": featurizer_id, "target": target,
-                                "target_params": "{}", "chosen_params": json.dumps({}),
+                                "target_params": "{}", "chosen_params": json.dumps(chosen),
                                 "sampler": "random", "resampler": "none", "train_size": size,
                                 "resample": resample, "metric": metric,
                                 "value": float(scorers[metric](test_labels, predicted)),

@@ -287,3 +287,11 @@ def test_a_config_path_names_its_results_folder(ws):
     shutil.rmtree(ws.results_dir(NAME))
     with pytest.raises(EnsoError, match="no results for experiment 'report-test'"):
         build_report("mine", ws)
+
+
+def test_inner_cv_choices_and_convergence_are_reported(built, real_results):
+    _, report = built
+    text = report.markdown.read_text()
+    section = text.split("## Hyperparameters chosen by inner cross-validation", 1)[1].split("\n## ", 1)[0]
+    assert f"| tfidf · logreg | TREC | 20 | C 1 ({RESAMPLES}×) | 0 of {RESAMPLES} |" in section
+    assert f"| tfidf · knn | SST2 | 150 | n_neighbors 3 ({RESAMPLES}×) | – |" in section

@@ -107,6 +107,16 @@ def _fmt_p(value: float) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def _json_object(text) -> dict:
+    import json
+
+    try:
+        value = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
@@ -158,6 +168,7 @@ class _Builder:
         self._significance(document)
         self._comparisons(document)
         self._variance(document)
+        self._hyperparameters(document)
         self._cost(document)
         self._methods(document)
         return self._write(document)
@@ -411,6 +422,43 @@ class _Builder:
             "variance", fig,
             "Standard deviation of the score across resamples (different training samples of the same size). "
             "At small sizes it is often as large as the differences between configurations."))
+
+    def _hyperparameters(self, document: doc.Document) -> None:
+        """What inner cross-validation chose, per configuration and size, and fits that did not converge."""
+        if "chosen_params" not in self.frame.columns:
+            return
+        part = self.frame[self.frame["metric"] == self.primary].copy()
+        part["configuration"] = self._entry_label(part)
+        rows = []
+        for (conf, dataset, size), cell in part.groupby(["configuration", "dataset", "train_size"], sort=False):
+            counts: dict[str, dict[str, int]] = {}
+            not_converged = reporting = 0
+            for text in cell["chosen_params"]:
+                params = _json_object(text)
+                if isinstance(params.get("converged"), bool):
+                    reporting += 1
+                    not_converged += params["converged"] is False
+                for key, value in params.items():
+                    if key == "converged" or key.startswith("cv_"):
+                        continue
+                    shown = f"{value:g}" if isinstance(value, float) else str(value)
+                    counts.setdefault(key, {}).setdefault(shown, 0)
+                    counts[key][shown] += 1
+            if not counts and not not_converged:
+                continue
+            chosen = "; ".join(
+                f"{key} " + ", ".join(f"{v} ({n}×)" for v, n in sorted(values.items(), key=lambda kv: -kv[1]))
+                for key, values in counts.items())
+            rows.append({"configuration": conf, "dataset": dataset, "size": str(size), "chosen (resamples)": chosen,
+                         "fits not converged": f"{not_converged} of {reporting}" if reporting else "–"})
+        if not rows:
+            return
+        document.add(doc.Heading("Hyperparameters chosen by inner cross-validation"))
+        document.add(doc.Paragraph(
+            "Each target tunes its hyperparameters on the training sample alone; how often each value was "
+            "chosen across resamples. A choice that changes from resample to resample is part of the variance "
+            "above."))
+        document.add(doc.Table(pd.DataFrame(rows).sort_values(["configuration", "dataset"], kind="stable")))
 
     def _cost(self, document: doc.Document) -> None:
         columns = [c for c in ("fit_seconds", "predict_seconds", "seconds") if c in self.frame.columns]

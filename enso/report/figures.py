@@ -225,9 +225,12 @@ def bars(frame: pd.DataFrame, layout: Layout, size: int, *, title: str = ""):
             errs_arr = np.nan_to_num(np.asarray(errs), nan=0.0)
             ax.bar(xs, means, width=width * 0.92, color=colour, yerr=errs_arr, capsize=2,
                    error_kw={"elinewidth": 0.9, "ecolor": "0.25"})
-            for x, m in zip(xs, means):
+            bar_colours = colour if isinstance(colour, list) else [colour] * len(xs)
+            for x, m, c in zip(xs, means, bar_colours):
+                # on a patch of the bar's colour, so an error bar running through stays behind the value
                 ax.text(x, m / 2 if m > 0 else 0, f"{m:.3f}", rotation=90, ha="center", va="center",
-                        fontsize=6.5, color="white" if m > 0 else "0.2")
+                        fontsize=6.5, color="white" if m > 0 else "0.2", zorder=5,
+                        bbox={"facecolor": c, "edgecolor": "none", "pad": 1.2} if m > 0 else None)
         ax.set_xticks(range(len(groups)))
         ax.set_xticklabels(groups, rotation=20 if len(groups) > 3 else 0, ha="right" if len(groups) > 3 else "center")
         ax.tick_params(axis="x", labelbottom=True)
