@@ -295,3 +295,14 @@ def test_inner_cv_choices_and_convergence_are_reported(built, real_results):
     section = text.split("## Hyperparameters chosen by inner cross-validation", 1)[1].split("\n## ", 1)[0]
     assert f"| tfidf · logreg | TREC | 20 | C 1 ({RESAMPLES}×) | 0 of {RESAMPLES} |" in section
     assert f"| tfidf · knn | SST2 | 150 | n_neighbors 3 ({RESAMPLES}×) | – |" in section
+
+
+def test_files_of_an_earlier_report_go_unless_someone_changed_them(ws):
+    first = build_report(NAME, ws, datasets="TREC", metric="accuracy", fmt="svg")
+    edited = ws.results_dir(NAME) / "variance.svg"
+    edited.write_text(edited.read_text() + "<!-- my notes -->")
+    second = build_report(NAME, ws, datasets="TREC", metric="accuracy", size=20)
+    assert {p.name for p in second.figures}.isdisjoint(p.name for p in first.figures)
+    left = {p.name for p in ws.results_dir(NAME).glob("*.svg")}
+    assert left == {"variance.svg"}  # the user's edit is kept, the untouched SVGs are gone
+    assert (ws.results_dir(NAME) / "results.parquet").is_file()

@@ -488,6 +488,26 @@ class _Builder:
             "`significance.csv` (every paired test), and the figures in the chosen format."))
 
     # -- output -----------------------------------------------------------------------------
+    def _remove_stale(self, keep: set[str]) -> None:
+        """Delete files an earlier report wrote that this one does not (a figure of another --size or
+        format), but only those still exactly as that report wrote them."""
+        import json
+
+        manifest = self.folder / "report.json"
+        try:
+            previous = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
+        except (OSError, ValueError, AttributeError):
+            return
+        for name, digest in previous.items():
+            path = self.folder / str(name)
+            if name in keep or path.parent != self.folder or not path.is_file():
+                continue
+            if file_sha256(path) == digest:
+                path.unlink()
+                log.debug("removed %s from an earlier report", path)
+            else:
+                log.info("kept %s: changed since an earlier report wrote it", path)
+
     def _write(self, document: doc.Document) -> Report:
         self.folder.mkdir(parents=True, exist_ok=True)
         figure_paths = []
@@ -509,11 +529,13 @@ class _Builder:
         html = self.folder / "report.html"
         write_text_atomic(markdown, doc.to_markdown(document, self.folder))
         write_text_atomic(html, doc.to_html(document))
+        written = [*figure_paths, *table_paths, markdown, html]
+        self._remove_stale({p.name for p in written})
         write_json_atomic(self.folder / "report.json", {
             "experiment": self.name,
             "results_sha256": file_sha256(self.source),
             "format": self.fmt,
-            "files": {p.name: file_sha256(p) for p in [*figure_paths, *table_paths, markdown, html]},
+            "files": {p.name: file_sha256(p) for p in written},
         })
         log.info("wrote %s, %s and %d figures", html, markdown, len(figure_paths))
         return Report(html, markdown, figure_paths, table_paths)
