@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,12 +68,12 @@ nav ul{columns:2}code{background:#f3f4f6;padding:0 .2rem}
 """
 
 
+_NUMBER = re.compile(r"^[<>]?-?\d+(\.\d+)?(e-?\d+)?( ± \d+(\.\d+)?)?( \(\d+ won\))?$")
+
+
 def _is_number(text: str) -> bool:
-    try:
-        float(text.lstrip("<>").split()[0])
-        return True
-    except (ValueError, IndexError):
-        return False
+    """A number, a mean ± sd, or a rank with its wins: right-aligned in tables."""
+    return bool(_NUMBER.match(text.strip()))
 
 
 def _numeric_columns(frame: pd.DataFrame) -> list[bool]:
