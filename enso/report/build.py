@@ -481,11 +481,21 @@ class _Builder:
         document.add(doc.Table(shown.reset_index(drop=True)))
 
     def _methods(self, document: doc.Document) -> None:
-        document.add(doc.Heading("Files"))
+        document.add(doc.Heading("Methods and files"))
+        document.add(doc.Paragraph(
+            "A resample is one training sample of the given size drawn from the train split; every "
+            "configuration is scored on the same fixed test split. Means, standard deviations (n − 1) and "
+            "95% Student-t intervals are over resamples, so they show how much the result depends on which "
+            "examples were labelled, not the sampling error of the test split. Mean ranks average each "
+            "configuration's rank on every dataset that has the size. Paired tests use the two-sided Wilcoxon "
+            "signed-rank test (SciPy) on differences rounded to 12 decimals; Holm's step-down correction "
+            "controls the family-wise error rate."))
+        optimizer = ", `significance_optimizer.csv` (logreg against logreg-sgd)" if self.optimizer_targets else ""
         document.add(doc.Paragraph(
             "Beside this report: `results.parquet` (every cell), `scores.csv` (mean, sd and 95% CI per "
-            "dataset, metric, size and configuration), `leaderboard.csv` and `leaderboard.md` (mean ranks), "
-            "`significance.csv` (every paired test), and the figures in the chosen format."))
+            "dataset, metric, size and configuration), `leaderboard.csv` and `leaderboard.md` (mean ranks "
+            f"and scores), `significance.csv` (every featurizer-pair test){optimizer}, the figures as "
+            f"{self.fmt.upper()}, and `report.json` (the files this report wrote, with their sha256)."))
 
     # -- output -----------------------------------------------------------------------------
     def _remove_stale(self, keep: set[str]) -> None:
