@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from enso.cli_common import common_options, experiment_argument
+from enso.cli_common import common_options, experiment_argument, force_option
 
 DIMENSION_HELP = "dataset, featurizer, target, metric, sampler, resampler, protocol"
 EPILOG = ("EXPERIMENT is a config name in experiments/ (default: 'default'), a path to a .toml file, or the "
@@ -43,9 +43,10 @@ def _names(value: str | None) -> list[str] | None:
 @click.option("--holm-family", type=click.Choice(["cell", "all"]), default="cell", show_default=True,
               help="Holm-correct over the featurizer pairs of each dataset, target, size and metric ('cell'), "
                    "or over every test in the report ('all').")
+@force_option
 @common_options
 def main(experiment, fmt, datasets, featurizers, targets, metrics, lines, rows, cols, size, alpha,
-         holm_family, workspace) -> None:
+         holm_family, force, workspace) -> None:
     """Draw learning curves, comparisons and variance plots, rank configurations, test differences,
     and write report.html and report.md beside EXPERIMENT's results."""
     from enso.report import build_report
@@ -53,7 +54,7 @@ def main(experiment, fmt, datasets, featurizers, targets, metrics, lines, rows, 
     report = build_report(
         experiment, workspace, fmt=fmt, datasets=_names(datasets), featurizers=_names(featurizers),
         targets=_names(targets), metric=_names(metrics), lines=_names(lines) or [], rows=rows.strip(),
-        cols=cols.strip(), size=size, alpha=alpha, holm_family=holm_family)
+        cols=cols.strip(), size=size, alpha=alpha, holm_family=holm_family, force=force)
     click.echo(f"report:  {report.html}")
     click.echo(f"         {report.markdown}")
     for figure in report.figures:

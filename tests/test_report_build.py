@@ -306,3 +306,29 @@ def test_files_of_an_earlier_report_go_unless_someone_changed_them(ws):
     left = {p.name for p in ws.results_dir(NAME).glob("*.svg")}
     assert left == {"variance.svg"}  # the user's edit is kept, the untouched SVGs are gone
     assert (ws.results_dir(NAME) / "results.parquet").is_file()
+
+
+def test_an_up_to_date_report_is_not_drawn_again(built, tmp_path, real_results, caplog):
+    workspace, first = built
+    shutil.copytree(workspace.results_dir(NAME), tmp_path / "results" / NAME)
+    ws = Workspace(tmp_path)
+    folder = ws.results_dir(NAME)
+
+    def stamps():
+        return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+    before = stamps()
+    with caplog.at_level("INFO", logger="enso"):
+        again = build_report(NAME, ws)
+    assert "up to date" in caplog.text and stamps() == before
+    assert [p.name for p in again.figures] == [p.name for p in first.figures]
+    assert again.html == folder / "report.html"
+
+    (folder / "variance.png").write_bytes(b"broken")  # a damaged file: the report is drawn again
+    build_report(NAME, ws)
+    assert (folder / "variance.png").read_bytes()[:4] == b"\x89PNG"
+    assert (folder / "variance.png").read_bytes() == (workspace.results_dir(NAME) / "variance.png").read_bytes()
+
+    write_results(real_results[real_results["resample"] < RESAMPLES - 1], folder)  # new results: drawn again
+    build_report(NAME, ws)
+    assert f"| resamples per cell | {RESAMPLES - 1} |" in (folder / "report.md").read_text()

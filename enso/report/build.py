@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from enso.errors import ConfigError
-from enso.hashing import file_sha256
+from enso.hashing import file_sha256, stable_hash
 from enso.report import document as doc
 from enso.report import figures
 from enso.report.layout import Layout
@@ -21,7 +21,7 @@ from enso.report.results import (
 )
 from enso.report.significance import ALPHA, min_attainable_p, pairwise_tests
 from enso.report.stats import higher_is_better
-from enso.store import write_json_atomic, write_text_atomic
+from enso.store import package_versions, write_json_atomic, write_text_atomic
 from enso.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 FORMATS = ("png", "svg", "pdf")
 OPTIMIZER_PAIR = ("logreg", "logreg-sgd")
 HOLM_FAMILIES = ("cell", "all")
+REPORT_VERSION = 1  # bump when the same inputs give different report files
 MAX_TEST_ROWS = 120  # beyond this the report shows the primary metric's tests only
 
 
@@ -49,7 +50,8 @@ class Report:
 def build_report(experiment: str | Path, workspace: Workspace | None = None, *, fmt: str = "png",
                  datasets=None, featurizers=None, targets=None, metric=None,
                  lines=("featurizer", "target"), rows: str = "dataset", cols: str = "metric",
-                 size: int | None = None, alpha: float = ALPHA, holm_family: str = "cell") -> Report:
+                 size: int | None = None, alpha: float = ALPHA, holm_family: str = "cell",
+                 force: bool = False) -> Report:
     """Write figures, CSV/Markdown tables, ``report.html`` and ``report.md`` into results/<experiment>/.
 
     ``metric`` is a name or a list of names; the first is the one the summary, comparisons
@@ -58,6 +60,9 @@ def build_report(experiment: str | Path, workspace: Workspace | None = None, *, 
     the training size of the bar charts (default: the largest). ``holm_family`` is ``cell``
     (correct over the featurizer pairs of one dataset, target, size and metric) or ``all``
     (over every test in the report).
+
+    A report made from the same results with the same options, whose files are all intact,
+    is not drawn again unless ``force``.
     """
     workspace = workspace or Workspace.resolve()
     if fmt not in FORMATS:
@@ -77,8 +82,40 @@ def build_report(experiment: str | Path, workspace: Workspace | None = None, *, 
                           f"(sizes: {', '.join(map(str, sizes))})")
     bar_size = int(size if size is not None else sizes[-1])
     folder = workspace.results_dir(name)
+    source = results_path(name, workspace)
+    key = stable_hash({
+        "report_version": REPORT_VERSION, "versions": package_versions(("enso", "matplotlib", "scipy", "pandas")),
+        "results": file_sha256(source), "fmt": fmt, "datasets": selection.datasets,
+        "featurizers": selection.featurizers, "targets": selection.targets, "metrics": selection.metrics,
+        "layout": [list(layout.lines), layout.rows, layout.cols], "size": bar_size, "alpha": alpha,
+        "holm_family": holm_family, "description": run_description(name, workspace).get("description", ""),
+    })
+    if not force:
+        current = _current_report(folder, key)
+        if current is not None:
+            log.info("the report in %s is up to date with results.parquet; --force draws it again", folder)
+            return current
     return _Builder(name, folder, frame, layout, fmt, bar_size, alpha, holm_family,
-                    run_description(name, workspace), results_path(name, workspace)).build()
+                    run_description(name, workspace), source, key).build()
+
+
+def _current_report(folder: Path, key: str) -> Report | None:
+    """The report in ``folder`` if report.json has ``key`` and every file it lists is intact."""
+    import json
+
+    try:
+        manifest = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        if manifest.get("key") != key:
+            return None
+        files = manifest["files"]
+        for name, digest in files.items():
+            path = folder / name
+            if path.parent != folder or not path.is_file() or file_sha256(path) != digest:
+                return None
+        return Report(folder / "report.html", folder / "report.md",
+                      [folder / n for n in manifest["figures"]], [folder / n for n in manifest["tables"]])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _as_list(value) -> list[str]:
@@ -123,7 +160,7 @@ def _safe(text: str) -> str:
 
 class _Builder:
     def __init__(self, name, folder: Path, frame: pd.DataFrame, layout: Layout, fmt: str, bar_size: int,
-                 alpha: float, holm_family: str, info: dict, source: Path):
+                 alpha: float, holm_family: str, info: dict, source: Path, key: str):
         self.name = name
         self.folder = folder
         self.frame = frame
@@ -134,6 +171,7 @@ class _Builder:
         self.family = None if holm_family == "cell" else []
         self.info = info
         self.source = source
+        self.key = key
         self.metrics = order_of(frame, "metric")
         self.primary = self.metrics[0]
         self.entry = entry_columns(frame)
@@ -543,7 +581,10 @@ class _Builder:
         self._remove_stale({p.name for p in written})
         write_json_atomic(self.folder / "report.json", {
             "experiment": self.name,
+            "key": self.key,
             "results_sha256": file_sha256(self.source),
+            "figures": [p.name for p in figure_paths],
+            "tables": [p.name for p in table_paths],
             "format": self.fmt,
             "files": {p.name: file_sha256(p) for p in written},
         })
