@@ -29,9 +29,9 @@ class LogReg(_Delegate):
     """Multinomial logistic regression (L-BFGS, L2), C chosen by stratified inner CV.
 
     The inner CV walks each fold's regularisation path from the strongest penalty up, each
-    fit starting from the previous solution, and the final fit on the whole sample starts
-    from the folds' mean solution at the chosen C: the same choice as a grid search over
-    ``Cs``, in a fraction of the optimizer iterations. Pass ``C`` to skip the search.
+    fit starting from the previous solution: the same choice as a grid search over ``Cs``
+    in fewer optimizer iterations. The final fit on the whole sample starts from zero, as a
+    grid search's refit does, so the same C gives the same model. Pass ``C`` to skip the search.
     """
 
     name = "logreg"
@@ -67,10 +67,8 @@ class LogReg(_Delegate):
                 self.model_ = fit_quietly(self._model(1.0), X, y)
                 self.chosen_params_ = {"C": 1.0, **describe_search(None, reason)}
             else:
-                C, start, scores = self._path_search(X, y, folds)
-                model = self._model(C, warm_start=True)
-                model.coef_, model.intercept_ = start
-                self.model_ = fit_quietly(model, X, y)
+                C, scores = self._path_search(X, y, folds)
+                self.model_ = fit_quietly(self._model(C), X, y)
                 self.chosen_params_ = {"C": float(C), **describe_search(folds, None, scores)}
         self.chosen_params_["converged"] = bool(np.max(self.model_.n_iter_) < self.max_iter)
         return self
@@ -79,7 +77,6 @@ class LogReg(_Delegate):
         Cs = [float(c) for c in self.Cs]
         order = np.argsort(Cs, kind="stable")
         scores = np.zeros(len(Cs))
-        solutions = [[] for _ in Cs]
         for train, test in folds:
             model = self._model(Cs[order[0]], warm_start=True)
             X_train, y_train, X_test, y_test = X[train], y[train], X[test], y[test]
@@ -89,12 +86,8 @@ class LogReg(_Delegate):
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     model.fit(X_train, y_train)
                 scores[i] += float(np.mean(model.predict(X_test) == y_test))
-                solutions[i].append((model.coef_.copy(), model.intercept_.copy()))
         scores /= len(folds)
-        best = int(np.argmax(scores))
-        coef = np.mean([c for c, _ in solutions[best]], axis=0)
-        intercept = np.mean([b for _, b in solutions[best]], axis=0)
-        return Cs[best], (coef, intercept), scores.tolist()
+        return Cs[int(np.argmax(scores))], scores.tolist()
 
     def predict_proba(self, X):
         return self.model_.predict_proba(X)
