@@ -50,7 +50,7 @@ def test_every_figure_and_table_is_written_and_non_empty(built):
         assert path.parent == folder
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, path
-    for name in ("leaderboard.csv", "leaderboard.md", "scores.csv", "significance.csv",
+    for name in ("summary.csv", "leaderboard.csv", "leaderboard.md", "scores.csv", "significance.csv",
                  "significance_optimizer.csv", "report.md", "report.html", "report.json"):
         assert (folder / name).stat().st_size > 200, name
     assert not list(folder.glob(".tmp-*"))
@@ -165,7 +165,7 @@ def test_summary_and_leaderboard_agree_with_the_scores(built, real_results):
     assert at["mean_rank"].sum() == pytest.approx(n_entries * (n_entries + 1) / 2)  # ranks 1..n per dataset
     best_by_rank = at.sort_values("mean_rank").iloc[0]
     html = (folder / "report.html").read_text()
-    assert f"{best_by_rank['featurizer']} · {best_by_rank['target']} ({best_by_rank['mean_rank']:.2f})" in html
+    assert f"{best_by_rank['featurizer']} · {best_by_rank['target']} (mean rank {best_by_rank['mean_rank']:.2f})" in html
 
 
 def test_filters_choose_the_slice_and_the_primary_metric_and_pdf_figures(ws):
@@ -332,3 +332,25 @@ def test_an_up_to_date_report_is_not_drawn_again(built, tmp_path, real_results, 
     write_results(real_results[real_results["resample"] < RESAMPLES - 1], folder)  # new results: drawn again
     build_report(NAME, ws)
     assert f"| resamples per cell | {RESAMPLES - 1} |" in (folder / "report.md").read_text()
+
+
+def test_best_overall_is_tested_over_pooled_pairs_like_scipy(built, real_results):
+    from scipy.stats import wilcoxon
+
+    workspace, _ = built
+    summary = pd.read_csv(workspace.results_dir(NAME) / "summary.csv", keep_default_na=False)
+    assert set(summary["train_size"]) == set(SIZES) and set(summary["metric"]) == {"accuracy"}
+    accuracy = real_results[real_results["metric"] == "accuracy"].copy()
+    accuracy["entry"] = accuracy["featurizer"] + " · " + accuracy["target"]
+    for size, rows in summary.groupby("train_size"):
+        best = rows["best_overall"].iloc[0]
+        at = accuracy[accuracy["train_size"] == size].pivot_table(
+            index=["dataset", "resample"], columns="entry", values="value")
+        others = [c for c in at.columns if c != best]
+        p = [wilcoxon(np.round(at[best] - at[o], 12)).pvalue for o in others]
+        holm_p = _holm_reference(p)
+        expected = sorted(o for o, q in zip(others, holm_p) if q < 0.05 and at[best].mean() > at[o].mean())
+        beaten = sorted(x for x in rows["pooled_beaten"].iloc[0].split(" | ") if x)
+        assert beaten == expected
+        assert rows["pooled_max_p_holm"].iloc[0] == pytest.approx(max(holm_p), rel=1e-12)
+        assert rows["pooled_pairs"].iloc[0] == 2 * RESAMPLES

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from enso.errors import ConfigError
-from enso.hashing import file_sha256, stable_hash
+from enso.hashing import file_sha256, stable_hash, tree_sha256
 from enso.report import document as doc
 from enso.report import figures
 from enso.report.layout import Layout
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 FORMATS = ("png", "svg", "pdf")
 OPTIMIZER_PAIR = ("logreg", "logreg-sgd")
 HOLM_FAMILIES = ("cell", "all")
-REPORT_VERSION = 1  # bump when the same inputs give different report files
 MAX_TEST_ROWS = 120  # beyond this the report shows the primary metric's tests only
 
 
@@ -84,7 +83,7 @@ def build_report(experiment: str | Path, workspace: Workspace | None = None, *, 
     folder = workspace.results_dir(name)
     source = results_path(name, workspace)
     key = stable_hash({
-        "report_version": REPORT_VERSION, "versions": package_versions(("enso", "matplotlib", "scipy", "pandas")),
+        "code": tree_sha256(Path(__file__).parent, "*.py"), "versions": package_versions(("enso", "matplotlib", "scipy", "pandas")),
         "results": file_sha256(source), "fmt": fmt, "datasets": selection.datasets,
         "featurizers": selection.featurizers, "targets": selection.targets, "metrics": selection.metrics,
         "layout": [list(layout.lines), layout.rows, layout.cols], "size": bar_size, "alpha": alpha,
@@ -194,6 +193,10 @@ class _Builder:
                 part, "target", ["dataset", "metric", "featurizer", *self.extra], alpha=self.alpha,
                 family=self.family)
         self.best = best_per_size(frame, self.scores, self.ranks, self.entry, self.primary, self.alpha)
+        summary = self.best.copy()
+        for column in ("not_significantly_worse", "pooled_beaten"):
+            summary[column] = summary[column].map(" | ".join)
+        self.texts.append((self.folder / "summary.csv", summary.to_csv(index=False)))
 
         document = doc.Document(f"enso report: {self.name}")
         description = self.info.get("description") or ""
@@ -251,9 +254,18 @@ class _Builder:
         for size, part in best.groupby("train_size", sort=True):
             first = part.iloc[0]
             n_datasets = int(part["dataset"].nunique())
+            overall = f"{first['best_overall']} (mean rank {first['best_overall_mean_rank']:.2f})"
+            if n_datasets > 1 and first["pooled_tests"]:
+                beaten = first["pooled_beaten"]
+                if len(beaten) == first["pooled_tests"]:
+                    overall += (f"; better than all {len(beaten)} others over datasets and resamples pooled "
+                                f"({first['pooled_pairs']} pairs, Holm p ≤ {first['pooled_max_p_holm']:.3g})")
+                elif beaten:
+                    overall += f"; over datasets and resamples pooled, better than {', '.join(beaten)}"
+                else:
+                    overall += "; over datasets and resamples pooled, not significantly better than any other"
             row = {"training size": str(size),
-                   f"best overall (mean rank over {n_datasets} dataset{'s' if n_datasets != 1 else ''})":
-                       f"{first['best_overall']} ({first['best_overall_mean_rank']:.2f})"}
+                   f"best overall (over {n_datasets} dataset{'s' if n_datasets != 1 else ''})": overall}
             for dataset in datasets:
                 cell = part[part["dataset"] == dataset]
                 if cell.empty:
@@ -276,9 +288,10 @@ class _Builder:
         direction = "higher" if higher_is_better(metric) else "lower"
         document.add(doc.Paragraph(
             f"Ranked by {figures.metric_label(metric)} ({direction} is better), the mean over resamples ± sd. "
-            "'Best overall' has the best mean rank across datasets. Per dataset, the best configuration is "
-            "tested against every other one with a paired Wilcoxon signed-rank test over shared resamples, "
-            f"Holm-corrected, at α = {self.alpha:g}."))
+            "'Best overall' has the best mean rank across datasets; it is tested against every other "
+            "configuration with a paired Wilcoxon signed-rank test over all (dataset, resample) pairs. Per "
+            "dataset, the best configuration is tested against every other one over that dataset's resamples. "
+            f"Both are Holm-corrected, at α = {self.alpha:g}."))
         document.add(doc.Table(pd.DataFrame(rows)))
         n_max = int(self.frame.groupby(["dataset", "train_size", *self.extra])["resample"].nunique().max())
         if min_attainable_p(n_max) >= self.alpha:

@@ -58,6 +58,14 @@ def best_per_size(frame: pd.DataFrame, score_table: pd.DataFrame, rank_table: pd
         board = rk[rk["train_size"] == size].sort_values(
             ["mean_rank", "mean_score"], ascending=[True, lower], kind="stable")
         overall = board.iloc[0]
+        at_size = framed[framed["train_size"] == size]
+        pooled = pairwise_tests(at_size, "entry", ["metric"], alpha=alpha, pair_on=("dataset", "resample"),
+                                keep_pair=lambda a, b, top=overall["entry"]: top in (a, b))
+        beaten = [(t["b"] if t["a"] == overall["entry"] else t["a"]) for _, t in pooled.iterrows()
+                  if bool(t["significant"]) and _first_is_better(t, overall["entry"], lower)]
+        pooled_note = {"pooled_beaten": beaten, "pooled_tests": int(len(pooled)),
+                       "pooled_pairs": int(pooled["n_pairs"].min()) if len(pooled) else 0,
+                       "pooled_max_p_holm": float(pooled["p_holm"].max()) if len(pooled) else float("nan")}
         for dataset in list(dict.fromkeys(framed["dataset"])):
             part = sc[(sc["train_size"] == size) & (sc["dataset"] == dataset)]
             if part.empty:
@@ -76,6 +84,12 @@ def best_per_size(frame: pd.DataFrame, score_table: pd.DataFrame, rank_table: pd
                 "best_overall": overall["entry"], "best_overall_mean_rank": float(overall["mean_rank"]),
                 "best": best["entry"], "mean": float(best["mean"]), "sd": float(best["sd"]),
                 "n": int(best["n"]), "not_significantly_worse": tied,
-                "n_entries": int(part["entry"].nunique()),
+                "n_entries": int(part["entry"].nunique()), **pooled_note,
             })
     return pd.DataFrame(rows)
+
+
+def _first_is_better(test, entry: str, lower_is_better: bool) -> bool:
+    """Whether ``entry`` (one side of a paired test) has the better mean."""
+    diff = test["mean_diff"] if test["a"] == entry else -test["mean_diff"]  # entry minus the other
+    return diff < 0 if lower_is_better else diff > 0

@@ -79,10 +79,12 @@ def holm(p_values) -> np.ndarray:
 
 def pairwise_tests(frame: pd.DataFrame, compare: str, within: list[str], *, alpha: float = ALPHA,
                    family: list[str] | None = None,
-                   keep_pair: Callable[[str, str], bool] | None = None) -> pd.DataFrame:
+                   keep_pair: Callable[[str, str], bool] | None = None,
+                   pair_on: tuple[str, ...] = ("resample",)) -> pd.DataFrame:
     """Test every pair of ``compare`` values inside each ``within`` x train_size group.
 
-    Scores are paired by ``resample``. ``family`` (default: the group itself) names the
+    Scores are paired by ``pair_on`` (the resample; ``("dataset", "resample")`` pools the
+    datasets of a group into one test). ``family`` (default: the group itself) names the
     columns whose groups share one Holm correction; ``[]`` corrects over the whole table.
     Columns: the group's keys, ``a``, ``b`` and :data:`COLUMNS`; ``mean_diff`` is a - b.
     """
@@ -90,7 +92,7 @@ def pairwise_tests(frame: pd.DataFrame, compare: str, within: list[str], *, alph
     rows = []
     for group, part in frame.groupby(keys, sort=False, observed=True):
         group = group if isinstance(group, tuple) else (group,)
-        table = part.pivot_table(index="resample", columns=compare, values="value", aggfunc="first")
+        table = part.pivot_table(index=list(pair_on), columns=compare, values="value", aggfunc="first")
         units = [u for u in dict.fromkeys(part[compare]) if u in table.columns]
         for a, b in itertools.combinations(units, 2):
             if keep_pair is not None and not keep_pair(a, b):
