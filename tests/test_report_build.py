@@ -354,3 +354,13 @@ def test_best_overall_is_tested_over_pooled_pairs_like_scipy(built, real_results
         assert beaten == expected
         assert rows["pooled_max_p_holm"].iloc[0] == pytest.approx(max(holm_p), rel=1e-12)
         assert rows["pooled_pairs"].iloc[0] == 2 * RESAMPLES
+
+
+def test_a_score_that_never_changes_is_flagged(ws, real_results):
+    frame = real_results.copy()
+    stuck = (frame["featurizer"] == "tfidf") & (frame["target"] == "logreg") & (frame["train_size"] == 20)
+    frame.loc[stuck, "value"] = 0.5  # as if it predicted one class on every resample
+    write_results(frame, ws.results_dir("stuck"))
+    report = build_report("stuck", ws, datasets="TREC", metric="accuracy")
+    assert ("The same accuracy on every resample: tfidf · logreg on TREC at 20. That usually means a constant "
+            "prediction") in report.markdown.read_text()

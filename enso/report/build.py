@@ -293,6 +293,16 @@ class _Builder:
             "dataset, the best configuration is tested against every other one over that dataset's resamples. "
             f"Both are Holm-corrected, at α = {self.alpha:g}."))
         document.add(doc.Table(pd.DataFrame(rows)))
+        constant = self.scores[(self.scores["metric"] == metric) & (self.scores["n"] > 1) & (self.scores["sd"] == 0)]
+        if len(constant):
+            constant = constant.assign(configuration=self._entry_label(constant))
+            cases = "; ".join(
+                f"{conf} on {dataset} at {', '.join(str(s) for s in sorted(part['train_size']))}"
+                for (conf, dataset), part in constant.groupby(["configuration", "dataset"], sort=False))
+            document.add(doc.Paragraph(
+                f"The same {figures.metric_label(metric)} on every resample: {cases}. That usually means a "
+                "constant prediction (for example always the majority class); check the target's "
+                "hyperparameters.", kind="note"))
         n_max = int(self.frame.groupby(["dataset", "train_size", *self.extra])["resample"].nunique().max())
         if min_attainable_p(n_max) >= self.alpha:
             document.add(doc.Paragraph(

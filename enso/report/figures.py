@@ -150,8 +150,9 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
             style = styles.style(key)
             x = line["train_size"].to_numpy()
             y = line[statistic].to_numpy()
+            # an sd of exactly 0 (the same score on every resample) sits on the axis: keep its marker whole
             ax.plot(x, y, color=style["color"], marker=style["marker"], linestyle=style["linestyle"],
-                    linewidth=1.6, markersize=4.5)
+                    linewidth=1.6, markersize=4.5, clip_on=statistic != "sd", zorder=3)
             if statistic == "mean":
                 low, high = line["ci_low"].to_numpy(), line["ci_high"].to_numpy()
                 if np.isfinite(low).any():
