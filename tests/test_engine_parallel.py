@@ -54,7 +54,7 @@ def test_a_dask_cluster_gives_the_serial_numbers(serial, tmp_path, engine_root):
 
     workspace = child_workspace(engine_root, tmp_path / "ws")
     config = load_config(write_config(workspace, "dask", SMALL))
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         table = run_experiment(config, workspace, scheduler=cluster.scheduler_address)
@@ -63,13 +63,15 @@ def test_a_dask_cluster_gives_the_serial_numbers(serial, tmp_path, engine_root):
     assert info["scheduler"].startswith("tcp://")
 
 
-def test_an_unreachable_scheduler_is_a_clear_error(serial, tmp_path, engine_root):
+def test_an_unreachable_scheduler_is_a_clear_error(serial, tmp_path, engine_root, monkeypatch):
+    from enso.engine import executors
+    from enso.errors import EnsoError
+
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT", "2s")
     workspace = child_workspace(engine_root, tmp_path / "ws")
-    write_config(workspace, "nowhere", SMALL)
-    done = subprocess.run([sys.executable, "-m", "enso.experiment", "nowhere", "--scheduler", "tcp://127.0.0.1:9",
-                           "--root", str(workspace.root)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1
-    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
+    config = load_config(write_config(workspace, "nowhere", SMALL))
+    with pytest.raises(EnsoError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        run_experiment(config, workspace, scheduler="tcp://127.0.0.1:9")
     bad = subprocess.run([sys.executable, "-m", "enso.experiment", "nowhere", "--scheduler", "localhost",
                           "--root", str(workspace.root)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "tcp://HOST:PORT" in bad.stderr

@@ -13,6 +13,9 @@ from enso.errors import EnsoError
 
 log = logging.getLogger(__name__)
 
+#: How long to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT = "10s"
+
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                      "NUMEXPR_NUM_THREADS")
 
@@ -72,6 +75,7 @@ def _thread_environment(threads: int):
 
 def _processes(tasks: list[CellTask], jobs: int) -> Iterator[dict]:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     threads = tasks[0].threads or 1
     context = multiprocessing.get_context("spawn")
@@ -90,7 +94,12 @@ def _processes(tasks: list[CellTask], jobs: int) -> Iterator[dict]:
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
+                try:
+                    result = future.result()
+                except BrokenProcessPool as exc:
+                    raise EnsoError("a worker process died (killed, or out of memory?); finished cells are kept, "
+                                    "so a rerun computes only the missing ones (try fewer --jobs)") from exc
+                yield result
                 for task in queue:
                     pending.add(executor.submit(run_cell, task))
                     break
@@ -104,7 +113,7 @@ def _dask(tasks: list[CellTask], scheduler: str) -> Iterator[dict]:
     except ImportError as exc:  # pragma: no cover - dask[distributed] is a dependency
         raise EnsoError("--scheduler needs dask[distributed]; pip install 'dask[distributed]'") from exc
     try:
-        client = Client(scheduler, timeout="10s", set_as_default=False)
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise EnsoError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
                         "`dask scheduler` and workers with `dask worker ADDRESS`, or run without --scheduler") from exc

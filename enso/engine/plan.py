@@ -179,6 +179,9 @@ def draw_rows(draw: Draw, dataset, features=None) -> np.ndarray:
 def _mteb_cells(config: ExperimentConfig, dataset, plan: Plan) -> None:
     """MTEB's classification protocol: k per label, 10 draws from one carried-over, reshuffled index list."""
     options = {**MTEB_DEFAULTS, **config.protocol_options}
+    if config.targets != [Spec("logreg")] and dataset.name == config.datasets[0]:
+        log.warning("protocol mteb fits MTEB's LogisticRegression(max_iter=%d); the config's targets are not used",
+                    options["max_iter"])
     pool = dataset.split_index("train")
     test = dataset.split_index("test")
     labels = _labels(dataset, pool).tolist()

@@ -48,6 +48,16 @@ def check_protocol_options(config: ExperimentConfig) -> None:
             valid = ", ".join(sorted(allowed)) or "none"
             raise ConfigError(f"protocol_options: {key!r} is not an option of protocol {config.protocol!r} "
                               f"(valid: {valid})")
+    minimum = {"samples_per_label": 1, "n_experiments": 1, "max_iter": 1, "seed": 0, "folds": 2, "inner_folds": 2}
+    for key, value in config.protocol_options.items():
+        if key in minimum and (not isinstance(value, int) or isinstance(value, bool) or value < minimum[key]):
+            raise ConfigError(f"protocol_options: {key} must be an integer >= {minimum[key]}, got {value!r}")
+        if key == "Cs" and (not isinstance(value, list) or not value or not all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0 for c in value)):
+            raise ConfigError(f"protocol_options: Cs must be a non-empty list of positive numbers, got {value!r}")
+        if key == "cv_datasets" and value != "auto" and not (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"protocol_options: cv_datasets must be \"auto\" or a list of dataset names, got {value!r}")
 
 
 def _load_datasets(config: ExperimentConfig, workspace: Workspace) -> dict[str, Any]:

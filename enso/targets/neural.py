@@ -8,6 +8,7 @@ class has at least two examples) and record the epoch they kept.
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,17 +45,23 @@ def _thread_limit(default: int) -> int:
     return max(1, min(limits)) if limits else default
 
 
+# torch's random generator and thread count are process-wide: cells that share a process
+# (threads of a Dask worker) take turns, so each fit sees only its own seed.
+_TORCH_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _torch_threads():
     """Fit and predict with the same thread count wherever a cell runs, so sums add up in one order."""
     import torch
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(_thread_limit(previous))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    with _TORCH_LOCK:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(_thread_limit(previous))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
 
 class _TorchTarget(Target):
