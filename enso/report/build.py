@@ -140,7 +140,7 @@ def _fmt(value: float, digits: int = 3) -> str:
 def _fmt_p(value: float) -> str:
     if value is None or not np.isfinite(value):
         return "–"
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
+    return "<0.0001" if value < 0.0001 else f"{value:.4f}"
 
 
 def _json_object(text) -> dict:

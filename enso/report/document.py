@@ -61,7 +61,7 @@ th{background:#f3f4f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr:nth-child(even) td{background:#fafafa}
 td strong{color:#0b5394}td.muted{color:#8a8a8a;font-style:italic}
 caption{caption-side:top;text-align:left;font-weight:600;padding:.3rem 0}
-figure{margin:1rem 0 2rem}figure svg{max-width:100%;height:auto}
+figure{margin:1rem 0 2rem}figure svg{width:100%;height:auto}
 figcaption{font-size:.88rem;color:#444;margin-top:.3rem}
 .note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem .8rem}
 nav ul{columns:2}code{background:#f3f4f6;padding:0 .2rem}
