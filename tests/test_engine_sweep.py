@@ -239,3 +239,15 @@ def test_senteval_protocol_cross_validates_datasets_without_a_given_test_split(w
 def test_load_results_says_how_to_get_them(ws):
     with pytest.raises(EnsoError, match="run `python -m enso.experiment nothing` first"):
         load_results("nothing", ws)
+
+
+@pytest.mark.parametrize("options, message", [
+    ("{ folds = 1 }", "folds must be an integer >= 2"),
+    ("{ Cs = [] }", "Cs must be a non-empty list of positive numbers"),
+    ("{ cv_datasets = \"all\" }", "cv_datasets must be \"auto\" or a list"),
+])
+def test_bad_protocol_option_values_are_refused_before_any_work(ws, options, message):
+    write_config(ws, "badopts", f'protocol = "senteval"\nprotocol_options = {options}\ndatasets = ["TREC"]\n')
+    with pytest.raises(ConfigError, match=message):
+        run_experiment(load_config(ws.experiments / "badopts.toml"), ws)
+    assert not ws.results_dir("badopts").exists()

@@ -54,7 +54,7 @@ def _largest_remainder(shares: np.ndarray, total: int) -> np.ndarray:
 
 
 class RandomSampler(Sampler):
-    """Stratified random sample: classes in their train-split proportions, at least ``min_per_class`` each when the size allows."""
+    """Stratified random sample: classes in their train-split proportions, at least 3 of each when the size allows."""
 
     name = "random"
 
@@ -84,7 +84,7 @@ class RandomSampler(Sampler):
 
 
 class BalancedSampler(Sampler):
-    """``size // classes`` examples of every class (as MTEB does); the remainder, and any class's shortfall, go to random other classes."""
+    """size // classes examples of every class (as MTEB does); the remainder and any shortfall go to random other classes."""
 
     name = "balanced"
 
