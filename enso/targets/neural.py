@@ -101,7 +101,8 @@ class _TorchTarget(Target):
         train_rows, val_rows = split if split is not None else (np.arange(len(codes)), None)
         X_train, y_train = self._tensor(X, train_rows), torch.from_numpy(codes[train_rows].astype(np.int64))
         network = self._network(X_train.shape[-1], len(self.classes_))
-        optimizer = torch.optim.AdamW(network.parameters(), lr=self.lr, weight_decay=self.weight_decay, foreach=True)
+        # Adam's weight_decay adds the L2 penalty's gradient: plain L2 regularisation
+        optimizer = torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay, foreach=True)
         loss_fn = torch.nn.CrossEntropyLoss()
         if val_rows is not None:
             X_val, y_val = self._tensor(X, val_rows), torch.from_numpy(codes[val_rows].astype(np.int64))
@@ -153,11 +154,11 @@ class _TorchTarget(Target):
 
 
 class MLP(_TorchTarget):
-    """One hidden ReLU layer with dropout, L2 (AdamW weight decay), early stopping."""
+    """One hidden ReLU layer with dropout, an L2 penalty and early stopping, trained with Adam."""
 
     name = "mlp"
 
-    def __init__(self, hidden=256, dropout=0.5, weight_decay=1e-2, lr=1e-3, max_epochs=200, patience=10,
+    def __init__(self, hidden=256, dropout=0.5, weight_decay=1e-3, lr=1e-3, max_epochs=200, patience=10,
                  batch_size=32, validation_fraction=0.15, random_state=None):
         check_positive("hidden", hidden, integer=True)
         if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
