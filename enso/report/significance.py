@@ -18,6 +18,7 @@ import pandas as pd
 ALPHA = 0.05
 MIN_PAIRS = 2
 DECIMALS = 12
+PROGRESS_FROM = 200  # groups; fewer finish in a blink
 COLUMNS = ("n_pairs", "n_nonzero", "mean_a", "mean_b", "mean_diff", "statistic", "p_value",
            "p_holm", "significant", "note")
 
@@ -45,9 +46,7 @@ def paired_test(a, b, alpha: float = ALPHA) -> dict:
     if nonzero == 0:
         out.update(statistic=0.0, p_value=1.0, note="identical on every shared resample")
         return out
-    result = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method="auto")
-    out["statistic"] = float(result.statistic)
-    out["p_value"] = float(result.pvalue)
+    out["statistic"], out["p_value"] = _wilcoxon(d)
     notes = []
     if nonzero < n:
         notes.append(f"{n - nonzero} zero difference{'s' if n - nonzero != 1 else ''} dropped")
@@ -59,6 +58,32 @@ def paired_test(a, b, alpha: float = ALPHA) -> dict:
         notes.append(f"{nonzero} non-zero pairs cannot reach p<{alpha:g} (smallest possible p={floor:.3g})")
     out["note"] = "; ".join(notes)
     return out
+
+
+_CACHE: dict[tuple, tuple[float, float]] = {}
+_CACHE_SIZE = 100_000
+
+
+def _wilcoxon(d: np.ndarray) -> tuple[float, float]:
+    """SciPy's two-sided Wilcoxon test of ``d``, remembered by what it depends on.
+
+    The statistic and p-value are functions of the signed ranks of the non-zero differences
+    and of whether zeros were dropped (which picks SciPy's method), so scores on one test
+    split, which repeat the same patterns across many comparisons, are computed once.
+    """
+    from scipy import stats
+
+    kept = d[d != 0]
+    ranks = stats.rankdata(np.abs(kept))
+    key = (len(d) - len(kept), tuple(sorted(zip(ranks.tolist(), np.sign(kept).tolist()))))
+    cached = _CACHE.get(key)
+    if cached is None:
+        result = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method="auto")
+        cached = (float(result.statistic), float(result.pvalue))
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = cached
+    return cached
 
 
 def holm(p_values) -> np.ndarray:
@@ -88,17 +113,23 @@ def pairwise_tests(frame: pd.DataFrame, compare: str, within: list[str], *, alph
     columns whose groups share one Holm correction; ``[]`` corrects over the whole table.
     Columns: the group's keys, ``a``, ``b`` and :data:`COLUMNS`; ``mean_diff`` is a - b.
     """
+    from tqdm import tqdm
+
     keys = [*within, "train_size"]
     rows = []
-    for group, part in frame.groupby(keys, sort=False, observed=True):
+    groups = frame.groupby(keys, sort=False, observed=True)
+    progress = tqdm(groups, total=groups.ngroups, desc=f"paired tests ({compare})", unit="group",
+                    disable=groups.ngroups < PROGRESS_FROM, leave=False)
+    for group, part in progress:
         group = group if isinstance(group, tuple) else (group,)
         table = part.pivot_table(index=list(pair_on), columns=compare, values="value", aggfunc="first")
         units = [u for u in dict.fromkeys(part[compare]) if u in table.columns]
+        values = {u: table[u].to_numpy(dtype=float) for u in units}
         for a, b in itertools.combinations(units, 2):
             if keep_pair is not None and not keep_pair(a, b):
                 continue
-            both = table[[a, b]].dropna()
-            result = paired_test(both[a].to_numpy(), both[b].to_numpy(), alpha)
+            shared = ~(np.isnan(values[a]) | np.isnan(values[b]))
+            result = paired_test(values[a][shared], values[b][shared], alpha)
             rows.append({**dict(zip(keys, group)), "a": a, "b": b, **result})
     out = pd.DataFrame(rows, columns=[*keys, "a", "b", *COLUMNS])
     if out.empty:
