@@ -135,7 +135,6 @@ def make_fp16_copy(folder, target: Path) -> Path:
     """The model folder with its weights in fp16 (half the bytes), for a machine that only takes small uploads."""
     import shutil
 
-    import torch
     from safetensors.torch import load_file, save_file
 
     for path in sorted(folder.root.rglob("*")):
@@ -211,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
         (X, stats), elapsed = timed(enso_encode, texts, device)
         seconds = min(seconds, elapsed)
     st_runs = [{"precision": p, "batch_size": b, "seconds": t, "texts_per_second": len(texts) / t}
-               for (p, b), t in zip(st_configs, st_seconds)]
+               for (p, b), t in zip(st_configs, st_seconds, strict=True)]
     for run in st_runs:
         print(f"sentence-transformers {run['precision']} batch {run['batch_size']}: "
               f"{run['texts_per_second']:,.0f} texts/s")

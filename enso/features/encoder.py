@@ -182,7 +182,6 @@ def load_tokenizer(folder: Path, max_length: int):
 
 def load_model(folder: Path, device: str, precision: str, random_seed: int | None = None):
     """The transformers model in eval mode; with ``random_seed``, its architecture freshly initialised."""
-    import torch
     from transformers import AutoConfig, AutoModel
     from transformers.utils import logging as hf_logging
 
