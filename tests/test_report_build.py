@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ from enso.workspace import Workspace
 from tests.report_helpers import RESAMPLES, SIZES, make_results, write_results
 
 NAME = "report-test"
+pytestmark = pytest.mark.slow  # every test here reads a results table made by ~650 real model fits
 
 
 @pytest.fixture(scope="session")
@@ -246,7 +246,7 @@ def test_a_failure_midway_leaves_the_previous_report_intact(built, tmp_path, mon
 def test_same_results_give_the_same_report(built, tmp_path, real_results):
     workspace, first = built
     write_results(real_results, tmp_path / "results" / NAME)
-    second = build_report(NAME, Workspace(tmp_path))
+    build_report(NAME, Workspace(tmp_path))
     for old in [first.html, first.markdown, *first.tables, *first.figures]:
         new = tmp_path / "results" / NAME / old.name
         assert new.read_bytes() == old.read_bytes(), old.name

@@ -33,6 +33,7 @@ def test_help_is_complete_and_fast():
     assert not imported & {"matplotlib", "pandas", "scipy", "enso.report"}  # heavy imports wait for work
 
 
+@pytest.mark.slow
 def test_visualize_writes_the_report_and_prints_where(root):
     result = CliRunner().invoke(main, [NAME, "--root", str(root), "--format", "svg", "--datasets", "TREC",
                                        "--metric", "accuracy", "--lines", "target", "--cols", "featurizer",
@@ -50,6 +51,7 @@ def test_visualize_writes_the_report_and_prints_where(root):
     assert "featurizer" in html and "TREC" in html and "SST2" not in html.split("Learning curves", 1)[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, code, message", [
     (["nothing"], 2, "nothing.toml not found"),
     ([NAME, "--featurizers", "glove"], 2, "unknown featurizer (not in these results) 'glove'"),

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from enso.errors import ConfigError
-from enso.report.layout import Layout, LineStyles
+from enso.report.layout import Layout
 from enso.report.leaderboard import ranks, scores
 from enso.report.results import check_table
 from enso.report.significance import holm, min_attainable_p, paired_test, pairwise_tests
@@ -109,6 +109,7 @@ def test_ranks_follow_each_metrics_direction():
 
 # -- layout and figures ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_dimension_left_off_the_layout_becomes_lines(real_results):
     frame = real_results.copy()
     frame.loc[frame["resample"] % 2 == 0, "resampler"] = "oversample"
@@ -118,6 +119,7 @@ def test_a_dimension_left_off_the_layout_becomes_lines(real_results):
         Layout(("size",))
 
 
+@pytest.mark.slow
 def test_twelve_lines_stay_apart_and_the_legend_sits_outside_the_data(real_results):
     from enso.report import figures
 
@@ -141,6 +143,7 @@ def test_twelve_lines_stay_apart_and_the_legend_sits_outside_the_data(real_resul
         figures.close(fig)
 
 
+@pytest.mark.slow
 def test_axes_say_what_they_show(real_results):
     from enso.report import figures
 

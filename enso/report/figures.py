@@ -20,6 +20,8 @@ PANEL_HEIGHT = 3.1
 def band_alpha(n_lines: int) -> float:
     """Fainter bands when many overlap, so the lines stay readable."""
     return min(0.12, 0.45 / max(n_lines, 1))
+
+
 _METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro F1", "micro_f1": "micro F1",
                  "roc_auc": "ROC AUC (macro, one-vs-rest)", "macro_roc_auc": "macro ROC AUC (one-vs-rest)",
                  "roc_auc_ovr": "macro ROC AUC (one-vs-rest)", "log_loss": "log loss", "mcc": "Matthews corr. coef."}
@@ -77,7 +79,6 @@ def _facets(frame: pd.DataFrame, layout: Layout):
             if col is not None:
                 part = part[part[layout.cols] == col]
             yield i, j, row, col, part
-    return
 
 
 def _panel_title(layout: Layout, row, col) -> str:
@@ -133,13 +134,8 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
     labels = [styles.label(key) for key in styles.keys]
     fig, axes = _grid(plt, len(rows), len(cols), legend_width(labels, " · ".join(styles.shown)), len(labels))
     sizes = frame["train_size"].unique()
-    for i, j, row, col, _ in _facets(summary, layout):
+    for i, j, row, col, part in _facets(summary, layout):
         ax = axes[i][j]
-        part = summary
-        if row is not None:
-            part = part[part[layout.rows] == row]
-        if col is not None:
-            part = part[part[layout.cols] == col]
         for key in styles.keys:
             mask = np.ones(len(part), dtype=bool)
             for dim, value in zip(layout.lines, key):
@@ -156,7 +152,8 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
             if statistic == "mean":
                 low, high = line["ci_low"].to_numpy(), line["ci_high"].to_numpy()
                 if np.isfinite(low).any():
-                    ax.fill_between(x, low, high, color=style["color"], alpha=band_alpha(len(styles.keys)), linewidth=0)
+                    ax.fill_between(x, low, high, color=style["color"], alpha=band_alpha(len(styles.keys)),
+                                    linewidth=0)
         _size_axis(ax, sizes)
         if statistic == "sd":
             ax.set_ylim(bottom=0)

@@ -30,8 +30,6 @@ def min_attainable_p(n_nonzero: int) -> float:
 
 def paired_test(a, b, alpha: float = ALPHA) -> dict:
     """Wilcoxon signed-rank test of ``a - b`` with the cases it cannot handle made explicit."""
-    from scipy import stats
-
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     d = np.round(a - b, DECIMALS)
