@@ -364,3 +364,24 @@ def test_a_score_that_never_changes_is_flagged(ws, real_results):
     report = build_report("stuck", ws, datasets="TREC", metric="accuracy")
     assert ("The same accuracy on every resample: tfidf · logreg on TREC at 20. That usually means a constant "
             "prediction") in report.markdown.read_text()
+
+
+def test_a_lower_is_better_metric_ranks_the_other_way(built, ws, real_results):
+    workspace, _ = built
+    error = real_results[real_results["metric"] == "accuracy"].copy()
+    error["metric"] = "error_rate"
+    error["value"] = 1 - error["value"]
+    write_results(error, ws.results_dir("errors"))
+    report = build_report("errors", ws)
+    text = report.markdown.read_text()
+    assert "Ranked by error rate (lower is better), the mean" in text
+    by_accuracy = pd.read_csv(workspace.results_dir(NAME) / "summary.csv", keep_default_na=False)
+    by_error = pd.read_csv(ws.results_dir("errors") / "summary.csv", keep_default_na=False)
+    assert list(by_error["best"]) == list(by_accuracy["best"])
+    assert list(by_error["best_overall"]) == list(by_accuracy["best_overall"])
+    assert list(by_error["pooled_beaten"]) == list(by_accuracy["pooled_beaten"])
+    ranks = pd.read_csv(ws.results_dir("errors") / "leaderboard.csv")
+    accuracy_ranks = pd.read_csv(workspace.results_dir(NAME) / "leaderboard.csv")
+    accuracy_ranks = accuracy_ranks[accuracy_ranks["metric"] == "accuracy"]
+    merged = ranks.merge(accuracy_ranks, on=["train_size", "featurizer", "target"], suffixes=("", "_acc"))
+    assert len(merged) == len(ranks) and np.allclose(merged["mean_rank"], merged["mean_rank_acc"])

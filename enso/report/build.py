@@ -285,9 +285,9 @@ class _Builder:
                     text += "; significantly better than all others"
                 row[dataset] = text
             rows.append(row)
-        direction = "higher" if higher_is_better(metric) else "lower"
+        direction = " (higher is better)" if higher_is_better(metric) else ""  # the label says when lower is
         document.add(doc.Paragraph(
-            f"Ranked by {figures.metric_label(metric)} ({direction} is better), the mean over resamples ± sd. "
+            f"Ranked by {figures.metric_label(metric)}{direction}, the mean over resamples ± sd. "
             "'Best overall' has the best mean rank across datasets; it is tested against every other "
             "configuration with a paired Wilcoxon signed-rank test over all (dataset, resample) pairs. Per "
             "dataset, the best configuration is tested against every other one over that dataset's resamples. "
