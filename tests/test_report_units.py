@@ -164,3 +164,33 @@ def test_axes_say_what_they_show(real_results):
     finally:
         figures.close(fig)
     assert figures.metric_label("log_loss") == "log loss (lower is better)"
+
+
+@pytest.mark.slow
+def test_wide_intervals_stay_inside_the_metrics_range(real_results):
+    from matplotlib.collections import PolyCollection
+
+    from enso.report import figures
+    from enso.report.stats import summarize
+
+    two = real_results[real_results["resample"] < 2]  # t(1) = 12.7: raw intervals leave [0, 1]
+    raw = summarize(two, ["dataset", "metric", "featurizer", "target", "train_size"])
+    assert (raw["ci_high"] > 1).any() or (raw["ci_low"] < 0).any()
+    fig = figures.curves(two, Layout())
+    try:
+        bands = [c for ax in fig.axes for c in ax.collections if isinstance(c, PolyCollection)]
+        assert bands
+        for band in bands:
+            for path in band.get_paths():
+                assert path.vertices[:, 1].min() >= 0 and path.vertices[:, 1].max() <= 1
+        for ax in fig.axes:
+            low, high = ax.get_ylim()
+            assert -0.1 < low and high < 1.1
+    finally:
+        figures.close(fig)
+    fig = figures.bars(two, Layout(), max(SIZES))
+    try:
+        for ax in fig.axes:
+            assert ax.get_ylim()[1] < 1.1
+    finally:
+        figures.close(fig)

@@ -316,8 +316,9 @@ class _Builder:
         fig = figures.curves(self.frame, self.layout, title=f"{self.name}: learning curves")
         document.add(self._figure(
             "learning_curves", fig,
-            "Mean over resamples with a 95% confidence band (Student t); x is the number of training "
-            "examples on a log scale."))
+            "Mean over resamples with a 95% confidence band (Student t, drawn within the metric's range); x is "
+            "the number of training examples on a log scale. With few resamples the bands are wide: that is "
+            "the uncertainty, not a drawing error."))
 
     def _leaderboard(self, document: doc.Document) -> None:
         document.add(doc.Heading("Leaderboard"))

@@ -27,6 +27,20 @@ _METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro F1", "micro_f1": "mi
                  "roc_auc_ovr": "macro ROC AUC (one-vs-rest)", "log_loss": "log loss", "mcc": "Matthews corr. coef."}
 
 
+_BOUNDS = {"accuracy": (0.0, 1.0), "macro_f1": (0.0, 1.0), "micro_f1": (0.0, 1.0), "roc_auc": (0.0, 1.0),
+           "macro_roc_auc": (0.0, 1.0), "roc_auc_ovr": (0.0, 1.0), "mcc": (-1.0, 1.0), "log_loss": (0.0, None)}
+
+
+def metric_bounds(metric: str | None) -> tuple[float | None, float | None]:
+    """The range a metric can take, where known: intervals are drawn inside it."""
+    return _BOUNDS.get((metric or "").lower(), (None, None))
+
+
+def _clip(values: np.ndarray, metric: str | None) -> np.ndarray:
+    low, high = metric_bounds(metric)
+    return np.clip(values, low if low is not None else -np.inf, high if high is not None else np.inf)
+
+
 def pyplot():
     import matplotlib
 
@@ -150,7 +164,8 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
             ax.plot(x, y, color=style["color"], marker=style["marker"], linestyle=style["linestyle"],
                     linewidth=1.6, markersize=4.5, clip_on=statistic != "sd", zorder=3)
             if statistic == "mean":
-                low, high = line["ci_low"].to_numpy(), line["ci_high"].to_numpy()
+                metric = line["metric"].iloc[0]
+                low, high = _clip(line["ci_low"].to_numpy(), metric), _clip(line["ci_high"].to_numpy(), metric)
                 if np.isfinite(low).any():
                     ax.fill_between(x, low, high, color=style["color"], alpha=band_alpha(len(styles.keys)),
                                     linewidth=0)
@@ -215,12 +230,15 @@ def bars(frame: pd.DataFrame, layout: Layout, size: int, *, title: str = ""):
                     continue
                 gs.append(g)
                 xs.append(g - 0.4 + width * (h + 0.5))
-                means.append(float(cell["mean"].mean()))
-                errs.append(float((cell["ci_high"] - cell["mean"]).mean()))
+                mean = float(cell["mean"].iloc[0])
+                means.append(mean)
+                metric = cell["metric"].iloc[0]
+                low, high = _clip(cell[["ci_low", "ci_high"]].to_numpy(dtype=float)[0], metric)
+                errs.append((mean - low, high - mean))
             if not xs:
                 continue
             colour = [palette[h % len(palette)] if rest else group_colour[groups[g]] for g in gs]
-            errs_arr = np.nan_to_num(np.asarray(errs), nan=0.0)
+            errs_arr = np.nan_to_num(np.asarray(errs, dtype=float).T, nan=0.0)  # (2, n): below, above
             ax.bar(xs, means, width=width * 0.92, color=colour, yerr=errs_arr, capsize=2,
                    error_kw={"elinewidth": 0.9, "ecolor": "0.25"})
             bar_colours = colour if isinstance(colour, list) else [colour] * len(xs)
