@@ -54,7 +54,7 @@ def run(experiment, jobs, mirror, offline, device, fmt, force, workspace) -> Non
     download(config.datasets, workspace, mirror=mirror, offline=offline, force=force)
     featurize_config(config, workspace, device=device, force=force)
     run_experiment(config, workspace, jobs=jobs, force=force)
-    report = build_report(config.name, workspace, fmt=fmt)
+    report = build_report(config.name, workspace, fmt=fmt, force=force)
     click.echo(f"results: {workspace.results_dir(config.name) / 'results.parquet'}")
     click.echo(f"report:  {report.html}")
     click.echo(f"         {report.markdown}")
