@@ -25,8 +25,8 @@ def closest(name: str, candidates: list[str]) -> str | None:
     return lowered[match[0]] if match else None
 
 
-def unknown_name_message(what: str, name: str, valid: list[str]) -> str:
-    hint = closest(name, valid)
+def unknown_name_message(what: str, name: str, valid: list[str], hint: str | None = None) -> str:
+    hint = hint or closest(name, valid)
     suggestion = f"; did you mean {hint!r}?" if hint else ""
     return f"unknown {what} {name!r}{suggestion} (valid: {', '.join(sorted(valid, key=str.lower))})"
 
@@ -82,7 +82,9 @@ class Registry(Generic[T]):
         self._load_entry_points()
         resolved = self._resolve(name)
         if resolved is None:
-            raise UnknownNameError(unknown_name_message(self.kind, name, self.names()))
+            hint = closest(name, self.names() + list(self._aliases))
+            hint = self._resolve(hint) if hint else None
+            raise UnknownNameError(unknown_name_message(self.kind, name, self.names(), hint))
         return resolved
 
     def get(self, name: str) -> T:

@@ -45,6 +45,14 @@ def test_unknown_name_lists_valid_ones_and_closest_match():
     assert info.value.exit_code == 2
 
 
+def test_a_typo_of_an_alias_suggests_the_registered_name():
+    registry = Registry("dataset")
+    registry.register("Subjectivity", Widget, aliases=("SUBJ",))
+    registry.register("TREC", Widget)
+    with pytest.raises(UnknownNameError, match="did you mean 'Subjectivity'"):
+        registry.get("subjj")
+
+
 def test_build_rejects_unknown_and_bad_parameters_before_work():
     registry = Registry("target")
     registry.register("widget", Widget)
