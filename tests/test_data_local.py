@@ -48,6 +48,22 @@ def test_csv_import_stores_a_dataset_usable_by_name(workspace, tmp_path):
     assert info.exit_code == 0 and "mine.csv" in info.output
 
 
+def test_a_byte_order_mark_does_not_hide_the_first_column(workspace, tmp_path):
+    """Excel's "CSV UTF-8" and some JSON-lines writers start the file with U+FEFF."""
+    csv_path = tmp_path / "excel.csv"
+    csv_path.write_bytes(b"\xef\xbb\xbf" + write_csv(tmp_path / "plain.csv").read_bytes())
+    result, errors = run(workspace, "--csv", str(csv_path), "--name", "Excel", "--text-column", "body",
+                         "--label-column", "stars")
+    assert result.exit_code == 0 and errors == [], result.stderr
+    assert sorted(load_dataset("Excel", workspace).frame["text"]) == sorted(TEXTS)
+    jsonl = tmp_path / "bom.jsonl"
+    rows = "\n".join(json.dumps({"text": t, "label": y}) for t, y in zip(TEXTS, LABELS, strict=True))
+    jsonl.write_text("\ufeff" + rows + "\n", encoding="utf-8")
+    result, errors = run(workspace, "--jsonl", str(jsonl), "--name", "BomLines")
+    assert result.exit_code == 0 and errors == [], result.stderr
+    assert sorted(load_dataset("BomLines", workspace).frame["text"]) == sorted(TEXTS)
+
+
 def test_jsonl_and_parquet_with_a_given_split(workspace, tmp_path):
     splits = ["test" if i % 5 == 0 else "train" for i in range(30)]
     rows = [{"t": t, "y": y, "part": s} for t, y, s in zip(TEXTS, LABELS, splits, strict=True)]

@@ -38,7 +38,8 @@ def read_table(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
             return pd.read_parquet(path, engine="pyarrow")
         except Exception as exc:  # pyarrow raises many types for a bad file
             raise EnsoError(f"{path}: not a readable Parquet file ({exc}); check the path and format") from None
-    text = decode(path.read_bytes(), encoding, _where(path))
+    # A byte-order mark (Excel writes one) is not data: left in, it hides the first column's name.
+    text = decode(path.read_bytes(), encoding, _where(path)).removeprefix("\ufeff")
     if fmt == "csv":
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         try:
