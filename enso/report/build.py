@@ -72,6 +72,9 @@ def build_report(experiment: str | Path, workspace: Workspace | None = None, *, 
         raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
     layout = Layout(tuple(_as_list(lines)), rows, cols)
     name = experiment_name(experiment, workspace)
+    source = results_path(name, workspace)
+    # Hashed before it is read: results that change meanwhile give a key a later run will not match.
+    results_sha256 = file_sha256(source) if source.is_file() else ""
     table = load_table(name, workspace)
     selection = Selection(_as_tuple(datasets), _as_tuple(featurizers), _as_tuple(targets), _as_tuple(metric))
     frame = selection.apply(table)
@@ -81,13 +84,13 @@ def build_report(experiment: str | Path, workspace: Workspace | None = None, *, 
                           f"(sizes: {', '.join(map(str, sizes))})")
     bar_size = int(size if size is not None else sizes[-1])
     folder = workspace.results_dir(name)
-    source = results_path(name, workspace)
+    info = run_description(name, workspace)
     key = stable_hash({
         "code": tree_sha256(Path(__file__).parent, "*.py"), "versions": package_versions(("enso", "matplotlib", "scipy", "pandas")),
-        "results": file_sha256(source), "fmt": fmt, "datasets": selection.datasets,
+        "results": results_sha256, "fmt": fmt, "datasets": selection.datasets,
         "featurizers": selection.featurizers, "targets": selection.targets, "metrics": selection.metrics,
         "layout": [list(layout.lines), layout.rows, layout.cols], "size": bar_size, "alpha": alpha,
-        "holm_family": holm_family, "description": run_description(name, workspace).get("description", ""),
+        "holm_family": holm_family, "description": info.get("description", ""),
     })
     if not force:
         current = _current_report(folder, key)
@@ -95,7 +98,7 @@ def build_report(experiment: str | Path, workspace: Workspace | None = None, *, 
             log.info("the report in %s is up to date with results.parquet; --force draws it again", folder)
             return current
     return _Builder(name, folder, frame, layout, fmt, bar_size, alpha, holm_family,
-                    run_description(name, workspace), source, key).build()
+                    info, source, results_sha256, key).build()
 
 
 def _current_report(folder: Path, key: str) -> Report | None:
@@ -159,7 +162,7 @@ def _safe(text: str) -> str:
 
 class _Builder:
     def __init__(self, name, folder: Path, frame: pd.DataFrame, layout: Layout, fmt: str, bar_size: int,
-                 alpha: float, holm_family: str, info: dict, source: Path, key: str):
+                 alpha: float, holm_family: str, info: dict, source: Path, results_sha256: str, key: str):
         self.name = name
         self.folder = folder
         self.frame = frame
@@ -170,6 +173,7 @@ class _Builder:
         self.family = None if holm_family == "cell" else []
         self.info = info
         self.source = source
+        self.results_sha256 = results_sha256
         self.key = key
         self.metrics = order_of(frame, "metric")
         self.primary = self.metrics[0]
@@ -241,7 +245,7 @@ class _Builder:
             "value": [", ".join(order_of(frame, "dataset")), ", ".join(order_of(frame, "featurizer")),
                       ", ".join(order_of(frame, "target")), ", ".join(str(s) for s in sorted(frame["train_size"].unique())),
                       resamples, ", ".join(self.metrics), str(len(frame)),
-                      f"{self.source.name} (sha256 {file_sha256(self.source)[:12]})"],
+                      f"{self.source.name} (sha256 {self.results_sha256[:12]})"],
         })
         document.add(doc.Table(facts, header=False))
 
@@ -606,7 +610,7 @@ class _Builder:
         write_json_atomic(self.folder / "report.json", {
             "experiment": self.name,
             "key": self.key,
-            "results_sha256": file_sha256(self.source),
+            "results_sha256": self.results_sha256,
             "figures": [p.name for p in figure_paths],
             "tables": [p.name for p in table_paths],
             "format": self.fmt,
