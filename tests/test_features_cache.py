@@ -35,6 +35,9 @@ def test_unknown_featurizer_is_a_config_error_naming_the_closest(shared_datasets
     ("minilm", {"layers": "some"}, "layers must be one of"),
     ("hf-encoder", {}, "path"),
     ("random-encoder", {"seed": -1}, "seed must be"),
+    ("tfidf", {"smooth_idf": "yes"}, "smooth_idf must be true or false, got 'yes'"),
+    ("word2vec", {"lowercase": 1}, "lowercase must be true or false, got 1"),
+    ("doc2vec", {"dbow_words": "false"}, "dbow_words must be true or false"),
 ])
 def test_bad_parameters_are_refused(name, params, message):
     with pytest.raises(ConfigError, match=message):

@@ -92,8 +92,9 @@ class FeatureSet:
         return f"FeatureSet({self.featurizer_id}, {self.artifact.meta.get('dataset')}, shape={self.shape})"
 
 
-def featurizer_id(featurizer: "Featurizer") -> str:
-    identity = featurizer.identity()
+def featurizer_id(featurizer: "Featurizer", identity: dict[str, Any] | None = None) -> str:
+    """``<name>-<hash of identity>``; pass ``identity`` when it is already at hand (it hashes model files)."""
+    identity = featurizer.identity() if identity is None else identity
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in featurizer.name)
     return f"{safe}-{stable_hash(identity, 12)}"
 
@@ -124,7 +125,7 @@ def load_features(spec, dataset: "Dataset", workspace: "Workspace", *, device: s
         featurizer = make_featurizer(spec.name, spec.params)
     featurizer.configure(device=device, batch_size=batch_size, precision=precision)
     identity = featurizer.identity()
-    fid = featurizer_id(featurizer)
+    fid = featurizer_id(featurizer, identity)
     location = workspace.featurizers / fid / dataset.content_hash[:16]
     key = stable_hash({"format": FORMAT_VERSION, "featurizer": identity, "dataset": dataset.content_hash})
     if not force:

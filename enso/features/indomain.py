@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from enso.features.base import Featurizer, check_choice, check_int, check_number, is_blank
+from enso.features.base import Featurizer, check_bool, check_choice, check_int, check_number, is_blank
 from enso.features.tokens import tokenize_all
 from enso.features.vectors import mean_of_vectors
 from enso.seeds import derive_seed
@@ -39,8 +39,7 @@ class _GensimFeaturizer(Featurizer):
         check_int("negative", negative, minimum=0)
         check_number("sample", sample, 0.0, 1.0)
         check_int("seed", seed, minimum=0)
-        if not isinstance(lowercase, bool):
-            raise ValueError(f"lowercase must be true or false, got {lowercase!r}")
+        check_bool("lowercase", lowercase)
 
     def _common(self) -> dict[str, Any]:
         return {"vector_size": self.vector_size, "window": self.window, "min_count": self.min_count,
@@ -134,8 +133,7 @@ class Doc2VecFeaturizer(_GensimFeaturizer):
         check_choice("algorithm", algorithm, ("pv-dbow", "pv-dm"))
         self._check(vector_size, window, min_count, epochs, negative, sample, seed, lowercase)
         check_int("infer_epochs", infer_epochs, allow_none=True)
-        if not isinstance(dbow_words, bool):
-            raise ValueError(f"dbow_words must be true or false, got {dbow_words!r}")
+        check_bool("dbow_words", dbow_words)
         self.algorithm = algorithm
         self.vector_size = vector_size
         self.window = window

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from enso.features.base import Featurizer, check_choice, check_int, check_number, is_blank
+from enso.features.base import Featurizer, check_bool, check_choice, check_int, check_number, is_blank
 
 
 class TfidfFeaturizer(Featurizer):
@@ -28,9 +28,9 @@ class TfidfFeaturizer(Featurizer):
         check_number("max_df", max_df, 0.0, 1.0)
         check_int("max_features", max_features, allow_none=True)
         check_choice("norm", norm, ("l2", "l1", None))
-        for flag, value in (("sublinear_tf", sublinear_tf), ("lowercase", lowercase), ("smooth_idf", smooth_idf)):
-            if not isinstance(value, bool):
-                raise ValueError(f"{flag} must be true or false, got {value!r}")
+        check_bool("sublinear_tf", sublinear_tf)
+        check_bool("lowercase", lowercase)
+        check_bool("smooth_idf", smooth_idf)
         self.ngram_min = ngram_min
         self.ngram_max = ngram_max
         self.min_df = min_df
