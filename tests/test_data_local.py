@@ -6,20 +6,13 @@ import json
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from enso.data import DATASETS, download, load_dataset
-from enso.download import main
 from enso.store import read_artifact
+from tests.data_helpers import run_download as run
 
 TEXTS = [f"review number {i} says {'good' if i % 3 else 'bad'} things" for i in range(30)]
 LABELS = ["pos" if i % 3 else "neg" for i in range(30)]
-
-
-def run(workspace, *args):
-    result = CliRunner().invoke(main, ["--root", str(workspace.root), *args])
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    return result, errors
 
 
 def write_csv(path, texts=TEXTS, labels=LABELS, text_column="body", label_column="stars"):

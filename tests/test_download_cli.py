@@ -12,13 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data_helpers import FaultServer, sha256, tar_with, zip_with  # noqa: E402
+from data_helpers import FaultServer, run_download, sha256, tar_with, zip_with  # noqa: E402
 
 from enso.data import DATASETS, DataFile, DatasetRecord, Format, UrlSource, load_dataset  # noqa: E402
-from enso.download import main  # noqa: E402
 from enso.errors import EnsoError  # noqa: E402
 from enso.store import read_artifact  # noqa: E402
 
@@ -56,9 +54,7 @@ def register():
 
 
 def run(workspace, *args):
-    result = CliRunner().invoke(main, ["--root", str(workspace.root), "--timeout", "0.5", "--retries", "1", *args])
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    return result, errors
+    return run_download(workspace, "--timeout", "0.5", "--retries", "1", *args)
 
 
 def assert_nothing_accepted(workspace):

