@@ -154,27 +154,6 @@ def test_failure_midway_leaves_no_artifact_and_keeps_the_old_one(sst2, workspace
     assert [p.name for p in good.path.parent.parent.iterdir()] == [good.path.parent.name]
 
 
-def test_tfidf_is_fit_on_the_train_split_only(workspace, monkeypatch):
-    train = ["the film was good", "the film was bad", "a good story", "a bad story"]
-    test = ["zyzzyva quokka", "good film"]
-    dataset = dataset_from_rows("leak", train, test)
-    seen = []
-    original = TfidfFeaturizer.fit
-
-    def spy(self, texts):
-        seen.append(list(texts))
-        return original(self, texts)
-
-    monkeypatch.setattr(TfidfFeaturizer, "fit", spy)
-    features = load_features("tfidf", dataset, workspace)
-    assert seen == [train]
-    X = features.X.toarray()
-    assert not X[len(train)].any(), "words seen only in the test split got features: test texts leaked into fit"
-    assert X[len(train) + 1].any()
-    vocabulary = original(TfidfFeaturizer(), train).vectorizer_.vocabulary_
-    assert features.X.shape[1] == len(vocabulary) == 12 and "zyzzyva" not in vocabulary
-
-
 def test_blank_texts_are_zero_rows_and_counted(workspace):
     dataset = dataset_from_rows("blank", ["good movie", "bad movie", "", "fine"], ["   ", "good"])
     features = load_features("tfidf", dataset, workspace)
