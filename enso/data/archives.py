@@ -2,8 +2,7 @@
 
 An archive is refused as a whole when any member would land outside the folder it is
 extracted into: a name with a ``..`` part, an absolute path or drive, or a symbolic or
-hard link, or a device. Members are read into memory; ``safe_extract`` exists for
-callers that need files on disk and writes only below its target folder.
+hard link, or a device. Members are read into memory, never extracted to disk.
 """
 
 from __future__ import annotations
@@ -115,17 +114,3 @@ class Archive:
             raise EnsoError(f"cannot read {member!r} from {self.path.name}: {exc}; "
                             "delete the archive and download it again") from exc
 
-
-def safe_extract(archive: str | Path, target: str | Path) -> list[Path]:
-    """Every regular file of ``archive`` written below ``target``; the archive is checked first."""
-    target = Path(target).resolve()
-    written = []
-    with Archive(archive) as opened:
-        for name in opened.names():
-            path = (target / name).resolve()
-            if not path.is_relative_to(target):
-                raise UnsafeArchiveError(f"archive member {name!r} would land outside {target}; refusing it")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(opened.read(name))
-            written.append(path)
-    return written
