@@ -18,7 +18,6 @@ import sys
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 
 C_GRID = [0.01, 0.1, 1.0, 10.0, 100.0]

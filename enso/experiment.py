@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
-from enso.cli_common import EXPERIMENT_HELP, common_options, experiment_argument, force_option
+from enso.cli_common import (
+    EXPERIMENT_HELP,
+    common_options,
+    experiment_argument,
+    force_option,
+)
 
 
 def _listing() -> str:

@@ -8,8 +8,8 @@ in the sample) it is NaN, never a made-up number.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from enso.workspace import Workspace
 
@@ -67,7 +66,7 @@ def write_config(workspace: Workspace, name: str, body: str) -> Path:
 
 def run_cli(workspace: Workspace, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "enso.experiment", *args, "--root", str(workspace.root)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def results(workspace: Workspace, name: str) -> pd.DataFrame:
@@ -84,9 +83,11 @@ def comparable(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=drop).sort_values(CELL_KEYS).reset_index(drop=True)
 
 
-@pytest.fixture(scope="session")
-def engine_root(mirror_url, tmp_path_factory):
-    """Real datasets downloaded once from the loopback mirror; a feature cache shared by the tests."""
+def shared_engine_root(mirror_url, tmp_path_factory):
+    """Real datasets downloaded once from the loopback mirror; a feature cache shared by the tests.
+
+    Test modules make it a fixture: ``pytest.fixture(scope="session", name="engine_root")(shared_engine_root)``.
+    """
     from enso.data import download
 
     root = tmp_path_factory.mktemp("engine-shared")

@@ -12,8 +12,17 @@ from enso.config import load_config
 from enso.engine import load_results, run_experiment
 from enso.engine.plan import COLUMNS
 from enso.errors import ConfigError, EnsoError
-from tests.engine_helpers import (CELL_KEYS, cell_files, child_workspace, comparable, engine_root,  # noqa: F401
-                                  run_cli, write_config)
+from tests.engine_helpers import (
+    CELL_KEYS,
+    cell_files,
+    child_workspace,
+    comparable,
+    run_cli,
+    shared_engine_root,
+    write_config,
+)
+
+engine_root_fixture = pytest.fixture(scope="session", name="engine_root")(shared_engine_root)
 
 SWEEP = """
 datasets = ["SST2", "TREC"]
@@ -41,7 +50,7 @@ def sweep(engine_root, tmp_path_factory):
 
 
 def test_one_row_per_cell_and_metric_with_the_documented_columns(sweep):
-    workspace, config, table = sweep
+    workspace, _, table = sweep
     assert list(table.columns) == COLUMNS
     assert not table.duplicated(CELL_KEYS).any()
     # SST2 (2 classes): sizes 4, 30, 100; TREC (6 classes): 30, 100; 5000 exceeds both capped train splits
@@ -155,7 +164,7 @@ def test_unknown_protocol_option_is_refused(ws):
 def test_a_second_run_of_the_same_experiment_is_refused_while_one_runs(sweep):
     from enso.engine.lock import experiment_lock
 
-    workspace, config, _ = sweep
+    workspace, _, _ = sweep
     with experiment_lock(workspace.results_dir("sweep"), "sweep"):
         done = run_cli(workspace, "sweep")
     assert done.returncode == 1

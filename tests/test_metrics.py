@@ -25,7 +25,7 @@ def multiclass():
 
 
 def test_label_metrics_match_sklearn(multiclass):
-    classes, y_true, y_pred, _ = multiclass
+    _, y_true, y_pred, _ = multiclass
     assert METRICS.get("accuracy")(y_true, y_pred) == pytest.approx(np.mean(y_true == y_pred))
     assert METRICS.get("macro_f1")(y_true, y_pred) == pytest.approx(f1_score(y_true, y_pred, average="macro"))
     assert METRICS.get("mcc")(y_true, y_pred) == pytest.approx(matthews_corrcoef(y_true, y_pred))

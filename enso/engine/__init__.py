@@ -2,4 +2,4 @@
 
 from enso.engine.runner import describe_plan, load_results, run_experiment
 
-__all__ = ["run_experiment", "load_results", "describe_plan"]
+__all__ = ["describe_plan", "load_results", "run_experiment"]

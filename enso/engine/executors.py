@@ -6,7 +6,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from enso.engine.worker import CellTask, configure_threads, run_cell
 from enso.errors import EnsoError

@@ -10,8 +10,8 @@ import contextlib
 import datetime as _dt
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from enso.errors import EnsoError
 
@@ -22,7 +22,7 @@ LOCK = ".lock"
 def experiment_lock(results_dir: Path, experiment: str) -> Iterator[None]:
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / LOCK
-    handle = open(path, "a+", encoding="utf-8")
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open: the OS lock lives as long as it
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -33,7 +33,7 @@ def experiment_lock(results_dir: Path, experiment: str) -> Iterator[None]:
                             "or stop it, then rerun: finished cells are kept and only missing ones run") from None
         handle.seek(0)
         handle.truncate()
-        started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         handle.write(f"pid {os.getpid()} on {os.uname().nodename}, since {started}\n")
         handle.flush()
         yield

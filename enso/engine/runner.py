@@ -21,7 +21,15 @@ from enso.engine import plan as planning
 from enso.engine.cellstore import CellStore
 from enso.engine.executors import default_threads, execute
 from enso.engine.lock import experiment_lock
-from enso.engine.plan import COLUMNS, MTEB_DEFAULTS, SENTEVAL_DEFAULTS, Cell, Plan, build_plan, draw_rows
+from enso.engine.plan import (
+    COLUMNS,
+    MTEB_DEFAULTS,
+    SENTEVAL_DEFAULTS,
+    Cell,
+    Plan,
+    build_plan,
+    draw_rows,
+)
 from enso.engine.worker import CellTask
 from enso.errors import ConfigError, EnsoError
 from enso.store import package_versions, write_json_atomic, write_text_atomic
@@ -95,7 +103,7 @@ def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int 
     threads = threads or default_threads(jobs if not scheduler else 1)
     with experiment_lock(results_dir, config.name):
         store.clean_temporaries()
-        started = _dt.datetime.now(_dt.timezone.utc)
+        started = _dt.datetime.now(_dt.UTC)
         clock = time.perf_counter()
         finished = {} if force else _finished_cells(plan, store)
         todo = [cell for cell in plan.cells if cell.key not in finished]
@@ -223,10 +231,7 @@ def _run_tasks(tasks: list[CellTask], store: CellStore, finished: dict, *, jobs:
 
 
 def _assemble(plan: Plan, finished: dict[str, list[dict]]) -> pd.DataFrame:
-    rows = []
-    for cell in plan.cells:
-        for row in finished[cell.key]:
-            rows.append(row)
+    rows = [row for cell in plan.cells for row in finished[cell.key]]
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in COLUMNS})
@@ -276,11 +281,11 @@ def _git_commit() -> dict[str, Any] | None:
     here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5)
+                                timeout=5, check=False)
         if commit.returncode != 0:
             return None
         dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5)
+                               capture_output=True, text=True, timeout=5, check=False)
         return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
         return None
@@ -304,7 +309,7 @@ def _write_run_info(results_dir: Path, config: ExperimentConfig, plan: Plan, *, 
         "experiment": config.name, "status": status, "config": config.to_dict(),
         "config_path": str(config.source) if config.source else None,
         "started": started.isoformat(timespec="seconds"),
-        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds") if seconds is not None else None,
+        "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds") if seconds is not None else None,
         "seconds": round(seconds, 3) if seconds is not None else None,
         "jobs": jobs, "scheduler": scheduler, "blas_threads_per_worker": threads, "cells": counts,
         "skipped": [s.__dict__ for s in plan.skipped],
@@ -365,8 +370,8 @@ def _dry_run(plan: Plan, store: CellStore, *, force: bool, jobs: int) -> pd.Data
 def describe_plan(table: pd.DataFrame) -> str:
     """A few lines for people: what a dry run found."""
     plan = table.attrs["plan"]
-    lines = [f"experiment {plan['experiment']} (protocol {plan['protocol']}): {plan['cells']} cells, "
-             f"{plan['done']} done, {plan['to_run']} to run"]
+    lines = [(f"experiment {plan['experiment']} (protocol {plan['protocol']}): {plan['cells']} cells, "
+              f"{plan['done']} done, {plan['to_run']} to run")]
     if len(table):
         by = table.groupby(["dataset", "featurizer", "target"], sort=False)["status"]
         for (dataset, featurizer, target), status in by:

@@ -219,4 +219,4 @@ RESAMPLERS: Registry[Resampler] = Registry("resampler", "enso.resamplers")
 for _resampler, _aliases in ((NoResampling(), ()), (Oversample(), ("over",)), (Undersample(), ("under",))):
     RESAMPLERS.register(_resampler.name, _resampler, aliases=_aliases)
 
-__all__ = ["SAMPLERS", "RESAMPLERS", "ImpossibleSample", "Sampler", "Resampler", "check_size"]
+__all__ = ["RESAMPLERS", "SAMPLERS", "ImpossibleSample", "Resampler", "Sampler", "check_size"]

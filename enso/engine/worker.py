@@ -23,8 +23,8 @@ FEATURE_OPENER = "enso.features:open_feature_file"
 _CACHE_ENTRIES = 4
 
 _lock = threading.Lock()
-_features: "OrderedDict[str, Any]" = OrderedDict()
-_test_rows: "OrderedDict[tuple[str, str], Any]" = OrderedDict()
+_features: OrderedDict[str, Any] = OrderedDict()
+_test_rows: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _configured_threads: int | None = None
 
 
@@ -113,7 +113,7 @@ def run_cell(task: CellTask) -> dict[str, Any]:
     """``{"key", "rows"}`` on success, ``{"key", "error"}`` when the cell failed."""
     try:
         return {"key": task.key, "rows": _run(task)}
-    except Exception as exc:  # one bad cell must not stop the sweep; the engine reports it
+    except Exception as exc:  # noqa: BLE001 - one bad cell must not stop the sweep; the engine reports it
         return {"key": task.key, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
 
 
@@ -161,7 +161,7 @@ def _run(task: CellTask) -> list[dict[str, Any]]:
             "seconds": seconds,
             "fit_seconds": fit_seconds,
             "predict_seconds": predict_seconds,
-            "n_train": int(len(fit_rows)),
-            "n_test": int(len(y_test)),
+            "n_train": len(fit_rows),
+            "n_test": len(y_test),
         })
     return rows

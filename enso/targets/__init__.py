@@ -12,7 +12,13 @@ from typing import Any
 
 from enso.registry import Registry, build
 from enso.targets.base import Target
-from enso.targets.classic import KNN, RBFSVM, NaiveBayes, NearestCentroidTarget, RandomForest
+from enso.targets.classic import (
+    KNN,
+    RBFSVM,
+    NaiveBayes,
+    NearestCentroidTarget,
+    RandomForest,
+)
 from enso.targets.external import SklearnTarget
 from enso.targets.linear import LinearSVM, LogReg, SGDLogReg
 from enso.targets.neural import MLP, LayerMix

@@ -40,7 +40,7 @@ def check_grid(name: str, values: Any, *, positive: bool = True, kind=(int, floa
         raise ValueError(f"{name} must be a non-empty list of numbers, got {values!r}")
     for value in values:
         if isinstance(value, bool) or not isinstance(value, kind):
-            raise ValueError(f"{name} must hold numbers, got {value!r}")
+            raise ValueError(f"{name} must hold numbers, got {value!r}")  # noqa: TRY004 - build() maps it to ConfigError
         if positive and value <= 0:
             raise ValueError(f"{name} must hold positive numbers, got {value!r}")
     return tuple(values)

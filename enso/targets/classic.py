@@ -14,7 +14,7 @@ from sklearn.svm import SVC
 
 from enso.targets.base import Target, check_choice, check_grid, check_positive
 from enso.targets.linear import DEFAULT_CS, _Delegate, search_and_fit
-from enso.targets.search import cv_search, describe_search, fit_quietly, inner_folds
+from enso.targets.search import cv_search, describe_search, inner_folds
 
 
 class RBFSVM(_Delegate):
@@ -212,4 +212,4 @@ class NearestCentroidTarget(Target):
         return -(squared[:, None] - 2 * product + (centroids * centroids).sum(axis=1)[None, :])
 
 
-__all__ = ["RBFSVM", "KNN", "NaiveBayes", "RandomForest", "NearestCentroidTarget", "cv_search", "inner_folds"]
+__all__ = ["KNN", "RBFSVM", "NaiveBayes", "NearestCentroidTarget", "RandomForest", "cv_search", "inner_folds"]

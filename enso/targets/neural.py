@@ -23,7 +23,7 @@ def _validation_split(y_codes: np.ndarray, fraction: float, seed: int):
         return None
     from sklearn.model_selection import train_test_split
 
-    n_val = max(int(round(fraction * len(y_codes))), len(counts))
+    n_val = max(round(fraction * len(y_codes)), len(counts))
     if len(y_codes) - n_val < len(counts):
         return None
     train, val = train_test_split(np.arange(len(y_codes)), test_size=n_val, stratify=y_codes, random_state=seed)
