@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from pathlib import Path
 from typing import Iterable, Iterator
 
 from enso.data.dataset import Dataset
@@ -149,10 +148,6 @@ def _register_catalog() -> None:
 _register_catalog()
 
 
-def _location(name: str, workspace: Workspace) -> Path:
-    return workspace.dataset_dir(name)
-
-
 def _how_to_get(name: str, local: bool) -> str:
     if local:
         return f"import it again with `python -m enso.download --csv PATH --name {name} ...`"
@@ -166,7 +161,7 @@ def is_downloaded(name: str, workspace: Workspace) -> bool:
     with DATASETS.using(workspace):
         canonical = DATASETS.canonical(name)
         record = DATASETS.record(canonical)
-    return read_artifact(_location(canonical, workspace), record.key() if record else None) is not None
+    return read_artifact(workspace.dataset_dir(canonical), record.key() if record else None) is not None
 
 
 def load_dataset(name: str, workspace: Workspace, *, max_examples: int | None = None) -> Dataset:
@@ -178,7 +173,7 @@ def load_dataset(name: str, workspace: Workspace, *, max_examples: int | None = 
         canonical = DATASETS.canonical(name)
         record = DATASETS.record(canonical)
         local = DATASETS.is_local(canonical)
-    location = _location(canonical, workspace)
+    location = workspace.dataset_dir(canonical)
     dataset = read_dataset(canonical, location, record.key() if record else None)
     if dataset is None:
         if record is not None and read_artifact(location) is not None:
@@ -215,7 +210,7 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
     todo: list[DatasetRecord] = []
     for name in canonical:
         record = records[name]
-        location = _location(name, workspace)
+        location = workspace.dataset_dir(name)
         if record is None:  # the user's own data: only ever imported, never fetched
             results[name] = load_dataset(name, workspace)
             continue

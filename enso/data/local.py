@@ -27,10 +27,6 @@ _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"
 PARSER_VERSION = 1
 
 
-def _where(path: Path) -> str:
-    return str(path)
-
-
 def read_table(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
     """Every column as read, values as strings where the file has text (empty cells are None)."""
     if fmt == "parquet":
@@ -39,7 +35,7 @@ def read_table(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
         except Exception as exc:  # pyarrow raises many types for a bad file
             raise EnsoError(f"{path}: not a readable Parquet file ({exc}); check the path and format") from None
     # A byte-order mark (Excel writes one) is not data: left in, it hides the first column's name.
-    text = decode(path.read_bytes(), encoding, _where(path)).removeprefix("\ufeff")
+    text = decode(path.read_bytes(), encoding, str(path)).removeprefix("\ufeff")
     if fmt == "csv":
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         try:
