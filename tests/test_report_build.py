@@ -385,3 +385,22 @@ def test_a_lower_is_better_metric_ranks_the_other_way(built, ws, real_results):
     accuracy_ranks = accuracy_ranks[accuracy_ranks["metric"] == "accuracy"]
     merged = ranks.merge(accuracy_ranks, on=["train_size", "featurizer", "target"], suffixes=("", "_acc"))
     assert len(merged) == len(ranks) and np.allclose(merged["mean_rank"], merged["mean_rank_acc"])
+
+
+def test_results_replaced_while_the_report_is_drawn_are_drawn_again(ws, real_results, monkeypatch):
+    """The report's key names the results it read, not ones written after (an experiment still running)."""
+    import enso.report.build as build_module
+
+    read_results = build_module.load_table
+
+    def read_then_replace(name, workspace):
+        frame = read_results(name, workspace)
+        write_results(real_results[real_results["resample"] < RESAMPLES - 1], workspace.results_dir(name))
+        return frame
+
+    monkeypatch.setattr(build_module, "load_table", read_then_replace)
+    report = build_report(NAME, ws, datasets="TREC", metric="accuracy")
+    assert f"| resamples per cell | {RESAMPLES} |" in report.markdown.read_text()
+    monkeypatch.undo()
+    build_report(NAME, ws, datasets="TREC", metric="accuracy")
+    assert f"| resamples per cell | {RESAMPLES - 1} |" in report.markdown.read_text()
