@@ -13,12 +13,6 @@ EPILOG = ("EXPERIMENT is a config name in experiments/ (default: 'default'), a p
           "optimizer_<metric> and bars_<size> figures, leaderboard.csv/.md, scores.csv and significance.csv.")
 
 
-def _names(value: str | None) -> list[str] | None:
-    if not value:
-        return None
-    return [name.strip() for name in value.split(",") if name.strip()]
-
-
 @click.command("visualize", epilog=EPILOG)
 @experiment_argument
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True,
@@ -51,10 +45,11 @@ def main(experiment, fmt, datasets, featurizers, targets, metrics, lines, rows, 
     and write report.html and report.md beside EXPERIMENT's results."""
     from enso.report import build_report
 
+    # build_report splits the comma-separated lists itself
     report = build_report(
-        experiment, workspace, fmt=fmt, datasets=_names(datasets), featurizers=_names(featurizers),
-        targets=_names(targets), metric=_names(metrics), lines=_names(lines) or [], rows=rows.strip(),
-        cols=cols.strip(), size=size, alpha=alpha, holm_family=holm_family, force=force)
+        experiment, workspace, fmt=fmt, datasets=datasets, featurizers=featurizers, targets=targets,
+        metric=metrics, lines=lines, rows=rows.strip(), cols=cols.strip(), size=size, alpha=alpha,
+        holm_family=holm_family, force=force)
     click.echo(f"report:  {report.html}")
     click.echo(f"         {report.markdown}")
     for figure in report.figures:
