@@ -404,3 +404,15 @@ def test_results_replaced_while_the_report_is_drawn_are_drawn_again(ws, real_res
     monkeypatch.undo()
     build_report(NAME, ws, datasets="TREC", metric="accuracy")
     assert f"| resamples per cell | {RESAMPLES - 1} |" in report.markdown.read_text()
+
+
+def test_optimizer_tests_compare_lbfgs_with_sgd_only(ws, real_results):
+    """Two variants of logreg are not an optimizer comparison, nor part of its Holm family."""
+    variant = real_results[real_results["target"] == "logreg"].assign(
+        target="logreg(C=10)", value=lambda f: f["value"] * 0.99)
+    write_results(pd.concat([real_results, variant], ignore_index=True), ws.results_dir(NAME))
+    build_report(NAME, ws, datasets="TREC", metric="accuracy")
+    tests = pd.read_csv(ws.results_dir(NAME) / "significance_optimizer.csv")
+    kinds = {tuple(sorted((a.split("(")[0], b.split("(")[0]))) for a, b in zip(tests["a"], tests["b"], strict=True)}
+    assert kinds == {("logreg", "logreg-sgd")}
+    assert set(tests["a"]) | set(tests["b"]) == {"logreg", "logreg(C=10)", "logreg-sgd"}

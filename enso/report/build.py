@@ -193,9 +193,9 @@ class _Builder:
         self.optimizer_tests = None
         if self.optimizer_targets:
             part = frame[frame["target"].isin(self.optimizer_targets)]
-            self.optimizer_tests = pairwise_tests(
+            self.optimizer_tests = pairwise_tests(  # L-BFGS against SGD only, not variants of one optimizer
                 part, "target", ["dataset", "metric", "featurizer", *self.extra], alpha=self.alpha,
-                family=self.family)
+                family=self.family, keep_pair=lambda a, b: base_name(a) != base_name(b))
         self.best = best_per_size(frame, self.scores, self.ranks, self.entry, self.primary, self.alpha)
         summary = self.best.copy()
         for column in ("not_significantly_worse", "pooled_beaten"):
