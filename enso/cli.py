@@ -33,6 +33,8 @@ main.add_command(visualize_command, "visualize")
 @experiment_argument
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes for the experiment stage.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run the experiment's cells on this Dask distributed scheduler instead of locally.")
 @click.option("--mirror", envvar="ENSO_MIRROR", show_envvar=True, metavar="URL|DIR",
               help="Dataset mirror tried before upstream (laid out as MIRROR/HOST/PATH).")
 @click.option("--offline", is_flag=True, help="Use only datasets already in datasets/.")
@@ -42,7 +44,7 @@ main.add_command(visualize_command, "visualize")
               help="File format of the figures.")
 @force_option
 @common_options
-def run(experiment, jobs, mirror, offline, device, fmt, force, workspace) -> None:
+def run(experiment, jobs, scheduler, mirror, offline, device, fmt, force, workspace) -> None:
     """Run all four stages on EXPERIMENT and print where the report and plots are."""
     from enso.config import load_config
     from enso.data import download
@@ -53,7 +55,7 @@ def run(experiment, jobs, mirror, offline, device, fmt, force, workspace) -> Non
     config = load_config(workspace.experiment_path(experiment))
     download(config.datasets, workspace, mirror=mirror, offline=offline, force=force)
     featurize_config(config, workspace, device=device, force=force)
-    run_experiment(config, workspace, jobs=jobs, force=force)
+    run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, force=force, device=device)
     report = build_report(config.name, workspace, fmt=fmt, force=force)
     click.echo(f"results: {workspace.results_dir(config.name) / 'results.parquet'}")
     click.echo(f"report:  {report.html}")

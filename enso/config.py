@@ -192,6 +192,7 @@ def validate_components(config: ExperimentConfig) -> ExperimentConfig:
     from enso.data import DATASETS
     from enso.features import make_featurizer
     from enso.metrics import METRICS
+    from enso.engine.runner import check_protocol_options
     from enso.engine.sampling import RESAMPLERS, SAMPLERS
     from enso.targets import make_target
 
@@ -207,6 +208,7 @@ def validate_components(config: ExperimentConfig) -> ExperimentConfig:
     for spec in config.targets:
         target = make_target(spec.name, spec.params)
         targets.append(Spec(target.name, dict(spec.params)))
+    check_protocol_options(config)
     metrics = [METRICS.canonical(name) for name in config.metrics]
     samplers = [SAMPLERS.canonical(name) for name in config.samplers]
     resamplers = [RESAMPLERS.canonical(name) for name in config.resamplers]

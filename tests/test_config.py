@@ -103,3 +103,10 @@ def test_unknown_dataset_is_rejected_by_the_cli(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "unknown dataset 'PangLeeSentence'; did you mean 'PangLeeSentences'?" in result.stderr
+
+
+def test_a_bad_protocol_option_is_rejected_when_the_config_loads(tmp_path):
+    path = tmp_path / "mteb.toml"
+    path.write_text('datasets = ["TREC"]\nprotocol = "mteb"\nprotocol_options = { kk = 8 }\n')
+    with pytest.raises(ConfigError, match="'kk' is not an option of protocol 'mteb'"):
+        load_config(path)

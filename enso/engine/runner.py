@@ -74,19 +74,21 @@ def _load_datasets(config: ExperimentConfig, workspace: Workspace) -> dict[str, 
     return {name: load_dataset(name, workspace, max_examples=config.cap_for(name)) for name in config.datasets}
 
 
-def _load_features(spec, dataset, workspace: Workspace):
+def _load_features(spec, dataset, workspace: Workspace, device: str):
     from enso.features import load_features
 
-    return load_features(spec, dataset, workspace)
+    return load_features(spec, dataset, workspace, device=device)
 
 
 def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int = 1, scheduler: str | None = None,
-                   dry_run: bool = False, force: bool = False, threads: int | None = None) -> pd.DataFrame:
+                   dry_run: bool = False, force: bool = False, threads: int | None = None,
+                   device: str = "auto") -> pd.DataFrame:
     """Run every missing cell of ``config`` and return the results table (one row per cell and metric).
 
     With ``dry_run`` nothing is computed or written: the returned table has one row per cell
     with its ``status`` ("done" or "to run") and ``estimate_seconds``; ``.attrs["plan"]``
-    summarises it (see ``describe_plan``).
+    summarises it (see ``describe_plan``). ``device`` is where missing features are computed; it
+    matters because a featurizer's default precision, part of its identity, follows the device.
     """
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
@@ -113,7 +115,7 @@ def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int 
             _write_run_info(results_dir, config, plan, started=started, status="running", jobs=jobs,
                             scheduler=scheduler, threads=threads,
                             counts={"cells": len(plan.cells), "done_before": len(finished)})
-        tasks = _tasks(plan, todo, workspace, threads)
+        tasks = _tasks(plan, todo, workspace, threads, device)
         failures = _run_tasks(tasks, store, finished, jobs=jobs, scheduler=scheduler)
         counts = {"cells": len(plan.cells), "done_before": len(plan.cells) - len(todo),
                   "computed": len(todo) - len(failures), "failed": len(failures)}
@@ -164,7 +166,7 @@ def _check_compatible(cell: Cell, X) -> None:
                           f"{cell.featurizer.label} gives sparse ones; pick a dense featurizer for it")
 
 
-def _tasks(plan: Plan, todo: list[Cell], workspace: Workspace, threads: int) -> list[CellTask]:
+def _tasks(plan: Plan, todo: list[Cell], workspace: Workspace, threads: int, device: str) -> list[CellTask]:
     """Worker tasks for ``todo``, feature sets loaded (computed if absent) once per dataset and featurizer."""
     from enso.engine import worker
 
@@ -174,7 +176,7 @@ def _tasks(plan: Plan, todo: list[Cell], workspace: Workspace, threads: int) -> 
     for cell in todo:
         pair = (cell.dataset, cell.featurizer.id)
         if pair not in feature_sets:
-            feature_sets[pair] = _load_features(cell.featurizer, plan.datasets[cell.dataset], workspace)
+            feature_sets[pair] = _load_features(cell.featurizer, plan.datasets[cell.dataset], workspace, device)
         features = feature_sets[pair]
         if (*pair, cell.target.id) not in checked:
             _check_compatible(cell, features.X)
