@@ -148,10 +148,17 @@ def test_stored_dataset_is_reused_and_a_broken_one_rebuilt(mirror_url, tmp_path,
 
 
 def test_max_examples_caps_stratified(mirror_workspace):
+    full = load_dataset("TREC", mirror_workspace)
     capped = load_dataset("TREC", mirror_workspace, max_examples=600)
     assert len(capped) == 600
     assert set(capped.frame["split"]) == {"train", "test"}
     assert capped.card["capped_from"] == 5952
+    # every (split, label) group keeps its share of the rows, rounded down or up
+    have = capped.frame.groupby(["split", "label"]).size()
+    for group, rows in full.frame.groupby(["split", "label"]).size().items():
+        share = 600 * rows / len(full)
+        assert int(share) <= have.get(group, 0) <= int(share) + 1, (group, rows, have.get(group, 0))
+    assert capped.content_hash == load_dataset("TREC", mirror_workspace, max_examples=600).content_hash
 
 
 @pytest.mark.network
