@@ -126,13 +126,13 @@ def check_rows(record: DatasetRecord, frame: pd.DataFrame) -> None:
                         "the source is not what the record describes")
 
 
-def make_card(summary: dict[str, Any], frame: pd.DataFrame, extra: dict[str, Any]) -> dict[str, Any]:
-    """The dataset card: the record's description plus counts of what was stored."""
+def make_card(summary: dict[str, Any], dataset: Dataset, extra: dict[str, Any]) -> dict[str, Any]:
+    """The dataset card: the record's description plus counts of what is stored."""
+    frame = dataset.frame
     counts = frame.groupby(["split", "label"], sort=True).size()
     by_class = {label: {split: int(counts.get((split, label), 0)) for split in ("train", "test")}
                 for label in sorted(set(frame["label"]))}
     duplicated = int(frame["text"].duplicated().sum())
-    dataset = Dataset.from_frame(summary["name"], frame)
     return {
         **summary,
         "rows": len(frame),
@@ -146,11 +146,13 @@ def make_card(summary: dict[str, Any], frame: pd.DataFrame, extra: dict[str, Any
     }
 
 
-def write_dataset(location: Path, *, key: str, kind: str, frame: pd.DataFrame, card: dict[str, Any],
+def write_dataset(location: Path, *, key: str, kind: str, dataset: Dataset, card: dict[str, Any],
                   params: dict[str, Any], inputs: dict[str, Any]) -> Dataset:
+    import dataclasses
+
     from enso.store import write_json_atomic
 
-    dataset = Dataset.from_frame(card["name"], frame, card)
+    dataset = dataclasses.replace(dataset, card=dict(card))
     with write_artifact(location, key=key, kind=kind, params=params, inputs=inputs) as writer:
         dataset.frame.to_parquet(writer.path / DATA_FILE, engine="pyarrow", index=False, compression="zstd")
         write_json_atomic(writer.path / CARD_FILE, card)
@@ -161,9 +163,10 @@ def write_dataset(location: Path, *, key: str, kind: str, frame: pd.DataFrame, c
 def build(record: DatasetRecord, workspace: Workspace, sources: Sources) -> Dataset:
     log.info("building %s", record.name)
     frame, notes = parse_record(record, sources)
-    card = make_card(record.summary(), frame, {"parse_notes": notes["files"]})
+    dataset = Dataset.from_frame(record.name, frame)
+    card = make_card(record.summary(), dataset, {"parse_notes": notes["files"]})
     inputs = {source.label: source.sha256 for source in record.sources}
-    return write_dataset(workspace.dataset_dir(record.name), key=record.key(), kind=KIND, frame=frame,
+    return write_dataset(workspace.dataset_dir(record.name), key=record.key(), kind=KIND, dataset=dataset,
                          card=card, params=record.identity(), inputs=inputs)
 
 

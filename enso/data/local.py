@@ -191,8 +191,9 @@ def import_local(path: str | Path, workspace: Workspace, *, name: str, text_colu
                   f"stratified {test_fraction:.0%} test split per class, seed derive_seed('test-split', name)"),
         "local": True,
     }
-    card = make_card(summary, frame, {"dropped_empty": len(empty)})
-    return write_dataset(location, key=key, kind=KIND, frame=frame, card=card,
+    dataset = Dataset.from_frame(name, frame)
+    card = make_card(summary, dataset, {"dropped_empty": len(empty)})
+    return write_dataset(location, key=key, kind=KIND, dataset=dataset, card=card,
                          params={"path": str(path.resolve()), **options}, inputs={str(path.resolve()): sha256})
 
 
