@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import click
 
@@ -45,6 +45,11 @@ def common_options(func: Callable) -> Callable:
         except EnsoError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}; check the path, its permissions and the free disk space",
+                       err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo("error: interrupted; finished artifacts are kept and a rerun resumes", err=True)
             sys.exit(130)

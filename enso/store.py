@@ -17,10 +17,11 @@ import os
 import platform
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from enso.hashing import file_sha256
 
@@ -143,7 +144,7 @@ def write_artifact(
             "meta": writer.meta,
             "files": files,
             "versions": package_versions(),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         _write_json_atomic(temp / MANIFEST, manifest)
         _swap_into_place(temp, location)
@@ -166,20 +167,28 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync it, and rename it over ``path``."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed over ``path`` when the block ends.
+
+    If the block raises, ``path`` is left as it was and the temporary file is removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
     try:
-        with open(temp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
+        yield temp
+        with open(temp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(temp, path)
-    except BaseException:
+    finally:
         temp.unlink(missing_ok=True)
-        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
+    with atomic_path(path) as temp:
+        temp.write_text(text, encoding="utf-8")
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:

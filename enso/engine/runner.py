@@ -32,7 +32,12 @@ from enso.engine.plan import (
 )
 from enso.engine.worker import CellTask
 from enso.errors import ConfigError, EnsoError
-from enso.store import package_versions, write_json_atomic, write_text_atomic
+from enso.store import (
+    atomic_path,
+    package_versions,
+    write_json_atomic,
+    write_text_atomic,
+)
 from enso.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -248,8 +253,6 @@ def _assemble(plan: Plan, finished: dict[str, list[dict]]) -> pd.DataFrame:
 
 def _write_results(results_dir: Path, table: pd.DataFrame) -> bool:
     """Write the table (Parquet, then CSV) unless identical files are already there; True if written."""
-    import uuid
-
     results_dir.mkdir(parents=True, exist_ok=True)
     target = results_dir / RESULTS
     if target.is_file() and (results_dir / RESULTS_CSV).is_file():
@@ -258,14 +261,8 @@ def _write_results(results_dir: Path, table: pd.DataFrame) -> bool:
                 return False
         except (OSError, ValueError):
             pass
-    temp = results_dir / f".tmp-{RESULTS}-{uuid.uuid4().hex[:8]}"
-    try:
+    with atomic_path(target) as temp:
         table.to_parquet(temp, index=False)
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
     write_text_atomic(results_dir / RESULTS_CSV, table.to_csv(index=False))
     return True
 

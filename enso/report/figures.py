@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ import pandas as pd
 
 from enso.report.layout import NONE, Layout, LineStyles
 from enso.report.stats import higher_is_better, summarize
+from enso.store import atomic_path
 
 PANEL_WIDTH = 4.3
 PANEL_HEIGHT = 3.1
@@ -282,7 +281,7 @@ def svg_text(fig, salt: str) -> str:
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     text = text[text.find("<svg"):]
-    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.DOTALL)
     prefix = f"{salt}-"
     text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', text)
     text = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", text)
@@ -291,16 +290,9 @@ def svg_text(fig, salt: str) -> str:
 
 def save(fig, path: Path, fmt: str) -> Path:
     """Write the figure to ``path`` through a temporary file, so a reader never sees half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:8]}"
     metadata = {"Date": None} if fmt in ("svg",) else ({"CreationDate": None} if fmt == "pdf" else {})
-    try:
+    with atomic_path(path) as temp:
         fig.savefig(temp, format=fmt, dpi=150, metadata=metadata)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
     return path
 
 
