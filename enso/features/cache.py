@@ -218,9 +218,8 @@ def featurize_config(config: "ExperimentConfig", workspace: "Workspace", *, devi
     from tqdm.auto import tqdm
 
     from enso.data import load_dataset
-    from enso.features import FEATURIZERS, make_featurizer
-
     from enso.errors import ConfigError
+    from enso.features import FEATURIZERS, make_featurizer
 
     specs = list(config.featurizers)
     if featurizers:

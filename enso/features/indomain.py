@@ -12,9 +12,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from enso.features.base import Featurizer, check_bool, check_choice, check_int, check_number, is_blank
+from enso.features.base import Featurizer, is_blank
 from enso.features.tokens import tokenize_all
 from enso.features.vectors import mean_of_vectors
+from enso.params import check_bool, check_choice, check_int, check_number
 from enso.seeds import derive_seed
 
 

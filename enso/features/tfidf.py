@@ -6,7 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
-from enso.features.base import Featurizer, check_bool, check_choice, check_int, check_number, is_blank
+from enso.features.base import Featurizer, is_blank
+from enso.params import check_bool, check_choice, check_int, check_number
 
 
 class TfidfFeaturizer(Featurizer):

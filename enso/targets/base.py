@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
@@ -30,31 +28,3 @@ class Target(ClassifierMixin, BaseEstimator):
         if hasattr(self, "decision_function"):
             return "decision", np.asarray(self.decision_function(X))
         return None
-
-
-def check_grid(name: str, values: Any, *, positive: bool = True, kind=(int, float)) -> tuple:
-    """A non-empty tuple of numbers; raises ValueError naming the parameter."""
-    if isinstance(values, (int, float)) and not isinstance(values, bool):
-        values = (values,)
-    if not isinstance(values, (list, tuple)) or not values:
-        raise ValueError(f"{name} must be a non-empty list of numbers, got {values!r}")
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, kind):
-            raise ValueError(f"{name} must hold numbers, got {value!r}")  # noqa: TRY004 - build() maps it to ConfigError
-        if positive and value <= 0:
-            raise ValueError(f"{name} must hold positive numbers, got {value!r}")
-    return tuple(values)
-
-
-def check_positive(name: str, value: Any, *, integer: bool = False, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-        what = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-
-
-def check_choice(name: str, value: Any, choices: tuple) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")

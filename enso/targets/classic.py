@@ -12,7 +12,8 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.preprocessing import normalize
 from sklearn.svm import SVC
 
-from enso.targets.base import Target, check_choice, check_grid, check_positive
+from enso.params import check_choice, check_grid, check_positive
+from enso.targets.base import Target
 from enso.targets.linear import DEFAULT_CS, _Delegate, search_and_fit
 from enso.targets.search import cv_search, describe_search, inner_folds
 

@@ -9,7 +9,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.svm import LinearSVC
 
-from enso.targets.base import Target, check_grid, check_positive
+from enso.params import check_grid, check_positive
+from enso.targets.base import Target
 from enso.targets.search import cv_search, describe_search, fit_quietly, inner_folds
 
 DEFAULT_CS = (0.01, 0.1, 1.0, 10.0, 100.0)

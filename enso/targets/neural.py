@@ -13,7 +13,8 @@ import threading
 import numpy as np
 import scipy.sparse as sp
 
-from enso.targets.base import Target, check_positive
+from enso.params import check_positive
+from enso.targets.base import Target
 
 
 def _validation_split(y_codes: np.ndarray, fraction: float, seed: int):
