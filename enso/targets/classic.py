@@ -29,8 +29,7 @@ class RBFSVM(_Delegate):
         if gamma not in ("scale", "auto"):
             check_positive("gamma", gamma)
         check_positive("cv", cv, integer=True)
-        if class_weight not in (None, "balanced"):
-            raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+        check_choice("class_weight", class_weight, (None, "balanced"))
         self.C = C
         self.Cs = Cs
         self.gamma = gamma

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.svm import LinearSVC
 
-from enso.params import check_grid, check_positive
+from enso.params import check_choice, check_grid, check_positive
 from enso.targets.base import Target
 from enso.targets.search import cv_search, describe_search, fit_quietly, inner_folds
 
@@ -43,8 +43,7 @@ class LogReg(_Delegate):
         check_positive("cv", cv, integer=True)
         check_positive("max_iter", max_iter, integer=True)
         check_positive("tol", tol)
-        if class_weight not in (None, "balanced"):
-            raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+        check_choice("class_weight", class_weight, (None, "balanced"))
         self.C = C
         self.Cs = Cs
         self.cv = cv
@@ -138,8 +137,7 @@ class LinearSVM(_Delegate):
         check_grid("Cs", Cs)
         check_positive("cv", cv, integer=True)
         check_positive("max_iter", max_iter, integer=True)
-        if class_weight not in (None, "balanced"):
-            raise ValueError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+        check_choice("class_weight", class_weight, (None, "balanced"))
         self.C = C
         self.Cs = Cs
         self.cv = cv
