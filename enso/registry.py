@@ -72,10 +72,14 @@ class Registry(Generic[T]):
             except Exception as exc:  # a broken plug-in must not take the tool down
                 log.warning("could not load %s plug-in %r from %s: %s", self.kind, entry.name, entry.value, exc)
                 continue
-            try:
-                self.register(entry.name, obj)
-            except ValueError as exc:
-                log.warning("ignoring %s plug-in: %s", self.kind, exc)
+            self._register_plugin(entry, obj)
+
+    def _register_plugin(self, entry: metadata.EntryPoint, obj: object) -> None:
+        """Register what a plug-in entry point loaded; subclasses may unpack or check it."""
+        try:
+            self.register(entry.name, obj)
+        except ValueError as exc:
+            log.warning("ignoring %s plug-in: %s", self.kind, exc)
 
     def canonical(self, name: str) -> str:
         """The registered spelling of ``name`` (case-insensitive, aliases resolved)."""

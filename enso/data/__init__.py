@@ -96,31 +96,24 @@ class DatasetRegistry(Registry[DatasetRecord]):
         canonical = self.canonical(name)
         return self._items.get(canonical)
 
-    def _load_entry_points(self) -> None:
-        """Plug-in records from the ``enso.datasets`` group, registered with their own aliases."""
-        if self._entry_points_loaded:
+    def _register_plugin(self, entry, obj) -> None:
+        """A plug-in gives a record, a list of records, or a callable returning them; each keeps its aliases."""
+        try:
+            if callable(obj) and not isinstance(obj, DatasetRecord):
+                obj = obj()
+        except Exception as exc:  # a broken plug-in must not take the tool down
+            log.warning("could not load dataset plug-in %r from %s: %s", entry.name, entry.value, exc)
             return
-        self._entry_points_loaded = True
-        from importlib import metadata
-
-        for entry in metadata.entry_points(group=self.entry_point_group):
-            try:
-                obj = entry.load()
-                if callable(obj) and not isinstance(obj, DatasetRecord):
-                    obj = obj()
-            except Exception as exc:  # a broken plug-in must not take the tool down
-                log.warning("could not load dataset plug-in %r from %s: %s", entry.name, entry.value, exc)
+        records = obj if isinstance(obj, (list, tuple)) else [obj]
+        for record in records:
+            if not isinstance(record, DatasetRecord):
+                log.warning("ignoring dataset plug-in %r: %s is not a DatasetRecord", entry.name,
+                            type(record).__name__)
                 continue
-            records = obj if isinstance(obj, (list, tuple)) else [obj]
-            for record in records:
-                if not isinstance(record, DatasetRecord):
-                    log.warning("ignoring dataset plug-in %r: %s is not a DatasetRecord", entry.name,
-                                type(record).__name__)
-                    continue
-                try:
-                    self.register(record.name, record, record.aliases)
-                except ValueError as exc:
-                    log.warning("ignoring dataset plug-in %r: %s", entry.name, exc)
+            try:
+                self.register(record.name, record, record.aliases)
+            except ValueError as exc:
+                log.warning("ignoring dataset plug-in %r: %s", entry.name, exc)
 
     def unregister(self, name: str) -> None:
         """Remove a registered record (for plug-in tests); its aliases go with it."""
