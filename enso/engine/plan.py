@@ -68,6 +68,9 @@ class Cell:
     test: np.ndarray
     test_id: str
     n_classes: int
+    options: dict[str, Any] = field(default_factory=dict)  # the protocol's resolved options
+    fit_rows: np.ndarray | None = None  # rows an in-domain featurizer is fit on (None: the train split)
+    validation_rows: np.ndarray | None = None  # a given validation set for the target (None: none)
 
     def meta(self, experiment: str, protocol: str, featurizer_id: str) -> dict[str, Any]:
         return {
@@ -96,6 +99,54 @@ class Plan:
     cells: list[Cell] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     datasets: dict[str, Any] = field(default_factory=dict)
+    _n_classes: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def add_cell(self, *, dataset, featurizer: Spec, target: Spec, sampler: str, resampler: str,
+                 train_size: int, resample: int, seed: int, draw: Draw, test_rows: np.ndarray,
+                 options: dict[str, Any], fit_rows: np.ndarray | None = None,
+                 validation_rows: np.ndarray | None = None) -> Cell:
+        """Add one cell of ``dataset`` (a Dataset) to the plan: the only way a cell enters a plan.
+
+        ``draw`` says how the training sample is drawn (or holds its rows); ``test_rows`` are
+        the dataset rows the cell is scored on; ``options`` are the protocol's resolved options
+        (part of the key). ``fit_rows``: the rows an in-domain featurizer is fit on (None: the
+        train split); ``validation_rows``: a given validation set, passed to
+        ``target.fit(..., validation=(X_val, y_val))``.
+        """
+        config = self.config
+        test_rows = np.asarray(test_rows, dtype=np.int64)
+        fit_rows = None if fit_rows is None else np.asarray(fit_rows, dtype=np.int64)
+        validation_rows = None if validation_rows is None else np.asarray(validation_rows, dtype=np.int64)
+        cell_seed_parts = (config.seed, dataset.name, sampler, train_size, resample)
+        cell = Cell(
+            key=_cell_key(config, dataset, featurizer, target, sampler, resampler, train_size, resample, options,
+                          fit_rows, validation_rows),
+            dataset=dataset.name, featurizer=featurizer, target=target, sampler=sampler, resampler=resampler,
+            train_size=train_size, resample=resample, seed=seed,
+            target_seed=derive_seed(*cell_seed_parts, featurizer.id, target.id),
+            resample_seed=derive_seed(config.seed, dataset.name, sampler, resampler, train_size, resample),
+            draw=draw, test=test_rows, test_id=_test_id(test_rows), n_classes=self._classes_of(dataset),
+            options=dict(options), fit_rows=fit_rows, validation_rows=validation_rows,
+        )
+        self.cells.append(cell)
+        return cell
+
+    def _classes_of(self, dataset) -> int:
+        """Classes in the train split (all of the dataset's when it has none)."""
+        if dataset.name not in self._n_classes:
+            train = dataset.split_index("train")
+            self._n_classes[dataset.name] = (len(np.unique(dataset.labels[train])) if len(train)
+                                             else len(dataset.classes))
+        return self._n_classes[dataset.name]
+
+
+def rows_digest(rows: np.ndarray | None) -> str | None:
+    """Identifies a list of dataset rows, in order (None for None)."""
+    if rows is None:
+        return None
+    import hashlib
+
+    return hashlib.sha256(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
 def _test_id(rows: np.ndarray) -> str:
@@ -103,13 +154,18 @@ def _test_id(rows: np.ndarray) -> str:
 
 
 def _cell_key(config: ExperimentConfig, dataset, featurizer: Spec, target: Spec, sampler: str, resampler: str,
-              size: int, resample: int, options: dict[str, Any]) -> str:
-    return stable_hash({
+              size: int, resample: int, options: dict[str, Any], fit_rows=None, validation_rows=None) -> str:
+    parts = {
         "engine": ENGINE_VERSION, "protocol": config.protocol, "options": options, "dataset": dataset.name,
         "content": dataset.content_hash, "featurizer": featurizer.to_dict(), "target": target.to_dict(),
         "sampler": sampler, "resampler": resampler, "size": size, "resample": resample, "seed": config.seed,
         "metrics": config.metrics,
-    })
+    }
+    if fit_rows is not None:
+        parts["fit_rows"] = rows_digest(fit_rows)
+    if validation_rows is not None:
+        parts["validation_rows"] = rows_digest(validation_rows)
+    return stable_hash(parts)
 
 
 def build_plan(config: ExperimentConfig, datasets: dict[str, Any]) -> Plan:
@@ -127,15 +183,9 @@ def _labels(dataset, rows: np.ndarray) -> np.ndarray:
 
 def _add(plan, config, dataset, featurizer, target, sampler, resampler, size, resample, seed, draw, test,
          n_classes, options):
-    cell_seed_parts = (config.seed, dataset.name, sampler, size, resample)
-    plan.cells.append(Cell(
-        key=_cell_key(config, dataset, featurizer, target, sampler, resampler, size, resample, options),
-        dataset=dataset.name, featurizer=featurizer, target=target, sampler=sampler, resampler=resampler,
-        train_size=size, resample=resample, seed=seed,
-        target_seed=derive_seed(*cell_seed_parts, featurizer.id, target.id),
-        resample_seed=derive_seed(config.seed, dataset.name, sampler, resampler, size, resample),
-        draw=draw, test=test, test_id=_test_id(test), n_classes=n_classes,
-    ))
+    cell = plan.add_cell(dataset=dataset, featurizer=featurizer, target=target, sampler=sampler, resampler=resampler,
+                         train_size=size, resample=resample, seed=seed, draw=draw, test_rows=test, options=options)
+    cell.n_classes = n_classes  # as today's builders count them (until the protocols package replaces them)
 
 
 def _enso_cells(config: ExperimentConfig, dataset, plan: Plan) -> None:
