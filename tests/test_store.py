@@ -3,7 +3,18 @@ import json
 import pytest
 
 from enso.hashing import file_sha256, stable_hash
-from enso.store import MANIFEST, read_artifact, write_artifact, write_text_atomic
+from enso.store import (
+    MANIFEST,
+    artifact_lock,
+    atomic_path,
+    clean_temporaries,
+    is_temporary,
+    read_artifact,
+    read_fileset,
+    write_artifact,
+    write_fileset,
+    write_text_atomic,
+)
 
 
 def make(location, key="k1", payload=b"hello", meta=None):
@@ -46,7 +57,7 @@ def test_failed_write_leaves_nothing_and_keeps_the_old_artifact(tmp_path):
             (writer.path / "payload.bin").write_bytes(b"half")
             raise RuntimeError("crash mid-write")
     assert read_artifact(location, "k1").file("payload.bin").read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["art"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["art", "art.lock"]  # the lock file stays, by design
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "manifest", "no-manifest"])
@@ -74,7 +85,7 @@ def test_stale_key_reads_as_absent_and_rewrite_replaces_it(tmp_path):
     make(location, key="new-inputs", payload=b"new")
     assert read_artifact(location, "new-inputs").file("payload.bin").read_bytes() == b"new"
     assert read_artifact(location, "old-inputs") is None
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["art"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["art", "art.lock"]
 
 
 def test_missing_location_is_absent(tmp_path):
@@ -93,3 +104,186 @@ def test_stable_hash_ignores_key_order_and_sees_values():
     assert stable_hash({"a": 1, "b": [1, 2]}) == stable_hash({"b": [1, 2], "a": 1})
     assert stable_hash({"a": 1}) != stable_hash({"a": 2})
     assert stable_hash({"a": 1}) != stable_hash({"a": 1.5})
+
+
+# --- concurrency, temporaries, file sets, damaged manifests (issue 10) ---
+
+def _write_many(args):
+    """One process writing the same artifact again and again; returns the errors it met."""
+    location, rounds = args
+    errors = []
+    for i in range(rounds):
+        try:
+            with write_artifact(location, key="same", kind="test") as writer:
+                (writer.path / "payload.bin").write_bytes(b"same payload" * 100)
+                (writer.path / "sub").mkdir()
+                (writer.path / "sub" / "more.txt").write_text("x")
+        except Exception as exc:  # noqa: BLE001 - the test reports every failure
+            errors.append(f"{type(exc).__name__}: {exc}")
+    return errors
+
+
+def test_concurrent_writers_of_one_artifact_all_succeed(tmp_path):
+    """Several processes writing one artifact at once: no writer fails, the result verifies, nothing is left."""
+    import multiprocessing
+
+    location = tmp_path / "art"
+    with multiprocessing.get_context("fork").Pool(6) as pool:  # before the lock: about 1 in 100 failed
+        errors = [e for errs in pool.map(_write_many, [(location, 100)] * 6) for e in errs]
+    assert errors == [], f"{len(errors)} of 600 writes failed, e.g. {errors[:3]}"
+    artifact = read_artifact(location, "same")
+    assert artifact is not None and artifact.file("sub/more.txt").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) in (["art"], ["art", "art.lock"])
+
+
+def test_temporary_names_carry_the_writers_pid(tmp_path):
+    import os
+    import re
+
+    seen = []
+    with write_artifact(tmp_path / "art", key="k", kind="test") as writer:
+        seen.append(writer.path.name)
+    with atomic_path(tmp_path / "file.txt") as temp:
+        seen.append(temp.name)
+        temp.write_text("x")
+    assert re.fullmatch(rf"\.tmp-art-{os.getpid()}-[0-9a-f]{{8}}", seen[0]), seen
+    assert re.fullmatch(rf"\.tmp-file\.txt-{os.getpid()}-[0-9a-f]{{8}}", seen[1]), seen
+    assert is_temporary(seen[0]) and is_temporary(".old-art-1-abcdef12")
+    assert not is_temporary("art") and not is_temporary("tmp-art") and not is_temporary(".tmpfile")
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    return int(child.stdout)
+
+
+def test_clean_temporaries_removes_only_what_dead_writers_left(tmp_path):
+    import os
+    import time
+
+    dead, live = _dead_pid(), os.getpid()
+    (tmp_path / f".tmp-features-{dead}-0123abcd").mkdir()
+    (tmp_path / f".tmp-features-{dead}-0123abcd" / "features.npy").write_bytes(b"0" * 1000)
+    (tmp_path / f".old-art-{dead}-89abcdef").mkdir()
+    (tmp_path / f".tmp-results.csv-{dead}-00000000").write_text("half")
+    (tmp_path / f".tmp-busy-{live}-11111111").write_text("in progress")  # a live writer's
+    old_pidless = tmp_path / ".tmp-old-format-22222222"
+    old_pidless.write_text("old")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old_pidless, (hours_ago, hours_ago))
+    (tmp_path / ".tmp-fresh-33333333").write_text("recent, no pid")
+    (tmp_path / "kept").mkdir()
+    nested = tmp_path / "kept" / f".tmp-cell.json-{dead}-44444444"
+    nested.write_text("{")
+    target = tmp_path / "outside.txt"
+    target.write_text("must survive")
+    (tmp_path / f".tmp-link-{dead}-55555555").symlink_to(target)
+
+    assert clean_temporaries(tmp_path) == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f".tmp-busy-{live}-11111111", ".tmp-fresh-33333333", "kept", "outside.txt"])
+    assert nested.exists() and target.read_text() == "must survive"
+    assert clean_temporaries(tmp_path, recursive=True) == 1
+    assert not nested.exists()
+    assert clean_temporaries(tmp_path / "missing") == 0
+
+
+def test_artifact_lock_is_reentrant_in_a_process_and_excludes_others(tmp_path):
+    import subprocess
+    import sys
+
+    location = tmp_path / "art"
+    probe = ("import sys, filelock; from enso.store import artifact_lock\n"
+             "try:\n    artifact_lock(sys.argv[1]).acquire(timeout=0.2)\n"
+             "except filelock.Timeout:\n    print('busy')\nelse:\n    print('free')\n")
+    with artifact_lock(location):
+        with artifact_lock(location):  # a caller holding it around check-then-build
+            make(location)  # write_artifact takes it again: no deadlock
+        other = subprocess.run([sys.executable, "-c", probe, str(location)], capture_output=True, text=True,
+                               timeout=60)
+        assert other.stdout.strip() == "busy", other.stderr
+    other = subprocess.run([sys.executable, "-c", probe, str(location)], capture_output=True, text=True, timeout=60)
+    assert other.stdout.strip() == "free", other.stderr
+    assert (tmp_path / "art.lock").is_file() and read_artifact(location, "k1") is not None
+
+
+def test_fileset_round_trip_writes_the_manifest_last(tmp_path):
+    folder = tmp_path / "results"
+    seen = []
+
+    def write_a(path):
+        seen.append((folder / "set.manifest.json").exists())
+        path.write_text("alpha")
+
+    written = write_fileset(folder, "set.manifest.json", {"a.txt": write_a, "b.bin": lambda p: p.write_bytes(b"\0b")},
+                            key="k1", kind="table", meta={"rows": 2})
+    assert seen == [False]
+    fileset = read_fileset(folder, "set.manifest.json", "k1")
+    assert fileset is not None and fileset.manifest["files"] == written.manifest["files"]
+    assert fileset.file("a.txt").read_text() == "alpha" and fileset.meta == {"rows": 2}
+    assert fileset.manifest["kind"] == "table" and "python" in fileset.manifest["versions"]
+    assert read_fileset(folder, "set.manifest.json") is not None
+    assert read_fileset(folder, "set.manifest.json", "other") is None
+    (folder / "unrelated.txt").write_text("not part of the set")
+    assert read_fileset(folder, "set.manifest.json", "k1") is not None
+    assert sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock")) == [
+        "a.txt", "b.bin", "set.manifest.json", "unrelated.txt"]
+
+
+def test_fileset_with_a_changed_file_reads_as_absent(tmp_path, caplog):
+    folder = tmp_path / "results"
+    write_fileset(folder, "set.manifest.json", {"a.txt": lambda p: p.write_text("0.596")}, key="k", kind="table")
+    (folder / "a.txt").write_text("0.597")
+    with caplog.at_level("WARNING", logger="enso"):
+        assert read_fileset(folder, "set.manifest.json", "k") is None
+    assert "sha256" in caplog.text
+
+
+def test_a_failed_fileset_write_leaves_no_manifest_and_no_temporaries(tmp_path):
+    folder = tmp_path / "results"
+    write_fileset(folder, "set.manifest.json", {"a.txt": lambda p: p.write_text("old")}, key="k", kind="table")
+
+    def crash(path):
+        path.write_text("half")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        write_fileset(folder, "set.manifest.json", {"a.txt": lambda p: p.write_text("new"), "b.txt": crash},
+                      key="k2", kind="table")
+    assert read_fileset(folder, "set.manifest.json") is None
+    assert not [p for p in folder.iterdir() if is_temporary(p.name)]
+    with pytest.raises(ValueError, match="plain file name"):
+        write_fileset(folder, "set.manifest.json", {"../x": lambda p: p.write_text("x")}, key="k", kind="t")
+
+
+@pytest.mark.parametrize("manifest", [
+    "[]",
+    '"a string"',
+    "null",
+    '{"key": "k1"}',
+    '{"key": "k1", "files": ["payload.bin"]}',
+    '{"key": "k1", "files": {"payload.bin": "abc"}}',
+    '{"key": "k1", "files": {"payload.bin": {"size": "5", "sha256": "%s"}}}',
+    '{"key": "k1", "files": {"payload.bin": {"size": 5}}}',
+    '{"key": 7, "files": {}}',
+    '{"key": "k1", "files": {}, "meta": []}',
+    '{"key": "k1", "files": {"../../outside.bin": {"size": 5, "sha256": "%s"}}}',
+    "[" * 100_000 + "]" * 100_000,
+    b"\xff\xfe{\x00}\x00",
+])
+def test_a_manifest_of_the_wrong_shape_reads_as_absent_with_a_warning(tmp_path, manifest, caplog):
+    location = make(tmp_path / "art")
+    digest = file_sha256(location / "payload.bin")
+    if isinstance(manifest, bytes):
+        (location / MANIFEST).write_bytes(manifest)
+    else:
+        (location / MANIFEST).write_text(manifest.replace("%s", digest))
+    (tmp_path / "outside.bin").write_bytes(b"hello")
+    with caplog.at_level("WARNING", logger="enso"):
+        assert read_artifact(location, "k1") is None
+        assert read_artifact(location) is None
+    assert "broken manifest" in caplog.text
