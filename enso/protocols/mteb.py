@@ -1,0 +1,74 @@
+"""The ``mteb`` protocol: MTEB's classification evaluation, reproduced exactly.
+
+MTEB's ``AbsTaskClassification`` keeps one list of train indices and, before each of its
+``n_experiments`` draws, reshuffles that list in place with a fresh ``RandomState(seed)``; it
+then walks the list and takes the first ``samples_per_label`` examples of every label. Because
+the list carries over, every draw differs although the seed does not. Each draw fits
+scikit-learn's ``LogisticRegression(max_iter=..., random_state=seed)`` on the draw's rows in the
+order they were taken, and scores it on the whole test split. The config's targets and
+samplers are not used (a warning says so). Any change here must keep MTEB's published per-draw
+accuracies (Banking77: 0.798052, 0.801623, ...) to the last digit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import numpy as np
+
+from enso.protocols.base import Protocol, check_min_int
+
+log = logging.getLogger(__name__)
+
+
+class MTEBProtocol(Protocol):
+    name = "mteb"
+    description = "MTEB classification: k examples per label, 10 draws, scikit-learn logistic regression"
+    defaults: ClassVar[dict[str, Any]] = {"samples_per_label": 8, "n_experiments": 10, "seed": 42, "max_iter": 100}
+    checks: ClassVar = {"samples_per_label": check_min_int(1), "n_experiments": check_min_int(1),
+                        "max_iter": check_min_int(1), "seed": check_min_int(0)}
+
+    @staticmethod
+    def target(options: dict[str, Any]):
+        from enso.config import Spec
+
+        return Spec("sklearn.linear_model:LogisticRegression",
+                    {"max_iter": int(options["max_iter"]), "random_state": int(options["seed"])})
+
+    @staticmethod
+    def draws(labels: list, options: dict[str, Any]) -> list[list[int]]:
+        """Pool positions of each draw, in the order MTEB takes them."""
+        k, seed = int(options["samples_per_label"]), int(options["seed"])
+        idxs = list(range(len(labels)))
+        out = []
+        for _ in range(int(options["n_experiments"])):
+            np.random.RandomState(seed).shuffle(idxs)
+            counter: dict[Any, int] = {}
+            picked = []
+            for i in idxs:
+                if counter.get(labels[i], 0) < k:
+                    picked.append(i)
+                    counter[labels[i]] = counter.get(labels[i], 0) + 1
+            out.append(picked)
+        return out
+
+    def build(self, config, dataset, plan) -> None:
+        from enso.config import Spec
+        from enso.engine.plan import Draw
+
+        options = self.check_options(config.protocol_options)
+        if config.targets != [Spec("logreg")] and dataset.name == config.datasets[0]:
+            log.warning("protocol mteb fits MTEB's LogisticRegression(max_iter=%d); the config's targets are not used",
+                        options["max_iter"])
+        pool = dataset.split_index("train")
+        test = np.asarray(dataset.split_index("test"), dtype=np.int64)
+        target = self.target(options)
+        seed = int(options["seed"])
+        for experiment, picked in enumerate(self.draws(dataset.labels[pool].tolist(), options)):
+            rows = pool[np.asarray(picked, dtype=np.int64)]
+            draw = Draw(dataset.name, "mteb", len(rows), experiment, seed, rows=rows)
+            for featurizer in config.featurizers:
+                plan.add_cell(dataset=dataset, featurizer=featurizer, target=target, sampler="mteb",
+                              resampler="none", train_size=len(rows), resample=experiment, seed=seed, draw=draw,
+                              test_rows=test, options=options)
