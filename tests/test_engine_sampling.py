@@ -90,3 +90,36 @@ def test_resamplers_balance_the_training_sample(trec_labels):
     assert len(np.unique(under_rows)) == len(under_rows)
     np.testing.assert_array_equal(RESAMPLERS.get("none").resample(labels, np.random.default_rng(0)),
                                   np.arange(len(labels)))
+
+
+def read_lines_dataset(shared, files):
+    """Texts and labels of a one-text-per-line dataset (latin-1, split on '\\n' only)."""
+    texts, labels = [], []
+    for name, label in files:
+        for line in (shared / name).read_bytes().decode("latin-1").split("\n"):
+            if line.strip():
+                texts.append(line.strip())
+                labels.append(label)
+    return texts, np.array(labels)
+
+
+@pytest.fixture(scope="module")
+def mpqa_tfidf(shared_datasets):
+    """MPQA's 10,603 short phrases as enso's tf-idf: most pairs share no term (cosine exactly 0)."""
+    from enso.features.tfidf import TfidfFeaturizer
+
+    texts, labels = read_lines_dataset(shared_datasets, [("mpqa.pos", "positive"), ("mpqa.neg", "negative")])
+    return TfidfFeaturizer().fit(texts).featurize(texts), labels
+
+
+@pytest.mark.parametrize("name", ["kcenter", "orthogonal"])
+def test_diversity_samplers_break_ties_at_random_not_by_file_order(mpqa_tfidf, name):
+    X, labels = mpqa_tfidf
+    head = len(labels) // 10
+    picks = [SAMPLERS.get(name).sample(labels, 100, np.random.default_rng(seed), X) for seed in range(5)]
+    # the first 10% of the pool should get about 10% of the picks; by file order it got 98%
+    share = np.mean([np.mean(rows < head) for rows in picks])
+    assert share <= 0.15, f"{share:.0%} of the picks come from the first 10% of the pool"
+    # the tie-breaks follow the sample's seed: reproducible, and another seed gives another sample
+    np.testing.assert_array_equal(SAMPLERS.get(name).sample(labels, 100, np.random.default_rng(3), X), picks[3])
+    assert len(set(picks[0]) & set(picks[1])) < 50

@@ -37,6 +37,8 @@ def check_size(labels: np.ndarray, size: int) -> None:
 class Sampler:
     name = "sampler"
     needs_features = False
+    #: bumped when the same seed starts drawing other rows, so that stored cells of the old draws are not reused
+    version = 1
 
     def check(self, labels: np.ndarray, size: int) -> None:
         check_size(labels, size)
@@ -124,10 +126,16 @@ class _GreedyDiversity(Sampler):
     """Greedy selection on the train pool's unit-normalised features.
 
     Starts from one random example of every class (so every class is present), then adds
-    the example that ``_score`` ranks most distant from everything chosen so far.
+    the example that ``_closeness`` ranks most distant from everything chosen so far. Ties
+    (closeness within ``TIE_TOLERANCE``, float32 noise) are broken at random with the sample's
+    own seeded generator: on sparse features such as tf-idf most of the pool shares no term
+    with what is chosen (closeness exactly 0), and taking the first of them in file order
+    drew most picks from the top of the file (98% of 100 picks from MPQA's first 10%).
     """
 
     needs_features = True
+    version = 2  # 1 broke ties by file order
+    TIE_TOLERANCE = 1e-6
 
     def sample(self, labels, size, rng, features=None):
         self.check(labels, size)
@@ -143,7 +151,8 @@ class _GreedyDiversity(Sampler):
         taken[chosen] = True
         while len(chosen) < size:
             candidates = np.where(taken, np.inf, closeness)
-            row = int(np.argmin(candidates))
+            ties = np.flatnonzero(candidates <= candidates.min() + self.TIE_TOLERANCE)
+            row = int(ties[0]) if len(ties) == 1 else int(rng.choice(ties))
             chosen.append(row)
             taken[row] = True
             closeness = np.maximum(closeness, self._closeness(X, row))
