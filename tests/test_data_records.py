@@ -103,3 +103,22 @@ def test_plugins_register_records_with_their_aliases(monkeypatch, caplog):
     assert registry.canonical("second") == "Second"
     assert "could not load dataset plug-in 'broken'" in caplog.text
     assert "is not a DatasetRecord" in caplog.text
+
+
+def test_dataset_splits_are_train_dev_and_test():
+    import pandas as pd
+
+    from enso.data import Dataset
+
+    frame = pd.DataFrame({"text": ["a", "b", "c", "d", "a", "b"], "label": ["x", "y", "x", "y", "x", "x"],
+                          "split": ["train", "train", "dev", "dev", "test", "test"]})
+    dataset = Dataset.from_frame("D", frame)
+    assert dataset.split_index("dev").tolist() == [2, 3]
+    # "b" is in train and test; "a" too; dev rows count on neither side.
+    assert dataset.duplicate_test_rows().tolist() == [4, 5]
+    frame.loc[4, "text"] = "c"  # a dev text in test is not a train text
+    assert Dataset.from_frame("D", frame).test_in_train() == {"count": 1, "share": 0.5}
+    with pytest.raises(ValueError, match="unknown split 'valid'"):
+        dataset.split_index("valid")
+    with pytest.raises(ValueError, match="unknown splits \\['valid'\\]; use 'train', 'dev' and 'test'"):
+        Dataset.from_frame("D", frame.assign(split="valid"))

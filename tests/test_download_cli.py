@@ -178,9 +178,9 @@ def test_list_table_shows_state(server, register, workspace):
     result, _ = run(workspace, "--list")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0].split() == ["name", "aliases", "classes", "rows", "license", "downloaded"]
+    assert lines[0].split() == ["name", "aliases", "classes", "rows", "license", "test-in-train", "downloaded"]
     rows = {line.split()[0]: line for line in lines[2:]}
-    assert rows["FaultyData"].endswith("yes") and rows["TREC"].endswith("no")
+    assert rows["FaultyData"].endswith("0 (0.0%)  yes") and rows["TREC"].endswith("-  no")
     assert "Banking77" in rows and " 77 " in rows["Banking77"]
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from enso import __version__
 from enso.data.archives import Archive
-from enso.data.dataset import Dataset
+from enso.data.dataset import SPLITS, Dataset
 from enso.data.downloader import Downloader
 from enso.data.formats import Parsed, parse_file, to_frame
 from enso.data.pypi import fetch_pypi
@@ -97,9 +97,9 @@ def parse_record(record: DatasetRecord, sources: Sources) -> tuple[pd.DataFrame,
     check_rows(record, frame)
     if isinstance(record.split, GivenSplit):
         frame["split"] = frame["split"].replace(record.split.merge)
-        unknown = sorted(set(frame["split"]) - {"train", "test"})
+        unknown = sorted(set(frame["split"]) - set(SPLITS))
         if unknown:
-            raise EnsoError(f"{record.name}: given splits {unknown} are neither train nor test; "
+            raise EnsoError(f"{record.name}: given splits {unknown} are not train, dev or test; "
                             "merge them in the record's GivenSplit")
         if record.split_rows is not None:
             sizes = frame["split"].value_counts().to_dict()
@@ -126,20 +126,28 @@ def check_rows(record: DatasetRecord, frame: pd.DataFrame) -> None:
                         "the source is not what the record describes")
 
 
+def card_splits(dataset: Dataset) -> tuple[str, ...]:
+    """The splits a card shows: train and test always, dev only when the dataset has one."""
+    present = set(dataset.frame["split"])
+    return tuple(split for split in SPLITS if split != "dev" or split in present)
+
+
 def make_card(summary: dict[str, Any], dataset: Dataset, extra: dict[str, Any]) -> dict[str, Any]:
     """The dataset card: the record's description plus counts of what is stored."""
     frame = dataset.frame
+    splits = card_splits(dataset)
     counts = frame.groupby(["split", "label"], sort=True).size()
-    by_class = {label: {split: int(counts.get((split, label), 0)) for split in ("train", "test")}
+    by_class = {label: {split: int(counts.get((split, label), 0)) for split in splits}
                 for label in sorted(set(frame["label"]))}
     duplicated = int(frame["text"].duplicated().sum())
     return {
         **summary,
         "rows": len(frame),
         "n_classes": len(by_class),
-        "splits": {split: int((frame["split"] == split).sum()) for split in ("train", "test")},
+        "splits": {split: int((frame["split"] == split).sum()) for split in splits},
         "class_counts": by_class,
         "duplicated_texts": duplicated,
+        "test_in_train": dataset.test_in_train(),
         "content_hash": dataset.content_hash,
         "built_by": f"enso {__version__}",
         **extra,
@@ -180,7 +188,9 @@ def read_dataset(name: str, location: Path, key: str | None = None) -> Dataset |
     try:
         frame = pd.read_parquet(artifact.file(DATA_FILE), engine="pyarrow")
         card = json.loads(artifact.file(CARD_FILE).read_text(encoding="utf-8"))
-    except (KeyError, OSError, ValueError) as exc:
+        if not isinstance(card, dict):
+            raise ValueError(f"{CARD_FILE} holds a JSON {type(card).__name__}, not an object")
+        return Dataset.from_frame(name, frame, card)
+    except (KeyError, OSError, ValueError, TypeError) as exc:  # pyarrow's errors are ValueError/OSError
         log.warning("%s cannot be read (%s); treating it as absent", location, exc)
         return None
-    return Dataset.from_frame(name, frame, card)

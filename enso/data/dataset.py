@@ -1,4 +1,9 @@
-"""A labelled text dataset as every stage sees it: one table, fixed splits, a content hash."""
+"""A labelled text dataset as every stage sees it: one table, fixed splits, a content hash.
+
+Splits are ``train``, ``dev`` and ``test``. ``dev`` is a given validation set (SentEval's
+SST-2 chooses its hyperparameters on it); most datasets have none, and a record may
+merge a given dev split into train instead (``GivenSplit(merge={"dev": "train"})``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import pandas as pd
 
 from enso.seeds import derive_seed
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "dev", "test")
 COLUMNS = ("text", "label", "split")
 
 
@@ -44,7 +49,7 @@ class Dataset:
         frame = frame.astype({"text": str, "label": str, "split": str})
         bad = sorted(set(frame["split"]) - set(SPLITS))
         if bad:
-            raise ValueError(f"dataset {name} has unknown splits {bad}; use 'train' and 'test'")
+            raise ValueError(f"dataset {name} has unknown splits {bad}; use 'train', 'dev' and 'test'")
         return cls(name, frame, content_hash(frame), dict(card or {}))
 
     def __len__(self) -> int:
@@ -67,8 +72,28 @@ class Dataset:
         return sorted(self.frame["label"].unique())
 
     def split_index(self, split: str) -> np.ndarray:
-        """Row positions of ``split`` ('train' or 'test'), in row order."""
+        """Row positions of ``split`` ('train', 'dev' or 'test'), in row order (empty if it has none)."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
         return np.flatnonzero(self.frame["split"].to_numpy() == split)
+
+    def duplicate_test_rows(self) -> np.ndarray:
+        """Test rows whose text, exactly as stored, is also the text of a train row (row order, int64).
+
+        These are the test examples a model may have seen verbatim in training: the
+        ``dedupe`` option drops them from the test split. Dev rows count on neither side.
+        """
+        split = self.frame["split"].to_numpy()
+        texts = self.frame["text"].to_numpy()
+        seen = set(texts[split == "train"].tolist())
+        test = np.flatnonzero(split == "test")
+        return np.asarray([row for row in test.tolist() if texts[row] in seen], dtype=np.int64)
+
+    def test_in_train(self) -> dict[str, int | float]:
+        """How many test rows have their exact text in the train split, and their share of the test split."""
+        n_test = int((self.frame["split"] == "test").sum())
+        count = int(len(self.duplicate_test_rows()))
+        return {"count": count, "share": count / n_test if n_test else 0.0}
 
     def capped(self, max_examples: int | None) -> "Dataset":
         """At most ``max_examples`` rows, drawn stratified by split and label with a fixed seed.

@@ -107,6 +107,23 @@ def parse_label_first(text: str, *, where: str, label: str | None, label_map: di
     return _finish(pairs, label_map, where)
 
 
+def parse_label_last(text: str, *, where: str, label: str | None, label_map: dict[str, str] | None = None,
+                     separator: str = "\t") -> Parsed:
+    """``text<SEP>LABEL`` per line, split at the last ``separator`` (SentEval's ``phrase<TAB>label`` files)."""
+    pairs = []
+    for number, line in enumerate(split_lines(text), 1):
+        if not line.strip(_STRIP):
+            pairs.append(("", ""))
+            continue
+        head, sep, tail = line.rpartition(separator)
+        if not sep:
+            raise EnsoError(f"{where}: line {number} has no {separator!r} before its label: {line[:60]!r}")
+        if not head.strip(_STRIP):
+            raise EnsoError(f"{where}: line {number} has a label but no text: {line[:60]!r}")
+        pairs.append((head, tail))
+    return _finish(pairs, label_map, where)
+
+
 def _column(header: list[str] | None, column: str | int, where: str) -> int:
     if isinstance(column, int):
         return column
@@ -165,6 +182,7 @@ def parse_orange_tab(text: str, *, where: str, label: str | None, text_column: s
 PARSERS: dict[str, Parser] = {
     "lines": Parser(1, parse_lines, "one text per line ('\\n' only); the file gives the label"),
     "label_first": Parser(1, parse_label_first, "'LABEL text' per line ('\\n' only)"),
+    "label_last": Parser(1, parse_label_last, "'text<TAB>LABEL' per line ('\\n' only), split at the last tab"),
     "csv": Parser(1, parse_csv, "CSV with quoted fields (Python csv module)"),
     "orange_tab": Parser(1, parse_orange_tab, "Orange .tab: names, types and flags rows, then tab-separated rows"),
 }
