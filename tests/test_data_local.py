@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 import pandas as pd
 import pytest
@@ -164,3 +166,167 @@ def test_registry_get_of_a_local_dataset_is_a_clear_error(workspace, tmp_path):
     assert DATASETS.record("mine") is None and DATASETS.is_local("MINE")
     with pytest.raises(EnsoError, match="user's own dataset"):
         DATASETS.get("Mine")
+
+
+# --- issue 10: names, damaged files and races, each one `error:` line, never a traceback ---------------
+
+
+def _import(workspace, path, name, *extra):
+    return run(workspace, "--csv", str(path), "--name", name, "--text-column", "body", "--label-column", "stars",
+               *extra)
+
+
+def test_names_differing_only_by_case_are_one_name(workspace, tmp_path):
+    assert _import(workspace, write_csv(tmp_path / "first.csv"), "Mine")[0].exit_code == 0
+    before = load_dataset("Mine", workspace).content_hash
+    second = write_csv(tmp_path / "second.csv", TEXTS[::-1], LABELS[::-1])
+    for spelling in ("mine", "MINE"):
+        for extra in ((), ("--force",)):
+            result, errors = _import(workspace, second, spelling, *extra)
+            assert result.exit_code == 2 and len(errors) == 1, result.stderr
+            assert "the local dataset 'Mine' already exists" in errors[0] and "--name Mine" in errors[0]
+    assert sorted(p.name for p in workspace.datasets.iterdir() if p.name.lower() == "mine") == ["Mine"]
+    assert load_dataset("mine", workspace).content_hash == before
+    # The one spelling that exists may replace it, as before.
+    assert _import(workspace, second, "Mine", "--force")[0].exit_code == 0
+    assert load_dataset("MINE", workspace).content_hash != before
+
+
+def test_a_csv_with_only_a_header_is_one_error_line(workspace, tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("body,stars\n")
+    result, errors = _import(workspace, path, "Header")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert errors == ["error: header.csv: no data rows (only a header); add rows of text and label below it"]
+    assert not workspace.dataset_dir("Header").exists()
+
+
+def test_jsonl_labels_of_mixed_types_are_refused_naming_the_line(workspace, tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    rows = [{"text": t, "label": 1 if y == "pos" else 0} for t, y in zip(TEXTS, LABELS, strict=True)]
+    rows[7]["label"] = "1"  # a string among numbers: the same class "1" once stored
+    path.write_text("\n\n".join(json.dumps(r) for r in rows) + "\n")  # blank lines between: line numbers count them
+    result, errors = run(workspace, "--jsonl", str(path), "--name", "Mixed")
+    assert result.exit_code == 1 and len(errors) == 1, result.stderr
+    assert "line 15 has 'label' \"1\" (a string) but line 1 has 0 (a number)" in errors[0]
+    assert read_artifact(workspace.dataset_dir("Mixed")) is None
+    rows[7]["label"] = True
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert "line 8 has 'label' true (a boolean)" in run(workspace, "--jsonl", str(path), "--name", "Mixed")[1][0]
+    rows[7]["label"] = [1]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert "line 8 has a JSON array as its 'label'" in run(workspace, "--jsonl", str(path), "--name", "Mixed")[1][0]
+    rows[7]["label"] = 1  # one type throughout: fine
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert run(workspace, "--jsonl", str(path), "--name", "Mixed")[0].exit_code == 0
+    assert load_dataset("Mixed", workspace).classes == ["0", "1"]
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("a\nb", "--name 'a\\nb' must be a plain folder name"),
+    ("a\x00b", "--name 'a\\x00b' must be a plain folder name"),
+    ("$^$", "--name '$^$' must be a plain folder name"),
+    ("x" * 101, "--name is 101 characters long ('xxxxxxxxxxxxxxxxxxxx'...); use at most 100"),
+    ("x" * 300, "--name is 300 characters long"),
+])
+def test_bad_names_are_refused_with_one_line(workspace, tmp_path, name, fragment):
+    result, errors = _import(workspace, write_csv(tmp_path / "mine.csv"), name)
+    assert result.exit_code == 2 and len(errors) == 1 and fragment in errors[0], result.stderr
+    assert not workspace.datasets.exists() or not any(workspace.datasets.iterdir())
+
+
+def test_a_name_of_100_characters_is_fine(workspace, tmp_path):
+    assert _import(workspace, write_csv(tmp_path / "mine.csv"), "x" * 100)[0].exit_code == 0
+
+
+def test_list_never_shows_store_temporaries(workspace, tmp_path):
+    import shutil
+
+    assert _import(workspace, write_csv(tmp_path / "mine.csv"), "Mine")[0].exit_code == 0
+    # What a write in progress (or killed in the swap) leaves: whole copies of an artifact under temp names.
+    shutil.copytree(workspace.dataset_dir("Mine"), workspace.datasets / ".old-Mine-4194303-0123abcd")
+    shutil.copytree(workspace.dataset_dir("Mine"), workspace.datasets / f".tmp-Other-{os.getpid()}-89abcdef")
+    listing, errors = run(workspace, "--list")
+    assert listing.exit_code == 0 and errors == []
+    names = [line.split()[0] for line in listing.output.splitlines()[2:]]
+    assert "Mine" in names and not [n for n in names if n.startswith((".tmp-", ".old-"))]
+    assert ".old-" not in listing.output and ".tmp-" not in listing.output
+
+
+def test_the_next_import_removes_what_killed_ones_left(workspace, tmp_path):
+    import subprocess
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    workspace.datasets.mkdir(parents=True)
+    leftover = workspace.datasets / f".tmp-Mine-{dead.pid}-0123abcd"
+    leftover.mkdir()
+    (leftover / "data.parquet").write_bytes(b"\0" * 1000)
+    running = workspace.datasets / f".tmp-Mine-{os.getpid()}-89abcdef"  # a live writer's: kept
+    running.mkdir()
+    assert _import(workspace, write_csv(tmp_path / "mine.csv"), "Other")[0].exit_code == 0
+    assert not leftover.exists() and running.exists()
+
+
+@pytest.mark.parametrize("damage", [b"[1, 2]", b'"a string"', b'{"key": ', b"\xff\xfe\x00garbage", b"{}"])
+def test_a_damaged_local_manifest_is_one_line_and_a_reimport_rebuilds(workspace, tmp_path, damage):
+    path = write_csv(tmp_path / "mine.csv")
+    assert _import(workspace, path, "Mine")[0].exit_code == 0
+    (workspace.dataset_dir("Mine") / "manifest.json").write_bytes(damage)
+    listing, errors = run(workspace, "--list")
+    assert listing.exit_code == 0 and errors == [], listing.stderr
+    assert [line for line in listing.output.splitlines() if line.startswith("Mine")][0].endswith("broken")
+    for args in (["--info", "Mine"], ["Mine"]):
+        result, errors = run(workspace, *args)
+        assert result.exit_code in (1, 2) and len(errors) == 1, result.stderr
+        assert "Traceback" not in result.stderr and "import it again" in errors[0]
+    result, errors = _import(workspace, path, "Mine")
+    assert result.exit_code == 0 and errors == [], result.stderr
+    assert len(load_dataset("Mine", workspace)) == 30
+
+
+_RACE = r"""
+import pathlib, sys, time
+import enso.data.local as local
+
+barrier, me, args = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+check_name, write_dataset = local.check_name, local.write_dataset
+
+def arrive(name):
+    # Both imports pass this point before either goes on: they overlap for sure.
+    check_name(name)
+    (barrier / f"arrived-{me}").touch()
+    deadline = time.time() + 30
+    while len(list(barrier.glob("arrived-*"))) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+
+def slow_write(*a, **k):
+    time.sleep(0.5)  # a big file: the other import has all the time it needs to check and write
+    return write_dataset(*a, **k)
+
+local.check_name, local.write_dataset = arrive, slow_write
+from enso.download import main
+main(args, prog_name="enso.download")
+"""
+
+
+def test_two_imports_under_one_name_never_silently_replace_each_other(workspace, tmp_path):
+    import subprocess
+
+    files = [write_csv(tmp_path / "first.csv"), write_csv(tmp_path / "second.csv", TEXTS[::-1], LABELS[::-1])]
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", _RACE, str(barrier), str(i), "--root", str(workspace.root),
+                               "--csv", str(path), "--name", "Mine", "--text-column", "body",
+                               "--label-column", "stars"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i, path in enumerate(files)]
+    outcomes = [(proc.wait(timeout=120), proc.stderr.read()) for proc in procs]
+    codes = [code for code, _ in outcomes]
+    assert sorted(codes) == [0, 1], outcomes
+    winner = files[codes.index(0)]
+    loser_errors = [line for line in outcomes[codes.index(1)][1].splitlines() if line.startswith("error:")]
+    assert len(loser_errors) == 1 and "already holds another dataset" in loser_errors[0]
+    assert f"from {winner.resolve()}" in loser_errors[0]
+    stored = load_dataset("Mine", workspace)
+    assert stored.card["sources"][0]["source"] == str(winner.resolve())

@@ -256,3 +256,22 @@ def test_offline_uses_stored_datasets_even_with_force(server, register, workspac
     assert result.exit_code == 0 and errors == []
     assert "--force does not rebuild them" in result.stderr
     assert len(server.requests) == 2  # only the first run's two files
+
+
+def test_a_download_removes_what_killed_downloads_left(server, register, workspace):
+    register(server)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    workspace.datasets.mkdir(parents=True)
+    leftovers = [workspace.datasets / f".tmp-FaultyData-{dead.pid}-0123abcd",
+                 workspace.datasets / f".old-FaultyData-{dead.pid}-89abcdef"]
+    for leftover in leftovers:
+        leftover.mkdir()
+        (leftover / "data.parquet").write_bytes(b"\0" * 1000)
+    live = workspace.datasets / f".tmp-FaultyData-{os.getpid()}-00000000"  # a running writer's: kept
+    live.mkdir()
+    result, errors = run(workspace, "FaultyData")
+    assert result.exit_code == 0 and errors == [], result.stderr
+    assert not any(p.exists() for p in leftovers) and live.exists()
+    listing, _ = run(workspace, "--list")
+    assert ".tmp-" not in listing.output and ".old-" not in listing.output

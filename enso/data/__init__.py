@@ -187,6 +187,7 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
     """
     from enso.data.build import Sources, build, read_dataset
     from enso.data.downloader import Downloader
+    from enso.store import clean_temporaries
 
     canonical: list[str] = []
     records: dict[str, DatasetRecord | None] = {}
@@ -196,6 +197,7 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
             if resolved not in canonical:
                 canonical.append(resolved)
                 records[resolved] = DATASETS.record(resolved)
+    clean_temporaries(workspace.datasets, recursive=True)  # what killed downloads and imports left behind
     if force and offline:
         log.warning("--offline: stored datasets are used as they are; --force does not rebuild them")
         force = False

@@ -27,8 +27,14 @@ _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"
 PARSER_VERSION = 1
 
 
+MAX_NAME_LENGTH = 100
+
+
 def read_table(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
-    """Every column as read, values as strings where the file has text (empty cells are None)."""
+    """Every column as read, values as strings where the file has text (empty cells are None).
+
+    For JSONL, ``table.attrs["lines"]`` holds each row's line number in the file.
+    """
     if fmt == "parquet":
         try:
             return pd.read_parquet(path, engine="pyarrow")
@@ -43,7 +49,7 @@ def read_table(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
                                sep=delimiter, skip_blank_lines=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise EnsoError(f"{path}: not a readable CSV file ({str(exc).strip()})") from None
-    records = []
+    records, numbers = [], []
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
@@ -55,9 +61,49 @@ def read_table(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
         if not isinstance(value, dict):
             raise EnsoError(f"{path}: line {number} is a JSON {type(value).__name__}, not an object")
         records.append(value)
+        numbers.append(number)
     if not records:
         raise EnsoError(f"{path}: no rows")
-    return pd.DataFrame.from_records(records)
+    table = pd.DataFrame.from_records(records)
+    table.attrs["lines"] = numbers
+    return table
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a value as pandas hands it over (numpy scalars for columns of one numeric type)."""
+    import numbers
+
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return "boolean"
+    if isinstance(value, numbers.Number):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else type(value).__name__
+
+
+def check_label_types(name: str, labels: pd.Series, lines: list[int], column: str) -> None:
+    """JSON labels of one type only: ``1`` and ``"1"`` would otherwise become one class ``"1"``."""
+    first: tuple[int, Any, str] | None = None
+    for number, value in zip(lines, labels):
+        if _missing(value):
+            continue
+        kind = _json_type(value)
+        if kind not in ("boolean", "number", "string"):
+            raise EnsoError(f"{name}: line {number} has a JSON {kind} as its {column!r}; "
+                            "a label must be a string, a number or true/false")
+        if first is None:
+            first = (number, value, kind)
+        elif kind != first[2]:
+            raise EnsoError(f"{name}: line {number} has {column!r} {_shown(value)} (a {kind}) but line "
+                            f"{first[0]} has {_shown(first[1])} (a {first[2]}); give every label the same "
+                            "JSON type, so that 1 and \"1\" are not taken for one class")
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value.item() if hasattr(value, "item") else value)
 
 
 def _missing(value: Any) -> bool:
@@ -75,13 +121,38 @@ def _rows(numbers: list[int]) -> str:
 
 
 def check_name(name: str) -> None:
+    """A local dataset's name: a plain folder name of at most 100 characters, not a registered name."""
     from enso.data import DATASETS
 
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(f"--name is {len(name)} characters long ({name[:20]!r}...); "
+                          f"use at most {MAX_NAME_LENGTH}")
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
-        raise ConfigError(f"--name {name!r} must be a plain folder name (letters, digits, '-', '_', '.')")
+        raise ConfigError(f"--name {name!r} must be a plain folder name (letters, digits, '-', '_', '.'), "
+                          "not starting with '.'")
     if DATASETS.is_registered(name):
         raise ConfigError(f"--name {name!r} is a registered dataset ({DATASETS.canonical(name)}); "
                           "choose another name for your own data")
+
+
+def same_name_other_case(name: str, workspace: Workspace) -> str | None:
+    """A folder in ``datasets/`` whose name differs from ``name`` only by case (names ignore case)."""
+    from enso.store import is_temporary
+
+    if not workspace.datasets.is_dir():
+        return None
+    for entry in sorted(workspace.datasets.iterdir()):
+        if entry.name != name and entry.name.lower() == name.lower() and not is_temporary(entry.name) \
+                and entry.is_dir():
+            return entry.name
+    return None
+
+
+def _check_case(name: str, workspace: Workspace) -> None:
+    other = same_name_other_case(name, workspace)
+    if other is not None:
+        raise ConfigError(f"--name {name!r}: the local dataset {other!r} already exists and dataset names "
+                          f"ignore case; use --name {other} (with --force to replace it) or another name")
 
 
 def import_local(path: str | Path, workspace: Workspace, *, name: str, text_column: str = "text",
@@ -106,21 +177,51 @@ def import_local(path: str | Path, workspace: Workspace, *, name: str, text_colu
     key = stable_hash({"local-dataset": name, "sha256": sha256, "options": options})
     location = workspace.dataset_dir(name)
 
+    from enso.store import artifact_lock, clean_temporaries
+
+    clean_temporaries(workspace.datasets)
+    _check_case(name, workspace)
+    stored = _stored(name, location, key, force)
+    if stored is not None:
+        return stored
+    dataset, card = _parse(path, fmt, name=name, sha256=sha256, text_column=text_column,
+                           label_column=label_column, split_column=split_column, encoding=encoding,
+                           drop_empty=drop_empty, test_fraction=test_fraction)
+    # One import per name at a time, whatever its case: a second one waits, then finds the first's
+    # dataset (and refuses to replace it without --force) instead of silently writing over it.
+    with artifact_lock(workspace.datasets / name.lower()):
+        _check_case(name, workspace)
+        stored = _stored(name, location, key, force)
+        if stored is not None:
+            return stored
+        return write_dataset(location, key=key, kind=KIND, dataset=dataset, card=card,
+                             params={"path": str(path.resolve()), **options}, inputs={str(path.resolve()): sha256})
+
+
+def _stored(name: str, location: Path, key: str, force: bool) -> Dataset | None:
+    """The dataset already stored from this very file; an error if another one is stored (unless ``force``)."""
     from enso.data.build import read_dataset
     from enso.store import read_artifact
 
     existing = read_artifact(location)
-    if existing is not None and not force:
-        if existing.key == key:
+    if existing is None or force:
+        return None
+    if existing.key == key:
+        dataset = read_dataset(name, location, key)
+        if dataset is not None:
             log.info("%s is already stored from this file; nothing to do", name)
-            dataset = read_dataset(name, location, key)
-            if dataset is not None:
-                return dataset
-        else:
-            source = existing.manifest.get("params", {}).get("path", "another source")
-            raise EnsoError(f"datasets/{name} already holds another dataset (from {source}); "
-                            "pass --force to replace it, or choose another --name")
+            return dataset
+        return None
+    params = existing.manifest.get("params", {})
+    source = params.get("path") if isinstance(params.get("path"), str) else "another source"
+    raise EnsoError(f"datasets/{name} already holds another dataset (from {source}); "
+                    "pass --force to replace it, or choose another --name")
 
+
+def _parse(path: Path, fmt: str, *, name: str, sha256: str, text_column: str, label_column: str,
+           split_column: str | None, encoding: str, drop_empty: bool,
+           test_fraction: float) -> tuple[Dataset, dict[str, Any]]:
+    """The checked dataset and its card, from the user's file."""
     table = read_table(path, fmt, encoding)
     columns = [str(c) for c in table.columns]
     wanted = [c for c in (text_column, label_column, split_column) if c is not None]
@@ -129,28 +230,33 @@ def import_local(path: str | Path, workspace: Workspace, *, name: str, text_colu
         raise ConfigError(f"{path.name} has no column {absent[0]!r} (columns: {', '.join(columns)}); "
                           "pass --text-column/--label-column/--split-column")
 
+    if len(table) == 0:
+        raise EnsoError(f"{path.name}: no data rows (only a header); add rows of text and label below it")
     texts = table[text_column]
     labels = table[label_column]
-    offset = 2 if fmt == "csv" else 1  # row numbers as the user sees them in the file
-    bad_labels = [i + offset for i, v in enumerate(labels) if _missing(v) or not str(v).strip()]
+    if fmt == "jsonl":
+        check_label_types(path.name, labels, table.attrs["lines"], label_column)
+    # Row numbers as the user sees them in the file (a CSV's header is line 1).
+    numbers = table.attrs["lines"] if fmt == "jsonl" else [i + (2 if fmt == "csv" else 1) for i in range(len(table))]
+    bad_labels = [numbers[i] for i, v in enumerate(labels) if _missing(v) or not str(v).strip()]
     if bad_labels:
         raise EnsoError(f"{path.name}: {len(bad_labels)} rows have no label in column {label_column!r} "
                         f"(rows {_rows(bad_labels)}); fill them in or remove those rows")
-    not_text = [i + offset for i, v in enumerate(texts) if not _missing(v) and not isinstance(v, str)]
+    not_text = [numbers[i] for i, v in enumerate(texts) if not _missing(v) and not isinstance(v, str)]
     if not_text:
         raise EnsoError(f"{path.name}: column {text_column!r} holds non-text values (rows {_rows(not_text)}); "
                         "pick the column with the texts")
     empty = [i for i, v in enumerate(texts) if _missing(v) or not str(v).strip()]
     if empty and not drop_empty:
         raise EnsoError(f"{path.name}: {len(empty)} rows have an empty or whitespace-only text "
-                        f"(rows {_rows([i + offset for i in empty])}); fix them or pass --drop-empty")
+                        f"(rows {_rows([numbers[i] for i in empty])}); fix them or pass --drop-empty")
     frame = pd.DataFrame({"text": texts.astype(object), "label": labels.map(lambda v: str(v).strip())})
     if split_column is not None:
         splits = table[split_column].map(lambda v: "" if _missing(v) else str(v).strip().lower())
         bad = sorted(set(splits) - set(SPLITS))
         if bad:
             raise EnsoError(f"{path.name}: column {split_column!r} has values {bad[:5]}; "
-                            "use 'train' and 'test' only")
+                            "use 'train', 'dev' and 'test' only")
         frame["split"] = splits
     if empty:
         frame = frame.drop(index=empty).reset_index(drop=True)
@@ -167,10 +273,10 @@ def import_local(path: str | Path, workspace: Workspace, *, name: str, text_colu
     if split_column is None:
         frame["split"] = stratified_test_split(frame["label"], fraction=test_fraction, name=name)
     else:
-        for split in SPLITS:
+        for split in ("train", "test"):
             if not (frame["split"] == split).any():
                 raise EnsoError(f"{path.name}: column {split_column!r} has no {split!r} rows; "
-                                "a dataset needs both splits")
+                                "a dataset needs train and test rows (dev is optional)")
     duplicated = int(frame["text"].duplicated().sum())
     if duplicated:
         log.warning("%s: %d texts occur more than once (kept; see the card)", path.name, duplicated)
@@ -192,21 +298,49 @@ def import_local(path: str | Path, workspace: Workspace, *, name: str, text_colu
         "local": True,
     }
     dataset = Dataset.from_frame(name, frame)
-    card = make_card(summary, dataset, {"dropped_empty": len(empty)})
-    return write_dataset(location, key=key, kind=KIND, dataset=dataset, card=card,
-                         params={"path": str(path.resolve()), **options}, inputs={str(path.resolve()): sha256})
+    return dataset, make_card(summary, dataset, {"dropped_empty": len(empty)})
 
 
 def local_names(workspace: Workspace) -> dict[str, str]:
-    """Local datasets stored in ``workspace``: lower-case name -> name."""
-    found = {}
+    """Local datasets stored in ``workspace``: lower-case name -> name.
+
+    A folder is a local dataset when its manifest says so or, when the manifest is damaged
+    (unreadable, not a JSON object, no kind), when its card does: it is then listed (as
+    broken, since it does not verify) and named, so its errors say how to import it again.
+    Store temporaries (``.tmp-``/``.old-`` folders of a write in progress or killed) are
+    never datasets.
+    """
+    from enso.store import is_temporary
+
+    found: dict[str, str] = {}
     if not workspace.datasets.is_dir():
         return found
-    for manifest in workspace.datasets.glob("*/manifest.json"):
-        try:
-            kind = json.loads(manifest.read_text(encoding="utf-8")).get("kind")
-        except (OSError, ValueError):
+    for folder in sorted(workspace.datasets.iterdir()):
+        if is_temporary(folder.name) or not _is_local_folder(folder):
             continue
-        if kind == KIND and (manifest.parent / CARD_FILE).is_file():
-            found[manifest.parent.name.lower()] = manifest.parent.name
+        if folder.name.lower() in found:  # written by a version that did not refuse names differing by case
+            log.warning("local datasets %s and %s differ only by case; %s is used (rename or remove the other)",
+                        found[folder.name.lower()], folder.name, found[folder.name.lower()])
+            continue
+        found[folder.name.lower()] = folder.name
     return found
+
+
+def _is_local_folder(folder: Path) -> bool:
+    manifest = _json_object(folder / "manifest.json")
+    if manifest is not None and isinstance(manifest.get("kind"), str):
+        return manifest["kind"] == KIND and (folder / CARD_FILE).is_file()
+    if not (folder / "manifest.json").exists():
+        return False
+    card = _json_object(folder / CARD_FILE)
+    return card is not None and card.get("local") is True
+
+
+def _json_object(path: Path) -> dict | None:
+    try:
+        if not path.is_file() or path.stat().st_size > (64 << 20):
+            return None
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
