@@ -28,7 +28,8 @@ def closest(name: str, candidates: list[str]) -> str | None:
 def unknown_name_message(what: str, name: str, valid: list[str], hint: str | None = None) -> str:
     hint = hint or closest(name, valid)
     suggestion = f"; did you mean {hint!r}?" if hint else ""
-    return f"unknown {what} {name!r}{suggestion} (valid: {', '.join(sorted(valid, key=str.lower))})"
+    shown = repr(name) if len(name) <= 100 else f"{name[:60]!r}... ({len(name)} characters)"
+    return f"unknown {what} {shown}{suggestion} (valid: {', '.join(sorted(valid, key=str.lower))})"
 
 
 class Registry(Generic[T]):

@@ -55,6 +55,8 @@ class Workspace:
                 path = self.root / candidate
         else:
             path = self.experiments / f"{name_or_path}.toml"
+        if path.is_dir():
+            raise ConfigError(f"experiment config {path} is a folder; pass a .toml file in it or a config name")
         if not path.is_file():
             available = sorted(p.stem for p in self.experiments.glob("*.toml")) if self.experiments.is_dir() else []
             listing = f" (available in {self.experiments}: {', '.join(available)})" if available else ""

@@ -110,3 +110,133 @@ def test_a_bad_protocol_option_is_rejected_when_the_config_loads(tmp_path):
     path.write_text('datasets = ["TREC"]\nprotocol = "mteb"\nprotocol_options = { kk = 8 }\n')
     with pytest.raises(ConfigError, match="'kk' is not an option of protocol 'mteb'"):
         load_config(path)
+
+
+# --- issue 9: selection metric and dedupe; issue 10: bounds, names, decoding, protocol registry ---
+
+def test_selection_metric_defaults_to_the_first_metric_and_is_checked():
+    assert parse(metrics=["macro_f1", "accuracy"]).selection_metric == "macro_f1"
+    config = parse_config({**BASE, "metrics": ["accuracy"], "selection_metric": "LogLoss"})
+    assert config.selection_metric == "log_loss"  # any METRICS name, spelled as registered
+    assert config.to_dict()["selection_metric"] == "log_loss"
+    with pytest.raises(ConfigError, match="selection_metric: unknown metric 'log_los'; did you mean 'log_loss'?"):
+        parse_config({**BASE, "selection_metric": "log_los"})
+
+
+def test_dedupe_is_a_boolean_off_by_default():
+    assert parse().dedupe is False and parse().to_dict()["dedupe"] is False
+    assert parse(dedupe=True).dedupe is True and parse(dedupe=True).to_dict()["dedupe"] is True
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"resamples": 1001}, "resamples = 1001 is more than 1000"),
+    ({"resamples": 100_000_000}, "resamples = 100000000 is more than 1000"),
+    ({"train_sizes": [50, 10_000_001]}, "10000001 is more than 10,000,000 examples"),
+    ({"train_sizes": list(range(1, 102))}, "train_sizes lists 101 sizes; at most 100"),
+    ({"name": "x" * 101}, "is 101 characters long; at most 100"),
+    ({"name": "two\nlines"}, r"contains the control character '\n'"),
+    ({"name": "bidi\u202eevil"}, r"contains the control character '\u202e'"),
+    ({"datasets": ["PangLee\x00Sentences"]}, r"datasets: 'PangLee\x00Sentences' contains the control character"),
+    ({"datasets": ["d" * 300]}, "datasets: 'dddd"),
+    ({"featurizers": ["tf\nidf"]}, "featurizers: 'tf\\nidf' contains the control character"),
+    ({"targets": [{"name": "knn", "metric": "cos\nine"}]}, "targets: a parameter of 'knn': 'cos\\nine' contains"),
+    ({"targets": [{"name": "knn", "metric": "c" * 2000}]}, "2000 characters long; at most 1024"),
+    ({"targets": [{"name": "knn", "n_neighbors": __import__("datetime").date(1979, 5, 27)}]},
+     "parameter values of 'knn' are strings, numbers, booleans, lists or tables, got date"),
+    ({"metrics": ["acc\x07uracy"]}, "metrics: 'acc\\x07uracy' contains the control character"),
+    ({"selection_metric": 3}, "selection_metric must be a metric name"),
+    ({"dedupe": "yes"}, "dedupe must be true or false, got 'yes'"),
+    ({"seed": 2**32}, "seed must be a non-negative integer of at most 4294967295"),
+    ({"description": {"a": 1}}, "description must be a string"),
+    ({"protocol": 5}, "protocol must be a protocol name"),
+    ({"x" * 500: 1}, "unknown key 'xxxxx"),
+])
+def test_unbounded_or_unprintable_values_are_rejected_with_one_short_line(overrides, message):
+    with pytest.raises(ConfigError) as info:
+        parse(**overrides)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400
+
+
+def test_the_bounds_themselves_are_allowed():
+    config = parse(resamples=1000, train_sizes=list(range(9_999_901, 10_000_001)), name="n" * 100,
+                   datasets=["PangLeeSentences"], targets=[{"name": "knn", "metric": "/" + "p" * 1000}])
+    assert config.resamples == 1000 and len(config.train_sizes) == 100 and config.name == "n" * 100
+
+
+def test_a_capped_dataset_is_found_whatever_the_spelling_of_its_key():
+    config = parse_config({**BASE, "max_examples": {"pangleesentences": 100}})
+    assert config.cap_for("PangLeeSentences") == 100
+
+
+def test_protocols_come_from_the_registry_and_may_map_datasets():
+    from enso.protocols import PROTOCOLS
+
+    assert parse(protocol="MTEB").protocol == "mteb"
+    config = parse_config({**BASE, "datasets": ["sst2"], "protocol": "senteval",
+                           "max_examples": {"SST2": 500}})
+    assert config.protocol == "senteval"
+    assert config.datasets == PROTOCOLS.get("senteval").resolve_datasets(["SST2"]) == ["SST2Phrases"]
+    assert config.cap_for("SST2Phrases") == 500
+
+
+BAD_BYTES = {
+    "latin-1": ('name = "café"\ndatasets = ["TREC"]\n'.encode("latin-1"), "is not UTF-8 (byte 0xe9"),
+    "utf-16 with BOM": ('datasets = ["TREC"]\n'.encode("utf-16"), "looks like UTF-16"),
+    "utf-16 without BOM": ('datasets = ["TREC"]\n'.encode("utf-16-le"), "looks like UTF-16"),
+    "binary": (bytes(range(256)) * 4, "contains NUL bytes"),
+    "NUL in text": (b'datasets = ["TREC"]\x00\n', "contains NUL bytes"),
+    "empty": (b"  \n", "is empty"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_BYTES))
+def test_a_config_that_is_not_utf8_text_is_a_one_line_config_error(tmp_path, kind):
+    data, message = BAD_BYTES[kind]
+    path = tmp_path / "bad.toml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert message in str(info.value) and "bad.toml" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_utf8_bom_is_accepted(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes('\ufeffdatasets = ["TREC"]\n'.encode())
+    assert load_config(path).datasets == ["TREC"]
+
+
+def test_a_config_that_is_a_folder_is_a_config_error(tmp_path):
+    (tmp_path / "folder.toml").mkdir()
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(tmp_path / "folder.toml")
+
+
+STAGES = {
+    "download": lambda path: ["download", "--experiment", str(path)],
+    "featurize": lambda path: ["featurize", str(path)],
+    "experiment": lambda path: ["experiment", str(path)],
+    "visualize": lambda path: ["visualize", str(path)],
+    "run": lambda path: ["run", str(path)],
+}
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+@pytest.mark.parametrize("kind", ["latin-1", "utf-16 with BOM", "utf-16 without BOM", "binary", "folder"])
+def test_every_stage_gives_one_error_line_for_a_config_it_cannot_read(tmp_path, stage, kind):
+    from click.testing import CliRunner
+
+    from enso.cli import main
+
+    path = tmp_path / "experiments" / "bad.toml"
+    path.parent.mkdir()
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(BAD_BYTES[kind][0])
+    result = CliRunner().invoke(main, [*STAGES[stage](path), "--root", str(tmp_path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("error:") == 1 and result.stderr.startswith("error:"), result.stderr
+    assert "bad.toml" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "results").exists() and not (tmp_path / "datasets").exists()
