@@ -151,7 +151,9 @@ def test_failure_midway_leaves_no_artifact_and_keeps_the_old_one(sst2, workspace
     with pytest.raises(RuntimeError, match="disk on fire"):
         load_features("tfidf", sst2, workspace, force=True, featurizer=broken)
     assert load_features("tfidf", sst2, workspace).cached
-    assert [p.name for p in good.path.parent.parent.iterdir()] == [good.path.parent.name]
+    # Nothing but the good artifact (and the lock file beside it, which stays by design).
+    assert [p.name for p in good.path.parent.parent.iterdir() if not p.name.endswith(".lock")] == \
+        [good.path.parent.name]
 
 
 def test_blank_texts_are_zero_rows_and_counted(workspace):
@@ -172,3 +174,48 @@ def test_feature_files_never_unpickle(tmp_path):
     np.save(dense, np.array([{"a": 1}], dtype=object))
     with pytest.raises(ValueError):
         open_feature_file(dense)
+
+
+_TWO_RUNS = r"""
+import pathlib, sys, time
+barrier, me, shared, root, repo = (pathlib.Path(a) for a in sys.argv[1:6])
+sys.path.append(str(repo))
+from enso.features import load_features
+from enso.features.tfidf import TfidfFeaturizer
+from enso.workspace import Workspace
+from tests.features_helpers import sst2_dataset
+
+class SlowTfidf(TfidfFeaturizer):
+    def fit(self, texts):
+        (barrier / f"fit-{me}").touch()  # one file per process that computes
+        time.sleep(1.0)  # a slow fit: the other run checks the cache meanwhile
+        return super().fit(texts)
+
+featurizer = SlowTfidf()
+featurizer.name = "tfidf"
+dataset = sst2_dataset(shared, n_train=300, n_test=100)
+(barrier / f"arrived-{me}").touch()
+deadline = time.time() + 30
+while len(list(barrier.glob("arrived-*"))) < 2 and time.time() < deadline:
+    time.sleep(0.01)
+features = load_features("tfidf", dataset, Workspace(root), featurizer=featurizer, progress=False)
+print(features.cached, features.path)
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_compute_an_artifact_once(shared_datasets, workspace, tmp_path):
+    from pathlib import Path
+
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    repo = Path(__file__).resolve().parents[1]
+    procs = [subprocess.Popen([sys.executable, "-c", _TWO_RUNS, str(barrier), str(i), str(shared_datasets),
+                               str(workspace.root), str(repo)], cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outcomes = [(proc.wait(timeout=120), proc.stdout.read(), proc.stderr.read()) for proc in procs]
+    assert [code for code, _, _ in outcomes] == [0, 0], outcomes
+    assert len(list(barrier.glob("fit-*"))) == 1  # one computed, the other waited and read it
+    printed = sorted(out.split() for _, out, _ in outcomes)
+    assert [cached for cached, _ in printed] == ["False", "True"]
+    assert printed[0][1] == printed[1][1]

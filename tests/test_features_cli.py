@@ -119,3 +119,44 @@ def test_help_is_complete_and_fast():
         assert option in result.stdout
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert not imported & {"torch", "transformers", "gensim", "sklearn", "pandas"}
+
+
+_STUCK = r"""
+import sys, time
+import numpy as np
+from enso.features import FEATURIZERS, Featurizer
+
+class Stuck(Featurizer):
+    '''Fills its full-size features.npy, then hangs until killed.'''
+    def featurize_into(self, texts, allocate, progress=None):
+        out = allocate((len(texts), 64))
+        out[...] = 1.0
+        print("written", flush=True)
+        time.sleep(300)
+        return out
+
+FEATURIZERS.register("stuck", Stuck)
+from enso.featurize import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_featurize_leaves_nothing_after_the_next_run(sst2_workspace, tmp_path):
+    import signal
+
+    config = sst2_workspace.root / "experiments" / "stuck.toml"
+    config.write_text('name = "stuck"\ndatasets = ["SST2"]\nfeaturizers = ["stuck"]\ntargets = ["logreg"]\n'
+                      'max_examples = 400\n')
+    proc = subprocess.Popen([sys.executable, "-c", _STUCK, "stuck", "--root", str(sst2_workspace.root)],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "written", proc.stderr.read()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    left = [p for p in sst2_workspace.featurizers.rglob(".tmp-*")]
+    assert left and any((p / "features.npy").is_file() for p in left)  # what the kill left behind
+    result = invoke(sst2_workspace, "feat")
+    assert result.exit_code == 0, result.output
+    assert list(sst2_workspace.featurizers.rglob(".tmp-*")) == [] and list(sst2_workspace.featurizers.rglob(".old-*")) == []

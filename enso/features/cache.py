@@ -111,30 +111,73 @@ def _as_spec(spec) -> "Spec":
     raise TypeError(f"a featurizer spec is a name, a {{'name': ...}} table or a Spec, got {spec!r}")
 
 
+def fit_rows_digest(rows) -> str:
+    """sha256 of ``rows`` as int64 in the order given (the order in which an in-domain featurizer sees them)."""
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(rows, dtype="<i8").tobytes()).hexdigest()
+
+
+def check_fit_rows(fit_rows, dataset: "Dataset") -> np.ndarray:
+    """``fit_rows`` as an int64 array of distinct row positions of ``dataset``; ValueError otherwise."""
+    rows = np.asarray(fit_rows)
+    if rows.ndim != 1 or rows.size == 0:
+        raise ValueError(f"fit_rows must be a non-empty 1-d array of row positions, got shape {rows.shape}")
+    if rows.dtype.kind not in "iu":
+        raise ValueError(f"fit_rows must hold integer row positions, got dtype {rows.dtype}")
+    rows = rows.astype(np.int64)
+    if rows.min() < 0 or rows.max() >= len(dataset):
+        raise ValueError(f"fit_rows must lie in 0..{len(dataset) - 1} for {dataset.name}, "
+                         f"got {rows.min()}..{rows.max()}")
+    if len(np.unique(rows)) != len(rows):
+        raise ValueError("fit_rows holds a row more than once")
+    return rows
+
+
 def load_features(spec, dataset: "Dataset", workspace: "Workspace", *, device: str = "auto",
                   batch_size: int | None = None, precision: str | None = None, force: bool = False,
-                  featurizer: "Featurizer | None" = None, progress: bool = True) -> FeatureSet:
+                  featurizer: "Featurizer | None" = None, progress: bool = True, fit_rows=None) -> FeatureSet:
     """Features of ``dataset`` from the featurizer ``spec``: read from the cache, or computed and stored.
 
-    In-domain featurizers are fit on the dataset's train split only. ``force`` recomputes.
+    In-domain featurizers are fit on the dataset's train split only, or, given ``fit_rows``
+    (dataset row positions, e.g. one outer CV fold's training part), on those rows only, in
+    that order: a cached artifact of its own beside the train-split one, its location and
+    key carrying a digest of ``fit_rows``. Featurizers that learn nothing from the data
+    ignore ``fit_rows``. ``force`` recomputes.
+
+    The check for a cached artifact and its computation run under the artifact's lock, so
+    two processes asking for the same features compute them once; the second reads the
+    first's artifact.
     """
     from enso.features import make_featurizer
+    from enso.store import artifact_lock
 
     spec = _as_spec(spec)
     if featurizer is None:
         featurizer = make_featurizer(spec.name, spec.params)
     featurizer.configure(device=device, batch_size=batch_size, precision=precision)
+    rows = None
+    if fit_rows is not None and featurizer.in_domain:
+        rows = check_fit_rows(fit_rows, dataset)
+        if np.array_equal(rows, dataset.split_index("train")):
+            rows = None  # exactly the train split: the ordinary artifact
     identity = featurizer.identity()
     fid = featurizer_id(featurizer, identity)
     location = workspace.featurizers / fid / dataset.content_hash[:16]
-    key = stable_hash({"format": FORMAT_VERSION, "featurizer": identity, "dataset": dataset.content_hash})
-    if not force:
+    key_parts: dict[str, Any] = {"format": FORMAT_VERSION, "featurizer": identity, "dataset": dataset.content_hash}
+    if rows is not None:
+        digest = fit_rows_digest(rows)
+        location = location.with_name(f"{location.name}-fit-{digest[:16]}")
+        key_parts["fit_rows"] = digest
+    key = stable_hash(key_parts)
+    with artifact_lock(location):
+        if not force:
+            artifact = read_artifact(location, key)
+            if artifact is not None:
+                log.info("%s on %s: cached in %s", spec.label, dataset.name, location)
+                return FeatureSet(artifact, cached=True)
+        _compute(featurizer, fid, identity, dataset, location, key, progress, rows)
         artifact = read_artifact(location, key)
-        if artifact is not None:
-            log.info("%s on %s: cached in %s", spec.label, dataset.name, location)
-            return FeatureSet(artifact, cached=True)
-    _compute(featurizer, fid, identity, dataset, location, key, progress)
-    artifact = read_artifact(location, key)
     if artifact is None:  # only if the folder was changed under us
         from enso.errors import EnsoError
         raise EnsoError(f"features just written to {location} do not verify; check the disk and rerun")
@@ -142,7 +185,7 @@ def load_features(spec, dataset: "Dataset", workspace: "Workspace", *, device: s
 
 
 def _compute(featurizer: "Featurizer", fid: str, identity: dict, dataset: "Dataset", location: Path,
-             key: str, show_progress: bool) -> None:
+             key: str, show_progress: bool, fit_rows: np.ndarray | None = None) -> None:
     from tqdm.auto import tqdm
 
     texts = dataset.texts
@@ -153,8 +196,9 @@ def _compute(featurizer: "Featurizer", fid: str, identity: dict, dataset: "Datas
     featurizer.prepare()
     meta["load_seconds"] = round(time.perf_counter() - started, 4)
     fit_seconds = 0.0
+    inputs = {"dataset": dataset.content_hash, "dataset_name": dataset.name, "models": identity["models"]}
     if featurizer.in_domain:
-        train = dataset.split_index("train")
+        train = dataset.split_index("train") if fit_rows is None else fit_rows
         if len(train) == 0:
             from enso.errors import EnsoError
             raise EnsoError(f"{dataset.name} has no train split to fit {featurizer.name} on")
@@ -162,8 +206,9 @@ def _compute(featurizer: "Featurizer", fid: str, identity: dict, dataset: "Datas
         featurizer.fit([texts[i] for i in train])
         fit_seconds = time.perf_counter() - started
         meta["fit_rows"] = int(len(train))
-        meta["fit_split"] = "train"
-    inputs = {"dataset": dataset.content_hash, "dataset_name": dataset.name, "models": identity["models"]}
+        meta["fit_split"] = "train" if fit_rows is None else "rows"
+        if fit_rows is not None:
+            meta["fit_rows_digest"] = inputs["fit_rows"] = fit_rows_digest(fit_rows)
     with write_artifact(location, key=key, kind="features", params=identity["params"], inputs=inputs) as writer, \
             tqdm(total=len(texts), desc=f"{featurizer.name} {dataset.name}", unit="text", leave=False,
                  disable=None if show_progress else True) as bar:
@@ -242,6 +287,9 @@ def featurize_config(config: "ExperimentConfig", workspace: "Workspace", *, devi
                               f"which lists {', '.join(names)}")
         names = [name for canonical, name in listed_datasets.items() if canonical in wanted]
     built = [(spec, make_featurizer(spec.name, spec.params)) for spec in specs]
+    from enso.store import clean_temporaries
+
+    clean_temporaries(workspace.featurizers, recursive=True)  # leftovers of killed featurize runs
     for _, featurizer in built:
         featurizer.configure(device=device, batch_size=batch_size, precision=precision)
     loaded = [load_dataset(name, workspace, max_examples=config.cap_for(name)) for name in names]
