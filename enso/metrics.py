@@ -4,6 +4,12 @@ A metric reads true labels, predicted labels and, for ranking metrics, class sco
 (probabilities or decision values, columns in the order of the target's classes). When a
 metric cannot be computed for a target (log loss without probabilities, AUC with one class
 in the sample) it is NaN, never a made-up number.
+
+For the test-set sampling interval (a bootstrap over test rows), a metric may also say how to
+compute itself fast on many resamples at once: ``from_confusion`` maps a stack of confusion
+matrices (``(B, L, L)``, true labels on rows) to ``B`` values (label metrics), and
+``per_row`` gives each row's contribution to a mean (log loss). ``bootstrap_interval`` uses
+them; a metric with neither gets no interval (NaN).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ class Metric:
     greater_is_better: bool
     description: str
     compute: Callable[..., float]
+    from_confusion: Callable[[np.ndarray], np.ndarray] | None = None
+    per_row: Callable[..., np.ndarray] | None = None
 
     def __call__(self, y_true, y_pred, classes=None, scores=None) -> float:
         """``scores`` is ``None`` or ``(kind, array)`` with kind ``"proba"`` or ``"decision"``."""
@@ -49,6 +57,36 @@ def _mcc(y_true, y_pred):
     from sklearn.metrics import matthews_corrcoef
 
     return matthews_corrcoef(y_true, y_pred)
+
+
+def _accuracy_cm(cm: np.ndarray) -> np.ndarray:
+    n = cm.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.trace(cm, axis1=1, axis2=2) / n
+
+
+def _macro_f1_cm(cm: np.ndarray) -> np.ndarray:
+    """Mean F1 over the labels that occur as true or predicted in each matrix (as ``_macro_f1``)."""
+    tp = np.diagonal(cm, axis1=1, axis2=2).astype(np.float64)
+    support = cm.sum(axis=2) + cm.sum(axis=1)  # (tp + fn) + (tp + fp)
+    present = support > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(present, 2 * tp / np.maximum(support, 1), 0.0)
+        return f1.sum(axis=1) / present.sum(axis=1)
+
+
+def _mcc_cm(cm: np.ndarray) -> np.ndarray:
+    """Multiclass Matthews correlation from confusion matrices, as scikit-learn computes it."""
+    cm = cm.astype(np.float64)
+    t, p = cm.sum(axis=2), cm.sum(axis=1)
+    n = t.sum(axis=1)
+    correct = np.trace(cm, axis1=1, axis2=2)
+    cov_tp = correct * n - (t * p).sum(axis=1)
+    cov_pp = n**2 - (p * p).sum(axis=1)
+    cov_tt = n**2 - (t * t).sum(axis=1)
+    denominator = cov_tt * cov_pp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, cov_tp / np.sqrt(np.where(denominator > 0, denominator, 1)), 0.0)
 
 
 def _as_matrix(values: np.ndarray, n_classes: int) -> np.ndarray:
@@ -79,28 +117,33 @@ def _roc_auc(y_true, classes, values, kind):
     return float(np.mean(aucs)) if aucs else float("nan")
 
 
-def _log_loss(y_true, classes, values, kind):
-    """Cross-entropy of the predicted probabilities; a test label the target never saw counts as p=eps."""
+def _log_loss_rows(y_true, classes, values, kind):
+    """Each row's cross-entropy; a test label the target never saw counts as p=eps."""
     values = _as_matrix(values, len(classes))
     eps = np.finfo(np.float64).eps
     probabilities = np.clip(values, eps, 1.0)
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     index = {c: i for i, c in enumerate(classes)}
-    columns = np.array([index.get(label, -1) for label in y_true])
+    columns = np.array([index.get(label, -1) for label in y_true], dtype=np.int64)
     picked = np.where(columns >= 0, probabilities[np.arange(len(y_true)), np.maximum(columns, 0)], eps)
-    return float(-np.mean(np.log(picked)))
+    return -np.log(picked)
+
+
+def _log_loss(y_true, classes, values, kind):
+    """Cross-entropy of the predicted probabilities; a test label the target never saw counts as p=eps."""
+    return float(np.mean(_log_loss_rows(y_true, classes, values, kind)))
 
 
 METRICS: Registry[Metric] = Registry("metric", "enso.metrics")
 for _metric, _aliases in (
-    (Metric("accuracy", "labels", True, "share of correct predictions", _accuracy), ("acc",)),
-    (Metric("macro_f1", "labels", True, "F1 averaged over classes, each class weighted equally", _macro_f1),
-     ("f1", "macro-f1")),
+    (Metric("accuracy", "labels", True, "share of correct predictions", _accuracy, _accuracy_cm), ("acc",)),
+    (Metric("macro_f1", "labels", True, "F1 averaged over classes, each class weighted equally", _macro_f1,
+            _macro_f1_cm), ("f1", "macro-f1")),
     (Metric("roc_auc", "scores", True, "macro one-vs-rest ROC AUC from probabilities or decision scores",
             _roc_auc), ("auc", "macro_roc_auc", "roc-auc")),
     (Metric("log_loss", "proba", False, "cross-entropy of predicted probabilities (NaN without them)",
-            _log_loss), ("logloss", "cross_entropy")),
-    (Metric("mcc", "labels", True, "Matthews correlation coefficient (multiclass)", _mcc),
+            _log_loss, per_row=_log_loss_rows), ("logloss", "cross_entropy")),
+    (Metric("mcc", "labels", True, "Matthews correlation coefficient (multiclass)", _mcc, _mcc_cm),
      ("matthews",)),
 ):
     METRICS.register(_metric.name, _metric, aliases=_aliases)
@@ -110,4 +153,59 @@ def needs_scores(names: list[str]) -> bool:
     return any(METRICS.get(name).needs != "labels" for name in names)
 
 
-__all__ = ["METRICS", "Metric", "needs_scores"]
+#: Bootstrap replicates for the test-set interval, and the interval's coverage.
+REPLICATES = 1000
+LEVEL = 0.95
+_CHUNK = 1 << 22  # elements per block of replicates, to keep memory flat on large test sets
+
+
+def bootstrap_interval(metric: Metric, y_true, y_pred, classes=None, scores=None, *, seed: int,
+                       replicates: int = REPLICATES, level: float = LEVEL) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``metric`` over the test rows (resampled with replacement).
+
+    Label metrics resample confusion matrices directly: the counts of a resampled matrix are
+    multinomial over the cells of the observed one, so no resampled label vector is built.
+    Per-row metrics (log loss) average resampled rows. Others (ROC AUC): ``(nan, nan)``.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    n = len(y_true)
+    nan = (float("nan"), float("nan"))
+    if n == 0:
+        return nan
+    rng = np.random.default_rng(seed)
+    if metric.from_confusion is not None:
+        labels, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
+        size = len(labels)
+        cells = codes[:n] * size + codes[n:]
+        observed = np.bincount(cells, minlength=size * size)
+        nonzero = np.flatnonzero(observed)
+        values = []
+        block = max(1, _CHUNK // (size * size))
+        for start in range(0, replicates, block):
+            count = min(block, replicates - start)
+            drawn = rng.multinomial(n, observed[nonzero] / n, size=count)
+            matrices = np.zeros((count, size * size), dtype=np.int64)
+            matrices[:, nonzero] = drawn
+            values.append(metric.from_confusion(matrices.reshape(count, size, size)))
+        values = np.concatenate(values)
+    elif metric.per_row is not None:
+        if scores is None or (metric.needs == "proba" and scores[0] != "proba"):
+            return nan
+        contributions = metric.per_row(y_true, np.asarray(classes), scores[1], scores[0])
+        values = []
+        block = max(1, _CHUNK // n)
+        for start in range(0, replicates, block):
+            count = min(block, replicates - start)
+            values.append(contributions[rng.integers(0, n, size=(count, n))].mean(axis=1))
+        values = np.concatenate(values)
+    else:
+        return nan
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return nan
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+__all__ = ["LEVEL", "METRICS", "REPLICATES", "Metric", "bootstrap_interval", "needs_scores"]

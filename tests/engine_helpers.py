@@ -73,8 +73,14 @@ def results(workspace: Workspace, name: str) -> pd.DataFrame:
     return pd.read_parquet(workspace.results_dir(name) / "results.parquet")
 
 
+def cell_dirs(workspace: Workspace, name: str) -> list[Path]:
+    """The finished cell folders of experiment ``name`` (those with a manifest)."""
+    return sorted(p.parent for p in (workspace.results_dir(name) / "cells").glob("*/*/manifest.json"))
+
+
 def cell_files(workspace: Workspace, name: str) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((workspace.results_dir(name) / "cells").glob("*/*.json"))]
+    """Every finished cell's cell.json (``meta``, ``sample``, ``timings``, ...)."""
+    return [json.loads((p / "cell.json").read_text()) for p in cell_dirs(workspace, name)]
 
 
 def comparable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -103,13 +103,13 @@ def test_a_run_killed_with_sigkill_resumes_with_only_the_missing_cells(tmp_path,
     command = [sys.executable, "-m", "enso.experiment", "killed", "--jobs", "2", "--root", str(workspace.root)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 180
-    while len(list(cells.glob("*/*.json"))) < 8:
+    while len(list(cells.glob("*/*/manifest.json"))) < 8:
         assert process.poll() is None, "the run ended before it could be killed; make it longer"
         assert time.monotonic() < deadline
         time.sleep(0.01)
     os.killpg(process.pid, signal.SIGKILL)  # the run and its workers, with no chance to clean up
     process.wait()
-    kept = len(list(cells.glob("*/*.json")))
+    kept = len(list(cells.glob("*/*/manifest.json")))
     assert 8 <= kept < 60
     assert not (workspace.results_dir("killed") / "results.parquet").exists()
 
@@ -119,7 +119,7 @@ def test_a_run_killed_with_sigkill_resumes_with_only_the_missing_cells(tmp_path,
     assert info["cells"] == {"cells": 60, "done_before": kept, "computed": 60 - kept, "failed": 0}
     table = pd.read_parquet(workspace.results_dir("killed") / "results.parquet")
     assert len(table) == 120 and not table.duplicated(CELL_KEYS).any()
-    assert not list(cells.glob("*/.tmp-*")), "temporary files of the killed run are cleaned up"
+    assert not list(cells.glob("*/.tmp-*")), "temporary folders of the killed run are cleaned up"
 
     fresh = run_experiment(load_config(workspace.experiments / "killed.toml"), workspace, force=True, jobs=2)
     pd.testing.assert_frame_equal(comparable(fresh), comparable(table))

@@ -14,6 +14,7 @@ from enso.engine.plan import COLUMNS
 from enso.errors import ConfigError, EnsoError
 from tests.engine_helpers import (
     CELL_KEYS,
+    cell_dirs,
     cell_files,
     child_workspace,
     comparable,
@@ -99,7 +100,7 @@ def test_every_featurizer_and_target_sees_the_same_training_sample(sweep):
     workspace, _, table = sweep
     samples = {}
     for stored in cell_files(workspace, "sweep"):
-        row = stored["rows"][0]
+        row = stored["meta"]
         samples.setdefault((row["dataset"], row["train_size"], row["resample"]), set()).add(stored["sample"])
     assert len(samples) == 5 * 2
     assert all(len(digests) == 1 for digests in samples.values())
@@ -115,11 +116,12 @@ def test_same_config_gives_identical_values(sweep):
 
 def test_rerun_recomputes_nothing_and_a_broken_cell_file_is_recomputed_alone(sweep):
     workspace, config, table = sweep
-    cells = sorted((workspace.results_dir("sweep") / "cells").glob("*/*.json"))
+    cells = [d / "manifest.json" for d in cell_dirs(workspace, "sweep")]
     mtimes = {p: p.stat().st_mtime_ns for p in cells}
     run_experiment(config, workspace)
     assert {p: p.stat().st_mtime_ns for p in cells} == mtimes
-    cells[3].write_text(cells[3].read_text()[:40])  # a torn file, as a crash of another tool might leave
+    torn = cells[3].parent / "cell.json"
+    torn.write_text(torn.read_text()[:40])  # a torn file, as a crash of another tool might leave
     again = run_experiment(config, workspace)
     info = json.loads((workspace.results_dir("sweep") / "run.json").read_text())
     assert info["cells"]["computed"] == 1 and info["cells"]["done_before"] == 39
@@ -193,7 +195,7 @@ max_examples = 1000
     assert ridge.value.isna().all(), "no probabilities, no log loss"
     samples = {}
     for stored in cell_files(ws, "variety"):
-        row = stored["rows"][0]
+        row = stored["meta"]
         samples.setdefault((row["sampler"], row["featurizer"]), set()).add(stored["sample"])
     assert all(len(v) == 1 for v in samples.values())
     # k-center looks at the features, so each featurizer gets its own sample; balanced looks at labels only
@@ -242,7 +244,9 @@ def test_senteval_protocol_cross_validates_datasets_without_a_given_test_split(w
     assert list(cr.sampler) == ["senteval-cv"] * 3 and cr.n_test.sum() == 900
     assert ((cr.n_train + cr.n_test) == 900).all()
     assert list(trec.sampler) == ["senteval-split"] and trec.n_train.iloc[0] + trec.n_test.iloc[0] == 900
-    assert all(json.loads(c)["C"] in (0.25, 0.5, 1.0, 2.0, 4.0, 8.0) for c in table.chosen_params)
+    # SentEval's grids: 2^-2 .. 2^3 with inner CV per outer fold; 2^-1 .. 2^5 for TREC's given split
+    assert all(json.loads(c)["C"] in [2.0**t for t in range(-2, 4)] for c in cr.chosen_params)
+    assert all(json.loads(c)["C"] in [2.0**t for t in range(-1, 6)] for c in trec.chosen_params)
 
 
 def test_load_results_says_how_to_get_them(ws):

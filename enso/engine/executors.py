@@ -1,4 +1,13 @@
-"""Where cells run: in this process, in local worker processes, or on a Dask cluster."""
+"""Where cells run: in this process, in local worker processes, or on a Dask cluster.
+
+Local workers never outlive the run. When the run stops early (an error, SIGINT, SIGTERM
+raised as ``Terminated`` by the command line, a consumer that stops reading), the ``finally``
+of the executor kills its workers before returning. When the parent dies without a chance to
+clean up (SIGKILL), each worker dies too: on Linux the kernel sends it SIGKILL
+(``prctl(PR_SET_PDEATHSIG)``, set in the worker initializer); everywhere a watch thread in the
+worker ends it when its parent process is gone. Workers ignore SIGINT: Ctrl-C reaches the
+whole process group, and the parent alone decides what to stop.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,10 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Iterator
 
 from enso.engine.worker import CellTask, configure_threads, run_cell
@@ -54,8 +67,49 @@ def _in_process(task: CellTask) -> CellTask:
     return task
 
 
-def _init_worker(threads: int) -> None:
+#: Seconds between a worker's checks that its parent is still alive (the fallback to PDEATHSIG).
+PARENT_WATCH_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this process end when ``parent`` (the process that started it) does."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the watch thread below still works
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_WATCH_SECONDS)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="enso-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, parent: int | None = None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        _die_with_parent(parent)
     configure_threads(threads)
+
+
+def _stop_workers(executor) -> None:
+    """Kill the pool's worker processes now (no waiting for the cells they run) and reap them."""
+    processes = list(getattr(executor, "_processes", {}).values())  # CPython's pool keeps them here
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError, AssertionError):
+            process.join(timeout=5)
 
 
 @contextlib.contextmanager
@@ -81,7 +135,8 @@ def _processes(tasks: list[CellTask], jobs: int) -> Iterator[dict]:
     context = multiprocessing.get_context("spawn")
     with _thread_environment(threads):
         executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                                       initargs=(threads,))
+                                       initargs=(threads, os.getpid()))
+    completed = False
     try:
         # a bounded window of submitted tasks keeps memory flat on sweeps of many thousands of cells
         pending = set()
@@ -103,8 +158,11 @@ def _processes(tasks: list[CellTask], jobs: int) -> Iterator[dict]:
                 for task in queue:
                     pending.add(executor.submit(run_cell, task))
                     break
+        completed = True
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        if not completed:  # stopped early (error, signal, consumer gone): the cells in flight are dropped
+            _stop_workers(executor)
+        executor.shutdown(wait=completed, cancel_futures=True)
 
 
 def _dask(tasks: list[CellTask], scheduler: str) -> Iterator[dict]:

@@ -1,41 +1,51 @@
 """The sweep as a list of cells, each with an identity (its key) and its training sample.
 
 A cell is one (dataset, featurizer, target, sampler, resampler, train size, resample). Its
-key hashes everything its numbers depend on, so a stored cell is reused exactly when the
-same cell is asked for again. Samples come from seeds derived from what they are, so a
-rerun, a resumed run or a run on other workers draws the same examples.
+key hashes everything its predictions depend on: the featurizer's resolved identity (model
+file hashes, precision, version: ``featurizer_id``), the target as it will be fitted (with the
+``scoring`` and ``resampler`` the engine gives it), the protocol and its options, the dataset's
+content, the sample, the test rows, ``fit_rows`` / ``validation_rows`` and ``dedupe``. Metrics
+are not part of it: they are computed from the cell's stored predictions. So a stored cell is
+reused exactly when the same predictions are asked for again. Samples come from seeds derived
+from what they are, so a rerun, a resumed run or a run on other workers draws the same
+examples.
+
+Protocols (``enso.protocols``) add cells with ``Plan.add_cell``, the only way into a plan. A
+plan made with ``sink=`` hands each cell to the sink instead of keeping it (dry runs count
+cells without holding them all).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from enso.config import ExperimentConfig, Spec
-from enso.engine.sampling import SAMPLERS, ImpossibleSample
+from enso.engine.sampling import SAMPLERS
+from enso.errors import EnsoError
 from enso.hashing import stable_hash
 from enso.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
-#: Bump when a change to the engine changes the numbers a cell produces.
-ENGINE_VERSION = 1
+#: Bump when a change to the engine changes the predictions a cell produces.
+ENGINE_VERSION = 2
 
 COLUMNS = [
     "experiment", "protocol", "dataset", "featurizer", "featurizer_id", "target", "target_params",
     "chosen_params", "sampler", "resampler", "train_size", "resample", "metric", "value", "train_value",
     "seconds", "fit_seconds", "predict_seconds", "n_train", "n_test", "n_classes", "seed",
+    "cell", "test_ci_low", "test_ci_high", "majority_share", "baseline_value",
 ]
 
-MTEB_DEFAULTS = {"samples_per_label": 8, "n_experiments": 10, "seed": 42, "max_iter": 100}
-SENTEVAL_DEFAULTS = {"folds": 10, "inner_folds": 10, "Cs": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0], "seed": 1111,
-                     "cv_datasets": "auto"}
-#: Dataset card values saying the test split was made by enso rather than given by the dataset.
-_DERIVED_SPLIT_MARKERS = ("derived", "generated", "stratified", "enso", "made", "random")
+#: Parameters the engine sets on registered targets that declare them (unless the config sets them).
+ENGINE_SET_PARAMS = ("scoring", "resampler")
 
 
 @dataclass
@@ -71,14 +81,16 @@ class Cell:
     options: dict[str, Any] = field(default_factory=dict)  # the protocol's resolved options
     fit_rows: np.ndarray | None = None  # rows an in-domain featurizer is fit on (None: the train split)
     validation_rows: np.ndarray | None = None  # a given validation set for the target (None: none)
+    featurizer_id: str | None = None  # the featurizer's resolved identity (None: not resolved)
+    target_params: dict[str, Any] = field(default_factory=dict)  # as fitted: the config's plus the engine's
 
-    def meta(self, experiment: str, protocol: str, featurizer_id: str) -> dict[str, Any]:
+    def meta(self, experiment: str, protocol: str, featurizer_id: str | None = None) -> dict[str, Any]:
         return {
             "experiment": experiment, "protocol": protocol, "dataset": self.dataset,
-            "featurizer": self.featurizer.label, "featurizer_id": featurizer_id, "target": self.target.label,
-            "target_params": json.dumps(self.target.params, sort_keys=True), "sampler": self.sampler,
-            "resampler": self.resampler, "train_size": self.train_size, "resample": self.resample,
-            "n_classes": self.n_classes, "seed": self.seed,
+            "featurizer": self.featurizer.label, "featurizer_id": featurizer_id or self.featurizer_id,
+            "target": self.target.label, "target_params": json.dumps(self.target.params, sort_keys=True),
+            "sampler": self.sampler, "resampler": self.resampler, "train_size": self.train_size,
+            "resample": self.resample, "n_classes": self.n_classes, "seed": self.seed,
         }
 
 
@@ -99,7 +111,12 @@ class Plan:
     cells: list[Cell] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     datasets: dict[str, Any] = field(default_factory=dict)
-    _n_classes: dict[str, int] = field(default_factory=dict, repr=False)
+    #: ``Spec.id`` -> resolved ``featurizer_id``; cells of a featurizer not in it key by its config entry
+    featurizer_ids: dict[str, str] = field(default_factory=dict)
+    #: when set, each added cell goes to the sink and is not kept in ``cells``
+    sink: Callable[[Cell], None] | None = None
+    count: int = 0
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def add_cell(self, *, dataset, featurizer: Spec, target: Spec, sampler: str, resampler: str,
                  train_size: int, resample: int, seed: int, draw: Draw, test_rows: np.ndarray,
@@ -111,108 +128,146 @@ class Plan:
         the dataset rows the cell is scored on; ``options`` are the protocol's resolved options
         (part of the key). ``fit_rows``: the rows an in-domain featurizer is fit on (None: the
         train split); ``validation_rows``: a given validation set, passed to
-        ``target.fit(..., validation=(X_val, y_val))``.
+        ``target.fit(..., validation=(X_val, y_val))``. With the config's ``dedupe``, test rows
+        whose text also occurs in the pool the sample comes from are dropped (the pool:
+        ``fit_rows`` when given, else the train split, or for a cross-validation fold, whose test
+        rows come from the train split, the fold's training part ``draw.rows``).
         """
         config = self.config
         test_rows = np.asarray(test_rows, dtype=np.int64)
         fit_rows = None if fit_rows is None else np.asarray(fit_rows, dtype=np.int64)
         validation_rows = None if validation_rows is None else np.asarray(validation_rows, dtype=np.int64)
+        dedupe = bool(getattr(config, "dedupe", False))
+        if dedupe:
+            test_rows = self._deduped(dataset, test_rows, self._pool(dataset, test_rows, draw, fit_rows))
+        fid = self.featurizer_ids.get(featurizer.id)
+        params = self._fitted_params(target, resampler)
+        parts = {
+            "engine": ENGINE_VERSION, "protocol": config.protocol, "options": options, "dataset": dataset.name,
+            "content": dataset.content_hash,
+            "featurizer": fid if fid is not None else {"spec": featurizer.to_dict()},
+            "target": {"name": target.name, **params}, "sampler": sampler, "resampler": resampler,
+            "size": train_size, "resample": resample, "seed": config.seed, "sample_seed": seed,
+            "sample": rows_digest(draw.rows) if draw.rows is not None else None,
+            "test": rows_digest(test_rows), "fit_rows": rows_digest(fit_rows),
+            "validation_rows": rows_digest(validation_rows),
+            "dedupe": dedupe,
+        }
         cell_seed_parts = (config.seed, dataset.name, sampler, train_size, resample)
         cell = Cell(
-            key=_cell_key(config, dataset, featurizer, target, sampler, resampler, train_size, resample, options,
-                          fit_rows, validation_rows),
-            dataset=dataset.name, featurizer=featurizer, target=target, sampler=sampler, resampler=resampler,
-            train_size=train_size, resample=resample, seed=seed,
+            key=stable_hash(parts), dataset=dataset.name, featurizer=featurizer, target=target, sampler=sampler,
+            resampler=resampler, train_size=train_size, resample=resample, seed=seed,
             target_seed=derive_seed(*cell_seed_parts, featurizer.id, target.id),
             resample_seed=derive_seed(config.seed, dataset.name, sampler, resampler, train_size, resample),
-            draw=draw, test=test_rows, test_id=_test_id(test_rows), n_classes=self._classes_of(dataset),
-            options=dict(options), fit_rows=fit_rows, validation_rows=validation_rows,
+            draw=draw, test=test_rows, test_id=parts["test"], n_classes=self._classes_of(dataset),
+            options=options, fit_rows=fit_rows, validation_rows=validation_rows, featurizer_id=fid,
+            target_params=params,
         )
-        self.cells.append(cell)
+        self.count += 1
+        if self.sink is not None:
+            self.sink(cell)
+        else:
+            self.cells.append(cell)
         return cell
+
+    # -- cached by content: a sweep of thousands of cells shares a few row lists --
+
+    def _memo(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def _classes_of(self, dataset) -> int:
         """Classes in the train split (all of the dataset's when it has none)."""
-        if dataset.name not in self._n_classes:
+        def count():
             train = dataset.split_index("train")
-            self._n_classes[dataset.name] = (len(np.unique(dataset.labels[train])) if len(train)
-                                             else len(dataset.classes))
-        return self._n_classes[dataset.name]
+            return len(np.unique(dataset.labels[train])) if len(train) else len(dataset.classes)
+
+        return self._memo(("classes", dataset.name), count)
+
+    def _pool(self, dataset, test_rows: np.ndarray, draw: Draw, fit_rows: np.ndarray | None) -> np.ndarray:
+        if fit_rows is not None:
+            return fit_rows
+        train = self._memo(("train", dataset.name), lambda: np.asarray(dataset.split_index("train"), np.int64))
+        overlaps = self._memo(("overlap", dataset.name, rows_digest(test_rows)),
+                              lambda: bool(np.isin(test_rows, train).any()))
+        if overlaps and draw.rows is not None:  # a CV fold over the whole dataset: its training part
+            return np.asarray(draw.rows, dtype=np.int64)
+        return train
+
+    def _deduped(self, dataset, test_rows: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        key = ("dedupe", dataset.name, rows_digest(test_rows), rows_digest(pool))
+        return self._memo(key, lambda: test_rows[~texts_also_in(dataset, test_rows, pool)])
+
+    def _fitted_params(self, target: Spec, resampler: str) -> dict[str, Any]:
+        """The target's parameters as the engine fits it: the config's, plus ``scoring``/``resampler``.
+
+        Each is set only where the target declares it (so a scikit-learn class named by import
+        path, whose own ``scoring`` means scikit-learn scorers, is given neither inside its
+        ``params``); a target without ``resampler`` is resampled by the worker before ``fit``.
+        """
+        declared = self._memo(("declared", target.id), lambda: declared_params(target))
+        params = dict(target.params)
+        wanted = {"scoring": getattr(self.config, "selection_metric", None) or self.config.metrics[0],
+                  "resampler": resampler}
+        for name in ENGINE_SET_PARAMS:
+            if name in declared and name not in params:
+                params[name] = wanted[name]
+        return params
+
+
+def declared_params(target: Spec) -> frozenset[str]:
+    """The target's own parameters (for an import-path target, its wrapper's, not the class's)."""
+    from enso.targets import make_target
+
+    return frozenset(make_target(target.name, target.params).get_params(deep=False))
+
+
+def texts_also_in(dataset, rows: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """A mask over ``rows``: True where the row's text (exactly as stored) also occurs in ``pool``."""
+    texts = dataset.frame["text"].to_numpy()
+    return np.isin(texts[rows], texts[np.setdiff1d(pool, rows)] if len(pool) else texts[:0])
 
 
 def rows_digest(rows: np.ndarray | None) -> str | None:
     """Identifies a list of dataset rows, in order (None for None)."""
     if rows is None:
         return None
-    import hashlib
-
     return hashlib.sha256(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
-def _test_id(rows: np.ndarray) -> str:
-    return stable_hash(np.asarray(rows, dtype=np.int64).tobytes().hex(), 16)
+def resolve_featurizer_ids(config: ExperimentConfig, device: str = "auto") -> dict[str, str]:
+    """``Spec.id`` -> ``featurizer_id`` of every featurizer of ``config``, as the featurize stage resolves it."""
+    from enso.features import featurizer_id, make_featurizer
+
+    return {spec.id: featurizer_id(make_featurizer(spec.name, spec.params).configure(device=device))
+            for spec in config.featurizers}
 
 
-def _cell_key(config: ExperimentConfig, dataset, featurizer: Spec, target: Spec, sampler: str, resampler: str,
-              size: int, resample: int, options: dict[str, Any], fit_rows=None, validation_rows=None) -> str:
-    parts = {
-        "engine": ENGINE_VERSION, "protocol": config.protocol, "options": options, "dataset": dataset.name,
-        "content": dataset.content_hash, "featurizer": featurizer.to_dict(), "target": target.to_dict(),
-        "sampler": sampler, "resampler": resampler, "size": size, "resample": resample, "seed": config.seed,
-        "metrics": config.metrics,
-    }
-    if fit_rows is not None:
-        parts["fit_rows"] = rows_digest(fit_rows)
-    if validation_rows is not None:
-        parts["validation_rows"] = rows_digest(validation_rows)
-    return stable_hash(parts)
+def build_plan(config: ExperimentConfig, datasets: dict[str, Any], *, featurizer_ids: dict[str, str] | None = None,
+               sink: Callable[[Cell], None] | None = None) -> Plan:
+    """Every cell of ``config`` over the loaded ``datasets`` (name -> Dataset), in sweep order.
 
+    ``featurizer_ids`` (from ``resolve_featurizer_ids``) key the cells by the features they are
+    computed on; ``sink`` receives cells instead of the plan keeping them.
+    """
+    from enso.protocols import PROTOCOLS
 
-def build_plan(config: ExperimentConfig, datasets: dict[str, Any]) -> Plan:
-    """Every cell of ``config`` over the loaded ``datasets`` (name -> Dataset), in sweep order."""
-    plan = Plan(config, datasets=datasets)
-    builder = {"enso": _enso_cells, "mteb": _mteb_cells, "senteval": _senteval_cells}[config.protocol]
+    plan = Plan(config, datasets=datasets, featurizer_ids=dict(featurizer_ids or {}), sink=sink)
+    protocol = PROTOCOLS.get(config.protocol)
     for name in config.datasets:
-        builder(config, datasets[name], plan)
+        protocol.build(config, datasets[name], plan)
     return plan
 
 
-def _labels(dataset, rows: np.ndarray) -> np.ndarray:
-    return dataset.labels[rows]
-
-
-def _add(plan, config, dataset, featurizer, target, sampler, resampler, size, resample, seed, draw, test,
-         n_classes, options):
-    cell = plan.add_cell(dataset=dataset, featurizer=featurizer, target=target, sampler=sampler, resampler=resampler,
-                         train_size=size, resample=resample, seed=seed, draw=draw, test_rows=test, options=options)
-    cell.n_classes = n_classes  # as today's builders count them (until the protocols package replaces them)
-
-
-def _enso_cells(config: ExperimentConfig, dataset, plan: Plan) -> None:
-    pool = dataset.split_index("train")
-    test = dataset.split_index("test")
-    if len(test) == 0:
-        plan.skipped.append(Skip(dataset.name, "*", 0, "the dataset has no test split"))
+def check_runnable(plan: Plan) -> None:
+    """An ``EnsoError`` naming why when the plan has no cell at all (every dataset and size impossible)."""
+    if plan.count:
         return
-    labels = _labels(dataset, pool)
-    n_classes = len(np.unique(labels))
-    for sampler_name in config.samplers:
-        sampler = SAMPLERS.get(sampler_name)
-        for size in config.train_sizes:
-            try:
-                sampler.check(labels, size)
-            except ImpossibleSample as exc:
-                plan.skipped.append(Skip(dataset.name, sampler_name, size, str(exc)))
-                continue
-            for resample in range(config.resamples):
-                seed = derive_seed(config.seed, dataset.name, sampler_name, size, resample)
-                shared = None if sampler.needs_features else Draw(dataset.name, sampler_name, size, resample, seed)
-                for featurizer in config.featurizers:
-                    draw = shared or Draw(dataset.name, sampler_name, size, resample, seed, featurizer)
-                    for target in config.targets:
-                        for resampler in config.resamplers:
-                            _add(plan, config, dataset, featurizer, target, sampler_name, resampler, size, resample,
-                                 seed, draw, test, n_classes, {})
+    reasons = "; ".join(skip.describe() for skip in plan.skipped[:3]) or "the protocol made no cells"
+    more = f" (and {len(plan.skipped) - 3} more)" if len(plan.skipped) > 3 else ""
+    raise EnsoError(f"experiment {plan.config.name!r} has nothing to run: {reasons}{more}; "
+                    "pick train_sizes that the datasets' train splits can give")
 
 
 def draw_rows(draw: Draw, dataset, features=None) -> np.ndarray:
@@ -221,72 +276,6 @@ def draw_rows(draw: Draw, dataset, features=None) -> np.ndarray:
         pool = dataset.split_index("train")
         sampler = SAMPLERS.get(draw.sampler)
         pool_features = features[pool] if sampler.needs_features else None
-        picked = sampler.sample(_labels(dataset, pool), draw.size, np.random.default_rng(draw.seed), pool_features)
+        picked = sampler.sample(dataset.labels[pool], draw.size, np.random.default_rng(draw.seed), pool_features)
         draw.rows = pool[picked]
     return draw.rows
-
-
-def _mteb_cells(config: ExperimentConfig, dataset, plan: Plan) -> None:
-    """MTEB's classification protocol: k per label, 10 draws from one carried-over, reshuffled index list."""
-    options = {**MTEB_DEFAULTS, **config.protocol_options}
-    if config.targets != [Spec("logreg")] and dataset.name == config.datasets[0]:
-        log.warning("protocol mteb fits MTEB's LogisticRegression(max_iter=%d); the config's targets are not used",
-                    options["max_iter"])
-    pool = dataset.split_index("train")
-    test = dataset.split_index("test")
-    labels = _labels(dataset, pool).tolist()
-    n_classes = len(set(labels))
-    k = int(options["samples_per_label"])
-    target = Spec("sklearn.linear_model:LogisticRegression",
-                  {"max_iter": int(options["max_iter"]), "random_state": int(options["seed"])})
-    idxs = list(range(len(pool)))
-    for experiment in range(int(options["n_experiments"])):
-        rng_state = np.random.RandomState(int(options["seed"]))
-        rng_state.shuffle(idxs)
-        counter: dict[str, int] = {}
-        picked = []
-        for i in idxs:
-            if counter.get(labels[i], 0) < k:
-                picked.append(i)
-                counter[labels[i]] = counter.get(labels[i], 0) + 1
-        rows = pool[np.asarray(picked, dtype=np.int64)]
-        draw = Draw(dataset.name, "mteb", len(rows), experiment, int(options["seed"]), rows=rows)
-        for featurizer in config.featurizers:
-            _add(plan, config, dataset, featurizer, target, "mteb", "none", len(rows), experiment,
-                 int(options["seed"]), draw, test, n_classes, options)
-
-
-def senteval_uses_cv(dataset, options: dict[str, Any]) -> bool:
-    chosen = options.get("cv_datasets", "auto")
-    if isinstance(chosen, list):
-        return dataset.name in chosen
-    card = dataset.card or {}
-    for key in ("test_split", "split"):
-        value = card.get(key)
-        if isinstance(value, str):
-            value = value.lower()
-            return not value.startswith("given") and any(marker in value for marker in _DERIVED_SPLIT_MARKERS)
-    return False
-
-
-def _senteval_cells(config: ExperimentConfig, dataset, plan: Plan) -> None:
-    """SentEval: logistic regression, L2 from a fixed grid by inner CV; 10-fold CV where no test split is given."""
-    options = {**SENTEVAL_DEFAULTS, **config.protocol_options}
-    target = Spec("logreg", {"Cs": [float(c) for c in options["Cs"]], "cv": int(options["inner_folds"])})
-    n_classes = len(dataset.classes)
-    if senteval_uses_cv(dataset, options):
-        from sklearn.model_selection import StratifiedKFold
-
-        rows = np.arange(len(dataset))
-        folds = StratifiedKFold(int(options["folds"]), shuffle=True, random_state=int(options["seed"]))
-        for fold, (train, test) in enumerate(folds.split(rows, dataset.labels)):
-            draw = Draw(dataset.name, "senteval-cv", len(train), fold, int(options["seed"]), rows=rows[train])
-            for featurizer in config.featurizers:
-                _add(plan, config, dataset, featurizer, target, "senteval-cv", "none", len(train), fold,
-                     int(options["seed"]), draw, rows[test], n_classes, options)
-    else:
-        train, test = dataset.split_index("train"), dataset.split_index("test")
-        draw = Draw(dataset.name, "senteval-split", len(train), 0, int(options["seed"]), rows=train)
-        for featurizer in config.featurizers:
-            _add(plan, config, dataset, featurizer, target, "senteval-split", "none", len(train), 0,
-                 int(options["seed"]), draw, test, n_classes, options)

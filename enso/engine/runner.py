@@ -1,13 +1,14 @@
-"""``run_experiment``: plan the sweep, run the missing cells, assemble the results table."""
+"""``run_experiment``: plan the sweep, run the missing cells, assemble the results table.
+
+Orchestration only; the pieces live beside it: ``plan`` (cells and keys), ``cellstore`` (cells
+on disk), ``worker`` / ``executors`` (running cells), ``assemble`` (metrics from predictions),
+``results`` (the table on disk), ``provenance`` (run.json) and ``estimate`` (dry runs).
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,60 +18,43 @@ import numpy as np
 import pandas as pd
 
 from enso.config import ExperimentConfig
-from enso.engine import plan as planning
+from enso.engine import provenance
+from enso.engine.assemble import ASSEMBLY_VERSION, metric_rows
 from enso.engine.cellstore import CellStore
+from enso.engine.estimate import DryRun, describe_plan
 from enso.engine.executors import default_threads, execute
 from enso.engine.lock import experiment_lock
 from enso.engine.plan import (
-    COLUMNS,
-    MTEB_DEFAULTS,
-    SENTEVAL_DEFAULTS,
     Cell,
     Plan,
     build_plan,
+    check_runnable,
     draw_rows,
+    resolve_featurizer_ids,
+    rows_digest,
+)
+from enso.engine.results import (
+    MANIFEST,
+    RESULTS,
+    RESULTS_CSV,
+    load_results,
+    read_table,
+    reusable_values,
+    to_table,
+    write_table,
 )
 from enso.engine.worker import CellTask
 from enso.errors import ConfigError, EnsoError
-from enso.store import (
-    atomic_path,
-    package_versions,
-    write_json_atomic,
-    write_text_atomic,
-)
+from enso.hashing import stable_hash
+from enso.store import clean_temporaries
 from enso.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-RESULTS = "results.parquet"
-RESULTS_CSV = "results.csv"
-RUN_INFO = "run.json"
+RUN_INFO = provenance.RUN_INFO
 
-# Rough seconds per cell, ``a + b * n_train``, used by --dry-run until finished cells give real timings.
-_COST = {"logreg": (0.05, 4e-4), "logreg-sgd": (0.05, 2e-4), "linear-svm": (0.02, 1e-4),
-         "rbf-svm": (0.05, 5e-4), "knn": (0.03, 5e-5), "naive-bayes": (0.02, 5e-5),
-         "random-forest": (2.0, 3e-3), "nearest-centroid": (0.01, 1e-5), "mlp": (2.0, 5e-3),
-         "layer-mix": (2.0, 5e-3)}
-_DEFAULT_COST = (0.05, 2e-4)
-
-
-def check_protocol_options(config: ExperimentConfig) -> None:
-    allowed = {"enso": {}, "mteb": MTEB_DEFAULTS, "senteval": SENTEVAL_DEFAULTS}[config.protocol]
-    for key in config.protocol_options:
-        if key not in allowed:
-            valid = ", ".join(sorted(allowed)) or "none"
-            raise ConfigError(f"protocol_options: {key!r} is not an option of protocol {config.protocol!r} "
-                              f"(valid: {valid})")
-    minimum = {"samples_per_label": 1, "n_experiments": 1, "max_iter": 1, "seed": 0, "folds": 2, "inner_folds": 2}
-    for key, value in config.protocol_options.items():
-        if key in minimum and (not isinstance(value, int) or isinstance(value, bool) or value < minimum[key]):
-            raise ConfigError(f"protocol_options: {key} must be an integer >= {minimum[key]}, got {value!r}")
-        if key == "Cs" and (not isinstance(value, list) or not value or not all(
-                isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0 for c in value)):
-            raise ConfigError(f"protocol_options: Cs must be a non-empty list of positive numbers, got {value!r}")
-        if key == "cv_datasets" and value != "auto" and not (
-                isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise ConfigError(f"protocol_options: cv_datasets must be \"auto\" or a list of dataset names, got {value!r}")
+__all__ = ["RESULTS", "RESULTS_CSV", "RUN_INFO", "describe_plan", "load_results", "run_experiment",
+           "sample_digest"]
 
 
 def _load_datasets(config: ExperimentConfig, workspace: Workspace) -> dict[str, Any]:
@@ -79,10 +63,12 @@ def _load_datasets(config: ExperimentConfig, workspace: Workspace) -> dict[str, 
     return {name: load_dataset(name, workspace, max_examples=config.cap_for(name)) for name in config.datasets}
 
 
-def _load_features(spec, dataset, workspace: Workspace, device: str):
+def _load_features(spec, dataset, workspace: Workspace, device: str, fit_rows: np.ndarray | None = None):
     from enso.features import load_features
 
-    return load_features(spec, dataset, workspace, device=device)
+    if fit_rows is None:
+        return load_features(spec, dataset, workspace, device=device)
+    return load_features(spec, dataset, workspace, device=device, fit_rows=fit_rows)
 
 
 def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int = 1, scheduler: str | None = None,
@@ -90,65 +76,105 @@ def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int 
                    device: str = "auto") -> pd.DataFrame:
     """Run every missing cell of ``config`` and return the results table (one row per cell and metric).
 
-    With ``dry_run`` nothing is computed or written: the returned table has one row per cell
-    with its ``status`` ("done" or "to run") and ``estimate_seconds``; ``.attrs["plan"]``
-    summarises it (see ``describe_plan``). ``device`` is where missing features are computed; it
-    matters because a featurizer's default precision, part of its identity, follows the device.
+    With ``dry_run`` nothing is computed or written: the returned table has one row per
+    dataset x featurizer x target with its ``cells``, ``done``, ``to_run`` and
+    ``estimate_seconds``; ``.attrs["plan"]`` summarises it (see ``describe_plan``). ``device``
+    is where missing features are computed; it matters because a featurizer's default
+    precision, part of its identity and so of every cell key, follows the device.
     """
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
-    check_protocol_options(config)
     results_dir = workspace.results_dir(config.name)
     store = CellStore(results_dir)
     datasets = _load_datasets(config, workspace)
-    plan = build_plan(config, datasets)
-    for skip in plan.skipped:
-        log.warning("%s", skip.describe())
+    featurizer_ids = resolve_featurizer_ids(config, device)
     if dry_run:
-        return _dry_run(plan, store, force=force, jobs=jobs)
+        counter = DryRun(store, force=force)
+        plan = build_plan(config, datasets, featurizer_ids=featurizer_ids, sink=counter)
+        _warn_skips(plan)
+        check_runnable(plan)
+        return counter.table(plan, jobs)
+    plan = build_plan(config, datasets, featurizer_ids=featurizer_ids)
+    _warn_skips(plan)
+    check_runnable(plan)
+    cells = _unique(plan.cells)
+    dataset_info = provenance.dataset_info(plan)
 
     threads = threads or default_threads(jobs if not scheduler else 1)
+    run_info = {"jobs": jobs, "scheduler": scheduler, "threads": threads, "datasets": dataset_info}
     with experiment_lock(results_dir, config.name):
+        clean_temporaries(results_dir)
         store.clean_temporaries()
         started = _dt.datetime.now(_dt.UTC)
         clock = time.perf_counter()
-        finished = {} if force else _finished_cells(plan, store)
-        todo = [cell for cell in plan.cells if cell.key not in finished]
-        log.info("%s: %d cells, %d already done, %d to run%s", config.name, len(plan.cells), len(finished),
+        previous = _previous_table(results_dir)
+        finished = {} if force else _finished_cells(plan, cells, store, reusable_values(previous))
+        todo = [cell for cell in cells if cell.key not in finished]
+        log.info("%s: %d cells, %d already done, %d to run%s", config.name, len(cells), len(finished),
                  len(todo), f" ({len(plan.skipped)} sizes skipped)" if plan.skipped else "")
         if todo:
-            _write_run_info(results_dir, config, plan, started=started, status="running", jobs=jobs,
-                            scheduler=scheduler, threads=threads,
-                            counts={"cells": len(plan.cells), "done_before": len(finished)})
+            provenance.write_run_info(results_dir, plan, started=started, status="running", **run_info,
+                                      counts={"cells": len(cells), "done_before": len(finished)})
         tasks = _tasks(plan, todo, workspace, threads, device)
         failures = _run_tasks(tasks, store, finished, jobs=jobs, scheduler=scheduler)
-        counts = {"cells": len(plan.cells), "done_before": len(plan.cells) - len(todo),
+        counts = {"cells": len(cells), "done_before": len(cells) - len(todo),
                   "computed": len(todo) - len(failures), "failed": len(failures)}
         if failures:
-            _write_run_info(results_dir, config, plan, started=started, status="incomplete", jobs=jobs,
-                            scheduler=scheduler, threads=threads, counts=counts, seconds=time.perf_counter() - clock,
-                            failures=failures[:20])
+            provenance.write_run_info(results_dir, plan, started=started, status="incomplete", **run_info,
+                                      counts=counts, seconds=time.perf_counter() - clock, failures=failures[:20])
             first = failures[0]
-            raise EnsoError(f"{len(failures)} of {len(plan.cells)} cells failed (first: {first['cell']}: "
+            raise EnsoError(f"{len(failures)} of {len(cells)} cells failed (first: {first['cell']}: "
                             f"{first['error']}); finished cells are kept, so after fixing it a rerun computes "
                             "only the missing ones")
-        table = _assemble(plan, finished)
-        changed = _write_results(results_dir, table)
+        table = _assemble(cells, finished)
+        key = stable_hash({"cells": [cell.key for cell in cells], "metrics": list(config.metrics),
+                           "assembly": ASSEMBLY_VERSION})
+        changed = write_table(results_dir, table, key=key, previous=previous)
         if changed or todo:
-            _write_run_info(results_dir, config, plan, started=started, status="complete", jobs=jobs,
-                            scheduler=scheduler, threads=threads, counts=counts,
-                            seconds=time.perf_counter() - clock)
+            provenance.write_run_info(results_dir, plan, started=started, status="complete", **run_info,
+                                      counts=counts, seconds=time.perf_counter() - clock)
         else:
             log.info("%s: every cell was already done; results unchanged in %s", config.name, results_dir)
     return table
 
 
-def _finished_cells(plan: Plan, store: CellStore) -> dict[str, list[dict]]:
+def _warn_skips(plan: Plan) -> None:
+    for skip in plan.skipped:
+        log.warning("%s", skip.describe())
+
+
+def _unique(cells: list[Cell]) -> list[Cell]:
+    """Cells in plan order, each key once."""
+    seen: dict[str, Cell] = {}
+    for cell in cells:
+        seen.setdefault(cell.key, cell)
+    return list(seen.values())
+
+
+def _previous_table(results_dir: Path) -> pd.DataFrame | None:
+    if not (results_dir / RESULTS).exists() and not (results_dir / MANIFEST).exists():
+        return None  # a first run
+    table = read_table(results_dir)
+    if table is None:
+        log.warning("the results table in %s does not verify; rebuilding it from the cells", results_dir)
+    return table
+
+
+def _finished_cells(plan: Plan, cells: list[Cell], store: CellStore,
+                    reuse: dict[str, dict[str, dict]]) -> dict[str, list[dict]]:
+    """key -> result rows of every planned cell stored whole, metric values reused where known."""
+    config = plan.config
     finished = {}
-    for cell in plan.cells:
-        rows = store.read(cell.key)
-        if rows is not None:
-            finished[cell.key] = rows
+    for cell in cells:
+        stored = store.read(cell.key)
+        if stored is None:
+            continue
+        meta = cell.meta(config.name, config.protocol)
+        if stored.info["meta"] != meta:
+            changed = sorted(k for k in meta if stored.info["meta"].get(k) != meta[k])
+            log.warning("cell %s was stored with other %s; recomputing it", stored.path, ", ".join(changed))
+            continue
+        finished[cell.key] = metric_rows(stored.info, stored.predictions, list(config.metrics), reuse.get(cell.key))
     return finished
 
 
@@ -171,31 +197,49 @@ def _check_compatible(cell: Cell, X) -> None:
                           f"{cell.featurizer.label} gives sparse ones; pick a dense featurizer for it")
 
 
+def _in_domain(spec) -> bool:
+    from enso.features import FEATURIZERS
+
+    return bool(getattr(FEATURIZERS.get(spec.name), "in_domain", False))
+
+
 def _tasks(plan: Plan, todo: list[Cell], workspace: Workspace, threads: int, device: str) -> list[CellTask]:
-    """Worker tasks for ``todo``, feature sets loaded (computed if absent) once per dataset and featurizer."""
+    """Worker tasks for ``todo``, feature sets loaded (computed if absent) once per dataset, featurizer and fit rows."""
     from enso.engine import worker
 
-    feature_sets: dict[tuple[str, str], Any] = {}
+    feature_sets: dict[tuple, Any] = {}
     checked: set[tuple[str, str, str]] = set()
+    in_domain: dict[str, bool] = {}
     tasks = []
     for cell in todo:
-        pair = (cell.dataset, cell.featurizer.id)
-        if pair not in feature_sets:
-            feature_sets[pair] = _load_features(cell.featurizer, plan.datasets[cell.dataset], workspace, device)
-        features = feature_sets[pair]
-        if (*pair, cell.target.id) not in checked:
-            _check_compatible(cell, features.X)
-            checked.add((*pair, cell.target.id))
+        if cell.featurizer.id not in in_domain:
+            in_domain[cell.featurizer.id] = _in_domain(cell.featurizer)
+        fit_rows = cell.fit_rows if in_domain[cell.featurizer.id] else None
+        pair = (cell.dataset, cell.featurizer.id, rows_digest(fit_rows))
         dataset = plan.datasets[cell.dataset]
+        if pair not in feature_sets:
+            features = _load_features(cell.featurizer, dataset, workspace, device, fit_rows)
+            if cell.featurizer_id is not None and features.featurizer_id != cell.featurizer_id:
+                raise EnsoError(f"featurizer {cell.featurizer.label} resolved to {cell.featurizer_id} when the "
+                                f"sweep was planned but its features on {cell.dataset} are {features.featurizer_id}"
+                                "; its model files changed during the run: rerun")
+            feature_sets[pair] = features
+        features = feature_sets[pair]
+        if (*pair[:2], cell.target.id) not in checked:
+            _check_compatible(cell, features.X)
+            checked.add((*pair[:2], cell.target.id))
         rows = draw_rows(cell.draw, dataset, features.X)
         labels = dataset.labels
+        validation = cell.validation_rows
         tasks.append(CellTask(
             key=cell.key, feature_path=str(features.path), train=rows, test=cell.test, test_id=cell.test_id,
             y_train=labels[rows], y_test=labels[cell.test], target_name=cell.target.name,
-            target_params=dict(cell.target.params), target_seed=cell.target_seed, resampler=cell.resampler,
+            target_params=dict(cell.target_params), target_seed=cell.target_seed, resampler=cell.resampler,
             resample_seed=cell.resample_seed, metrics=list(plan.config.metrics),
             meta=cell.meta(plan.config.name, plan.config.protocol, features.featurizer_id),
-            opener=worker.FEATURE_OPENER, threads=threads,
+            opener=worker.FEATURE_OPENER, threads=threads, config_params=dict(cell.target.params),
+            validation=validation, y_validation=None if validation is None else labels[validation],
+            sample=sample_digest(rows),
         ))
         worker.prime(str(features.path), features.X)
     # the largest fits first, so that no worker is left with a long one at the end
@@ -206,9 +250,7 @@ def _tasks(plan: Plan, todo: list[Cell], workspace: Workspace, threads: int, dev
 
 def sample_digest(rows: np.ndarray) -> str:
     """Identifies a training sample by its dataset rows, in order."""
-    import hashlib
-
-    return hashlib.sha256(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()[:16]
+    return rows_digest(rows)
 
 
 def _describe_cell(meta: dict[str, Any]) -> str:
@@ -231,154 +273,19 @@ def _run_tasks(tasks: list[CellTask], store: CellStore, finished: dict, *, jobs:
                 log.debug("%s", result.get("traceback", ""))
                 failures.append({"cell": name, "error": result["error"]})
             else:
-                store.write(task.key, result["rows"], sample=sample_digest(task.train), test=task.test_id)
+                store.write(task.key, result["info"], result["predictions"])
                 finished[task.key] = result["rows"]
             bar.update(1)
     return failures
 
 
-def _assemble(plan: Plan, finished: dict[str, list[dict]]) -> pd.DataFrame:
-    rows = [row for cell in plan.cells for row in finished[cell.key]]
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return pd.DataFrame({column: pd.Series(dtype=object) for column in COLUMNS})
-    table["chosen_params"] = [json.dumps(p, sort_keys=True) if not isinstance(p, str) else p
-                              for p in table["chosen_params"]]
-    for column in ("value", "train_value", "seconds", "fit_seconds", "predict_seconds"):
-        table[column] = pd.to_numeric(table[column], errors="coerce").astype("float64")
-    for column in ("train_size", "resample", "n_train", "n_test", "n_classes", "seed"):
-        table[column] = table[column].astype("int64")
-    return table.loc[:, COLUMNS].reset_index(drop=True)
-
-
-def _write_results(results_dir: Path, table: pd.DataFrame) -> bool:
-    """Write the table (Parquet, then CSV) unless identical files are already there; True if written."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    target = results_dir / RESULTS
-    if target.is_file() and (results_dir / RESULTS_CSV).is_file():
-        try:
-            if pd.read_parquet(target).equals(table):
-                return False
-        except (OSError, ValueError):
-            pass
-    with atomic_path(target) as temp:
-        table.to_parquet(temp, index=False)
-    write_text_atomic(results_dir / RESULTS_CSV, table.to_csv(index=False))
-    return True
-
-
-def load_results(experiment: str, workspace: Workspace) -> pd.DataFrame:
-    """The results table of ``experiment`` (a config name) as a DataFrame."""
-    path = workspace.results_dir(experiment) / RESULTS
-    if not path.is_file():
-        raise EnsoError(f"no results for experiment {experiment!r} at {path}; run "
-                        f"`python -m enso.experiment {experiment}` first")
-    return pd.read_parquet(path)
-
-
-def _git_commit() -> dict[str, Any] | None:
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5, check=False)
-        if commit.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=False)
-        return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _hardware() -> dict[str, Any]:
-    info: dict[str, Any] = {"machine": platform.machine(), "system": platform.platform(),
-                            "cpus": os.cpu_count(), "processor": platform.processor() or None}
-    try:
-        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-        info["memory_gb"] = round(pages * page_size / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        pass
-    return info
-
-
-def _write_run_info(results_dir: Path, config: ExperimentConfig, plan: Plan, *, started, status: str, jobs: int,
-                    scheduler: str | None, threads: int, counts: dict, seconds: float | None = None,
-                    failures: list | None = None) -> None:
-    info = {
-        "experiment": config.name, "status": status, "config": config.to_dict(),
-        "config_path": str(config.source) if config.source else None,
-        "started": started.isoformat(timespec="seconds"),
-        "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds") if seconds is not None else None,
-        "seconds": round(seconds, 3) if seconds is not None else None,
-        "jobs": jobs, "scheduler": scheduler, "blas_threads_per_worker": threads, "cells": counts,
-        "skipped": [s.__dict__ for s in plan.skipped],
-        "datasets": {name: {"content_hash": d.content_hash, "rows": len(d)} for name, d in plan.datasets.items()},
-        "engine_version": planning.ENGINE_VERSION, "versions": package_versions(), "git": _git_commit(),
-        "hardware": _hardware(), "command": sys.argv,
-    }
-    if failures:
-        info["failures"] = failures
-    write_json_atomic(results_dir / RUN_INFO, info)
-
-
-def _estimates(plan: Plan, finished: dict[str, list[dict]]) -> dict[str, float]:
-    """Seconds per cell: from finished cells of the same target where there are some, else a rough prior."""
-    observed: dict[str, list[tuple[int, float]]] = {}
-    for cell in plan.cells:
-        rows = finished.get(cell.key)
-        if rows:
-            observed.setdefault(cell.target.label, []).append((rows[0]["n_train"], rows[0]["seconds"]))
-    fits = {}
-    for label, points in observed.items():
-        n, s = np.array(points, dtype=float).T
-        if len(points) >= 3 and np.ptp(n) > 0:
-            slope, intercept = np.polyfit(n, s, 1)
-            fits[label] = (max(intercept, 0.0), max(slope, 0.0))
-        else:
-            fits[label] = (0.0, float(np.mean(s / np.maximum(n, 1))))
-    out = {}
-    for cell in plan.cells:
-        a, b = fits.get(cell.target.label) or _COST.get(cell.target.name, _DEFAULT_COST)
-        out[cell.key] = a + b * cell.train_size
-    return out
-
-
-def _dry_run(plan: Plan, store: CellStore, *, force: bool, jobs: int) -> pd.DataFrame:
-    finished = {} if force else _finished_cells(plan, store)
-    estimates = _estimates(plan, _finished_cells(plan, store))
-    records = []
-    for cell in plan.cells:
-        records.append({
-            "dataset": cell.dataset, "featurizer": cell.featurizer.label, "target": cell.target.label,
-            "sampler": cell.sampler, "resampler": cell.resampler, "train_size": cell.train_size,
-            "resample": cell.resample, "status": "done" if cell.key in finished else "to run",
-            "estimate_seconds": 0.0 if cell.key in finished else estimates[cell.key], "key": cell.key,
-        })
-    table = pd.DataFrame(records, columns=["dataset", "featurizer", "target", "sampler", "resampler", "train_size",
-                                           "resample", "status", "estimate_seconds", "key"])
-    to_run = int((table["status"] == "to run").sum()) if len(table) else 0
-    table.attrs["plan"] = {
-        "experiment": plan.config.name, "protocol": plan.config.protocol, "cells": len(table),
-        "done": len(table) - to_run, "to_run": to_run, "jobs": jobs,
-        "estimate_seconds": float(table["estimate_seconds"].sum()) / max(1, jobs) if len(table) else 0.0,
-        "skipped": [s.describe() for s in plan.skipped],
-    }
-    return table
-
-
-def describe_plan(table: pd.DataFrame) -> str:
-    """A few lines for people: what a dry run found."""
-    plan = table.attrs["plan"]
-    lines = [(f"experiment {plan['experiment']} (protocol {plan['protocol']}): {plan['cells']} cells, "
-              f"{plan['done']} done, {plan['to_run']} to run")]
+def _assemble(cells: list[Cell], finished: dict[str, list[dict]]) -> pd.DataFrame:
+    table = to_table([row for cell in cells for row in finished[cell.key]])
     if len(table):
-        by = table.groupby(["dataset", "featurizer", "target"], sort=False)["status"]
-        for (dataset, featurizer, target), status in by:
-            lines.append(f"  {dataset} x {featurizer} x {target}: {len(status)} cells, "
-                         f"{int((status == 'to run').sum())} to run")
-    for skip in plan["skipped"]:
-        lines.append(f"  skipped: {skip}")
-    minutes = plan["estimate_seconds"] / 60
-    lines.append(f"estimated time for the cells to run with --jobs {plan['jobs']}: "
-                 f"{minutes:.1f} min (rough; featurization not included)")
-    return "\n".join(lines)
+        ids = table.groupby("featurizer")["featurizer_id"].unique()
+        mixed = {label: sorted(found) for label, found in ids.items() if len(found) > 1}
+        if mixed:
+            label, found = next(iter(mixed.items()))
+            raise EnsoError(f"the results would hold featurizer {label} with two identities ({', '.join(found)}); "
+                            "rerun with --force to recompute its cells on one")
+    return table

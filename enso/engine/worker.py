@@ -2,7 +2,9 @@
 
 This is what worker processes (local or on a Dask cluster) execute. A task carries row
 positions and labels, not features: each worker opens a feature file once (memory-mapped)
-and keeps it, with the test rows already gathered, for every later cell on it.
+and keeps it, with the test rows already gathered, for every later cell on it. A cell's
+result is its predictions (test rows and training sample; labels, and scores where the
+target gives them), from which the engine computes every metric.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class CellTask:
     y_train: np.ndarray
     y_test: np.ndarray
     target_name: str
-    target_params: dict[str, Any]
+    target_params: dict[str, Any]  # as fitted: the config's plus the engine's (scoring, resampler)
     target_seed: int
     resampler: str
     resample_seed: int
@@ -46,6 +48,10 @@ class CellTask:
     meta: dict[str, Any] = field(default_factory=dict)
     opener: str = FEATURE_OPENER
     threads: int | None = None
+    config_params: dict[str, Any] | None = None  # the config's own target parameters (None: target_params)
+    validation: np.ndarray | None = None  # dataset rows of a given validation set
+    y_validation: np.ndarray | None = None
+    sample: str = ""  # digest of ``train``
 
 
 def configure_threads(threads: int | None) -> None:
@@ -110,16 +116,47 @@ def _test_matrix(path: str, X, test: np.ndarray, test_id: str):
 
 
 def run_cell(task: CellTask) -> dict[str, Any]:
-    """``{"key", "rows"}`` on success, ``{"key", "error"}`` when the cell failed."""
+    """``{"key", "info", "predictions", "rows"}`` on success, ``{"key", "error"}`` when the cell failed.
+
+    ``info`` and ``predictions`` are what the cell store keeps (cell.json, predictions.npz);
+    ``rows`` are the results rows computed from exactly those predictions.
+    """
     try:
-        return {"key": task.key, "rows": _run(task)}
+        from enso.engine.assemble import metric_rows
+
+        info, predictions = _run(task)
+        return {"key": task.key, "info": info, "predictions": predictions,
+                "rows": metric_rows(info, predictions, task.metrics)}
     except Exception as exc:  # noqa: BLE001 - one bad cell must not stop the sweep; the engine reports it
         return {"key": task.key, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
 
 
-def _run(task: CellTask) -> list[dict[str, Any]]:
+def encode(values, classes: np.ndarray) -> np.ndarray:
+    """int32 codes of ``values`` into ``classes`` (-1 where a value is not a class)."""
+    values = np.asarray(values).astype(str)
+    if not len(values):
+        return np.zeros(0, dtype=np.int32)
+    order = np.argsort(classes, kind="stable")
+    ordered = classes[order]
+    at = np.clip(np.searchsorted(ordered, values), 0, len(classes) - 1)
+    return np.where(ordered[at] == values, order[at], -1).astype(np.int32)
+
+
+def _score_matrix(scores, n: int, k: int, where: str):
+    if scores is None:
+        return None
+    kind, values = scores
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:  # a binary decision function: the score of the second class
+        values = np.column_stack([-values, values])
+    if values.shape != (n, k):
+        raise ValueError(f"the target's {kind} scores on the {where} rows have shape {values.shape}, "
+                         f"not ({n}, {k}) for {k} classes")
+    return kind, values.astype(np.float32)
+
+
+def _run(task: CellTask) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from enso.engine.sampling import RESAMPLERS
-    from enso.metrics import METRICS
     from enso.targets import make_target, with_seed
 
     configure_threads(task.threads)
@@ -128,40 +165,75 @@ def _run(task: CellTask) -> list[dict[str, Any]]:
     X_train = _rows(X, task.train)
     X_test = _test_matrix(task.feature_path, X, task.test, task.test_id)
     y_train, y_test = np.asarray(task.y_train), np.asarray(task.y_test)
-    fit_rows = RESAMPLERS.get(task.resampler).resample(y_train, np.random.default_rng(task.resample_seed))
-    target = with_seed(make_target(task.target_name, task.target_params), task.target_seed, task.target_params)
+    given = task.target_params if task.config_params is None else task.config_params
+    target = with_seed(make_target(task.target_name, task.target_params), task.target_seed, given)
+    fit_kwargs = {}
+    if task.validation is not None:
+        fit_kwargs["validation"] = (_rows(X, task.validation), np.asarray(task.y_validation))
 
     fit_started = time.perf_counter()
-    if task.resampler == "none":
-        target.fit(X_train, y_train)
+    if task.resampler == "none" or "resampler" in task.target_params:
+        target.fit(X_train, y_train, **fit_kwargs)  # a target that takes `resampler` resamples inside its folds
+        fitted = len(y_train)
     else:
-        target.fit(X_train[fit_rows], y_train[fit_rows])
+        fit_rows = RESAMPLERS.get(task.resampler).resample(y_train, np.random.default_rng(task.resample_seed))
+        target.fit(X_train[fit_rows], y_train[fit_rows], **fit_kwargs)
+        fitted = len(fit_rows)
     fit_seconds = time.perf_counter() - fit_started
 
-    metrics = [METRICS.get(name) for name in task.metrics]
-    want_scores = any(m.needs != "labels" for m in metrics)
+    classes = np.asarray([str(c) for c in target.classes_])
     predict_started = time.perf_counter()
-    y_pred = target.predict(X_test)
-    test_scores = target.scores(X_test) if want_scores else None
+    test_pred = target.predict(X_test)
+    test_scores = target.scores(X_test)  # always: a metric added later is computed from what is stored
     predict_seconds = time.perf_counter() - predict_started
     train_pred = target.predict(X_train)
-    train_scores = target.scores(X_train) if want_scores else None
-    classes = np.asarray(target.classes_)
-    seconds = time.perf_counter() - started
+    train_scores = target.scores(X_train)
 
-    chosen = getattr(target, "chosen_params_", {})
-    rows = []
-    for metric in metrics:
-        rows.append({
-            **task.meta,
-            "chosen_params": chosen,
-            "metric": metric.name,
-            "value": metric(y_test, y_pred, classes, test_scores),
-            "train_value": metric(y_train, train_pred, classes, train_scores),
-            "seconds": seconds,
-            "fit_seconds": fit_seconds,
-            "predict_seconds": predict_seconds,
-            "n_train": len(fit_rows),
-            "n_test": len(y_test),
-        })
-    return rows
+    predictions: dict[str, np.ndarray] = {"classes": classes}
+    y_test_codes = encode(y_test, classes)
+    unseen = np.unique(y_test.astype(str)[y_test_codes < 0])
+    if len(unseen):
+        y_test_codes[y_test_codes < 0] = -1 - np.searchsorted(unseen, y_test.astype(str)[y_test_codes < 0])
+    predictions["unseen_labels"] = unseen.astype(str) if len(unseen) else np.zeros(0, dtype="<U1")
+    scored = {"test": _score_matrix(test_scores, len(y_test), len(classes), "test"),
+              "train": _score_matrix(train_scores, len(y_train), len(classes), "training")}
+    for part, rows, codes, predicted in (("test", task.test, y_test_codes, test_pred),
+                                         ("train", task.train, encode(y_train, classes), train_pred)):
+        predicted_codes = encode(predicted, classes)
+        if (predicted_codes < 0).any():
+            raise ValueError(f"the target predicted a label outside its classes_ on the {part} rows")
+        predictions[f"{part}_rows"] = np.asarray(rows, dtype=np.int64)
+        predictions[f"y_{part}"] = codes
+        predictions[f"{part}_pred"] = predicted_codes
+        if scored[part] is not None:
+            predictions[f"{part}_scores"] = scored[part][1]
+    if scored["test"] is not None and scored["train"] is not None:
+        predictions["score_kind"] = np.asarray(scored["test"][0])
+    else:
+        predictions.pop("test_scores", None)
+        predictions.pop("train_scores", None)
+    seconds = time.perf_counter() - started
+    n_fit = getattr(target, "n_fit_", None)
+    info = {
+        "key": task.key, "format": 1, "meta": dict(task.meta),
+        "chosen_params": _plain(getattr(target, "chosen_params_", {})),
+        "timings": {"seconds": seconds, "fit_seconds": fit_seconds, "predict_seconds": predict_seconds},
+        "n_train": int(n_fit) if n_fit is not None else int(fitted), "n_test": int(len(y_test)),
+        "classes": classes.tolist(), "sample": task.sample, "test": task.test_id,
+    }
+    return info, predictions
+
+
+def _plain(value):
+    """JSON-able copy of ``value`` (numpy scalars and arrays become Python numbers and lists)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,108 @@
+"""``--dry-run``: how many cells, how many done, how long the rest may take; nothing computed or written.
+
+The plan is streamed: each cell is counted as the protocol adds it and then dropped, so a dry
+run's memory grows with the number of (dataset, featurizer, target, size) groups it prints,
+not with the number of cells or resamples.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pandas as pd
+
+# Rough seconds per cell, ``a + b * n_train``, used until finished cells give real timings.
+_COST = {"logreg": (0.05, 4e-4), "logreg-sgd": (0.05, 2e-4), "linear-svm": (0.02, 1e-4),
+         "rbf-svm": (0.05, 5e-4), "knn": (0.03, 5e-5), "naive-bayes": (0.02, 5e-5),
+         "random-forest": (2.0, 3e-3), "nearest-centroid": (0.01, 1e-5), "mlp": (2.0, 5e-3),
+         "layer-mix": (2.0, 5e-3)}
+_DEFAULT_COST = (0.05, 2e-4)
+GROUP = ["dataset", "featurizer", "target"]
+
+
+@dataclass
+class _Fit:
+    """Running sums for a least-squares line of seconds on training size."""
+
+    n: int = 0
+    x: float = 0.0
+    y: float = 0.0
+    xx: float = 0.0
+    xy: float = 0.0
+    low: float = float("inf")
+    high: float = float("-inf")
+
+    def add(self, x: float, y: float) -> None:
+        self.n += 1
+        self.x += x
+        self.y += y
+        self.xx += x * x
+        self.xy += x * y
+        self.low, self.high = min(self.low, x), max(self.high, x)
+
+    def line(self) -> tuple[float, float]:
+        if self.n >= 3 and self.high > self.low:
+            slope = (self.n * self.xy - self.x * self.y) / (self.n * self.xx - self.x * self.x)
+            intercept = (self.y - slope * self.x) / self.n
+            return max(intercept, 0.0), max(slope, 0.0)
+        return 0.0, (self.y / max(self.x, 1.0))
+
+
+class DryRun:
+    """A plan sink: counts cells per group and size, done or to run."""
+
+    def __init__(self, store, *, force: bool):
+        self.store = store
+        self.force = force
+        self.todo: dict[tuple, int] = defaultdict(int)  # (dataset, featurizer, target, name, size) -> cells
+        self.done: dict[tuple, int] = defaultdict(int)  # (dataset, featurizer, target) -> cells
+        self.order: dict[tuple, None] = {}
+        self.observed: dict[str, _Fit] = defaultdict(_Fit)
+
+    def __call__(self, cell) -> None:
+        group = (cell.dataset, cell.featurizer.label, cell.target.label)
+        self.order.setdefault(group, None)
+        stored = self.store.read(cell.key) if self.store.exists(cell.key) else None
+        if stored is not None:
+            self.observed[cell.target.label].add(stored.info["n_train"], stored.info["timings"]["seconds"])
+        if stored is not None and not self.force:
+            self.done[group] += 1
+        else:
+            self.todo[(*group, cell.target.name, cell.train_size)] += 1
+
+    def table(self, plan, jobs: int) -> pd.DataFrame:
+        estimate: dict[tuple, float] = defaultdict(float)
+        to_run: dict[tuple, int] = defaultdict(int)
+        for (dataset, featurizer, target, name, size), count in self.todo.items():
+            fit = self.observed.get(target)
+            a, b = fit.line() if fit is not None and fit.n else _COST.get(name, _DEFAULT_COST)
+            estimate[(dataset, featurizer, target)] += count * (a + b * size)
+            to_run[(dataset, featurizer, target)] += count
+        records = [{"dataset": g[0], "featurizer": g[1], "target": g[2], "cells": self.done[g] + to_run[g],
+                    "done": self.done[g], "to_run": to_run[g], "estimate_seconds": estimate[g]}
+                   for g in self.order]
+        table = pd.DataFrame(records, columns=[*GROUP, "cells", "done", "to_run", "estimate_seconds"])
+        table.attrs["plan"] = {
+            "experiment": plan.config.name, "protocol": plan.config.protocol, "cells": int(table["cells"].sum()),
+            "done": int(table["done"].sum()), "to_run": int(table["to_run"].sum()), "jobs": jobs,
+            "estimate_seconds": float(table["estimate_seconds"].sum()) / max(1, jobs),
+            "skipped": [s.describe() for s in plan.skipped],
+        }
+        return table
+
+
+def describe_plan(table: pd.DataFrame) -> str:
+    """A few lines for people: what a dry run found."""
+    plan = table.attrs["plan"]
+    lines = [(f"experiment {plan['experiment']} (protocol {plan['protocol']}): {plan['cells']} cells, "
+              f"{plan['done']} done, {plan['to_run']} to run")]
+    for record in table.itertuples(index=False):
+        lines.append(f"  {record.dataset} x {record.featurizer} x {record.target}: {record.cells} cells, "
+                     f"{record.to_run} to run")
+    for skip in plan["skipped"]:
+        lines.append(f"  skipped: {skip}")
+    minutes = plan["estimate_seconds"] / 60
+    lines.append(f"estimated time for the cells to run with --jobs {plan['jobs']}: "
+                 f"{minutes:.1f} min (rough; featurization not included)")
+    return "\n".join(lines)

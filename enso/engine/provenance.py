@@ -1,0 +1,84 @@
+"""``run.json``: what ran, how, where, on which data and features (written beside the results)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from enso.store import package_versions, write_json_atomic
+
+RUN_INFO = "run.json"
+
+
+def git_commit() -> dict[str, Any] | None:
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5, check=False)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=False)
+        return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def hardware() -> dict[str, Any]:
+    info: dict[str, Any] = {"machine": platform.machine(), "system": platform.platform(),
+                            "cpus": os.cpu_count(), "processor": platform.processor() or None}
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        info["memory_gb"] = round(pages * page_size / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return info
+
+
+def test_in_train(dataset) -> dict[str, Any]:
+    """Test texts that also occur (exactly) in the train split: count and share of the test split."""
+    own = getattr(dataset, "test_in_train", None)
+    if callable(own):
+        return dict(own())
+    from enso.engine.plan import texts_also_in
+
+    test, train = dataset.split_index("test"), dataset.split_index("train")
+    count = int(texts_also_in(dataset, test, train).sum()) if len(test) else 0
+    return {"count": count, "share": round(count / len(test), 6) if len(test) else 0.0}
+
+
+def dataset_info(plan) -> dict[str, Any]:
+    return {name: {"content_hash": d.content_hash, "rows": len(d), "test_in_train": test_in_train(d)}
+            for name, d in plan.datasets.items()}
+
+
+def write_run_info(results_dir: Path, plan, *, started, status: str, jobs: int, scheduler: str | None,
+                   threads: int, counts: dict, datasets: dict[str, Any], seconds: float | None = None,
+                   failures: list | None = None) -> None:
+    from enso.engine.plan import ENGINE_VERSION
+
+    config = plan.config
+    info = {
+        "experiment": config.name, "status": status, "config": config.to_dict(),
+        "config_path": str(config.source) if config.source else None,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds") if seconds is not None else None,
+        "seconds": round(seconds, 3) if seconds is not None else None,
+        "jobs": jobs, "scheduler": scheduler, "blas_threads_per_worker": threads, "cells": counts,
+        "skipped": [s.__dict__ for s in plan.skipped],
+        "datasets": datasets,
+        "featurizers": {spec.label: plan.featurizer_ids.get(spec.id) for spec in config.featurizers},
+        "engine_version": ENGINE_VERSION, "versions": package_versions(), "git": git_commit(),
+        "hardware": hardware(), "command": sys.argv,
+    }
+    if failures:
+        info["failures"] = failures
+    write_json_atomic(results_dir / RUN_INFO, info)
+
+
+__all__ = ["RUN_INFO", "dataset_info", "git_commit", "hardware", "test_in_train", "write_run_info"]
