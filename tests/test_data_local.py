@@ -197,7 +197,7 @@ def test_a_csv_with_only_a_header_is_one_error_line(workspace, tmp_path):
     path.write_text("body,stars\n")
     result, errors = _import(workspace, path, "Header")
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
-    assert errors == ["error: header.csv: no data rows (only a header); add rows of text and label below it"]
+    assert errors == ["error: header.csv: no data rows (only a header); add rows of text and label"]
     assert not workspace.dataset_dir("Header").exists()
 
 
@@ -215,7 +215,7 @@ def test_jsonl_labels_of_mixed_types_are_refused_naming_the_line(workspace, tmp_
     assert "line 8 has 'label' true (a boolean)" in run(workspace, "--jsonl", str(path), "--name", "Mixed")[1][0]
     rows[7]["label"] = [1]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    assert "line 8 has a JSON array as its 'label'" in run(workspace, "--jsonl", str(path), "--name", "Mixed")[1][0]
+    assert "line 8 has an array as its 'label'" in run(workspace, "--jsonl", str(path), "--name", "Mixed")[1][0]
     rows[7]["label"] = 1  # one type throughout: fine
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assert run(workspace, "--jsonl", str(path), "--name", "Mixed")[0].exit_code == 0
@@ -330,3 +330,20 @@ def test_two_imports_under_one_name_never_silently_replace_each_other(workspace,
     assert f"from {winner.resolve()}" in loser_errors[0]
     stored = load_dataset("Mine", workspace)
     assert stored.card["sources"][0]["source"] == str(winner.resolve())
+
+
+def test_a_column_named_twice_and_non_scalar_labels_are_refused(workspace, tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("body,body,stars\n" + "".join(f"{t},other,{y}\n" for t, y in zip(TEXTS, LABELS, strict=True)))
+    result, errors = _import(workspace, path, "Twice")
+    assert result.exit_code == 1 and len(errors) == 1
+    assert "column 'body' appears 2 times in the header" in errors[0]
+    parquet = tmp_path / "lists.parquet"
+    pd.DataFrame({"text": TEXTS, "label": [[y] for y in LABELS]}).to_parquet(parquet)
+    result, errors = run(workspace, "--parquet", str(parquet), "--name", "Lists")
+    assert result.exit_code == 1 and errors == [
+        "error: lists.parquet: row 1 has an array as its 'label'; a label must be a string, a number or true/false"]
+    pd.DataFrame({"text": pd.Series([], dtype=str), "label": pd.Series([], dtype=str)}).to_parquet(parquet)
+    result, errors = run(workspace, "--parquet", str(parquet), "--name", "Empty")
+    assert result.exit_code == 1 and errors == ["error: lists.parquet: no data rows; add rows of text and label"]
+    assert not workspace.datasets.exists() or not [p for p in workspace.datasets.iterdir() if p.is_dir()]

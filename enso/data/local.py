@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
@@ -44,6 +45,11 @@ def read_table(path: Path, fmt: str, encoding: str) -> pd.DataFrame:
     text = decode(path.read_bytes(), encoding, str(path)).removeprefix("\ufeff")
     if fmt == "csv":
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        twice = sorted({name for name in header if header.count(name) > 1})
+        if twice:  # pandas would rename the second one silently and read the first
+            raise EnsoError(f"{path}: column {twice[0]!r} appears {header.count(twice[0])} times in the header; "
+                            "give each column its own name")
         try:
             return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[],
                                sep=delimiter, skip_blank_lines=True)
@@ -81,25 +87,28 @@ def _json_type(value: Any) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
-    return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else type(value).__name__
+    if value is None:
+        return "null"
+    return "array" if isinstance(value, (list, tuple, np.ndarray)) else "object" if isinstance(value, dict) \
+        else type(value).__name__
 
 
-def check_label_types(name: str, labels: pd.Series, lines: list[int], column: str) -> None:
-    """JSON labels of one type only: ``1`` and ``"1"`` would otherwise become one class ``"1"``."""
+def check_label_types(name: str, labels: pd.Series, lines: list[int], column: str, line: str = "line") -> None:
+    """Labels are scalars of one type only: ``1`` and ``"1"`` would otherwise become one class ``"1"``."""
     first: tuple[int, Any, str] | None = None
     for number, value in zip(lines, labels):
         if _missing(value):
-            continue
+            continue  # reported with the other rows that have no label
         kind = _json_type(value)
         if kind not in ("boolean", "number", "string"):
-            raise EnsoError(f"{name}: line {number} has a JSON {kind} as its {column!r}; "
-                            "a label must be a string, a number or true/false")
+            raise EnsoError(f"{name}: {line} {number} has a{'n' if kind[0] in 'aeiou' else ''} {kind} as its "
+                            f"{column!r}; a label must be a string, a number or true/false")
         if first is None:
             first = (number, value, kind)
         elif kind != first[2]:
-            raise EnsoError(f"{name}: line {number} has {column!r} {_shown(value)} (a {kind}) but line "
+            raise EnsoError(f"{name}: {line} {number} has {column!r} {_shown(value)} (a {kind}) but {line} "
                             f"{first[0]} has {_shown(first[1])} (a {first[2]}); give every label the same "
-                            "JSON type, so that 1 and \"1\" are not taken for one class")
+                            "type, so that 1 and \"1\" are not taken for one class")
 
 
 def _shown(value: Any) -> str:
@@ -231,13 +240,13 @@ def _parse(path: Path, fmt: str, *, name: str, sha256: str, text_column: str, la
                           "pass --text-column/--label-column/--split-column")
 
     if len(table) == 0:
-        raise EnsoError(f"{path.name}: no data rows (only a header); add rows of text and label below it")
+        raise EnsoError(f"{path.name}: no data rows" + (" (only a header)" if fmt == "csv" else "")
+                        + "; add rows of text and label")
     texts = table[text_column]
     labels = table[label_column]
-    if fmt == "jsonl":
-        check_label_types(path.name, labels, table.attrs["lines"], label_column)
     # Row numbers as the user sees them in the file (a CSV's header is line 1).
     numbers = table.attrs["lines"] if fmt == "jsonl" else [i + (2 if fmt == "csv" else 1) for i in range(len(table))]
+    check_label_types(path.name, labels, numbers, label_column, line="line" if fmt == "jsonl" else "row")
     bad_labels = [numbers[i] for i, v in enumerate(labels) if _missing(v) or not str(v).strip()]
     if bad_labels:
         raise EnsoError(f"{path.name}: {len(bad_labels)} rows have no label in column {label_column!r} "
