@@ -23,3 +23,14 @@ class ChecksumError(EnsoError):
 
 class DownloadError(EnsoError):
     """A source that could not be fetched."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (``timeout``, systemd, Docker, Slurm): stop the way Ctrl-C stops.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so ``except Exception`` in library code
+    does not swallow it while ``finally`` blocks (worker shutdown, temporary files) still run.
+    The command line turns it into one ``error:`` line and exit code 143 (128 + SIGTERM).
+    """
+
+    exit_code = 143

@@ -15,6 +15,7 @@ from enso.cli_common import (
 def _listing() -> str:
     from enso.engine.sampling import RESAMPLERS, SAMPLERS
     from enso.metrics import METRICS
+    from enso.protocols import PROTOCOLS
     from enso.targets import TARGETS
 
     def first_line(obj) -> str:
@@ -23,15 +24,15 @@ def _listing() -> str:
 
     lines = []
     for title, registry in (("targets", TARGETS), ("metrics", METRICS), ("samplers", SAMPLERS),
-                            ("resamplers", RESAMPLERS)):
+                            ("resamplers", RESAMPLERS), ("protocols", PROTOCOLS)):
         lines.append(f"{title}:")
         for name, obj in registry.items():
             aliases = registry.aliases_of(name)
             alias_text = f" (also: {', '.join(sorted(aliases))})" if aliases else ""
-            lines.append(f"  {name:<18} {first_line(obj)}{alias_text}")
+            default = " [default]" if title == "protocols" and name == "enso" else ""
+            lines.append(f"  {name:<18} {first_line(obj)}{default}{alias_text}")
         if title == "targets":
-            lines.append(f"  {'module.path:Class':<18} any scikit-learn classifier, e.g. sklearn.svm:LinearSVC")
-    lines.append("protocols: enso (learning curves, default), mteb, senteval")
+            lines.append(f"  {'module.path:Class':<18} a scikit-learn classifier, e.g. sklearn.svm:LinearSVC")
     return "\n".join(lines)
 
 
@@ -46,7 +47,7 @@ def _listing() -> str:
               help="BLAS/OpenMP threads per worker [default: 1; small fits run fastest single-threaded].")
 @click.option("--dry-run", is_flag=True,
               help="Print the plan (cells in total, done, to run, skipped sizes, time estimate) and stop.")
-@click.option("--list", "list_", is_flag=True, help="List targets, metrics, samplers and resamplers, and exit.")
+@click.option("--list", "list_", is_flag=True, help="List targets, metrics, samplers, resamplers and protocols, and exit.")
 @force_option
 @common_options
 def main(experiment, jobs, scheduler, threads, dry_run, list_, force, workspace) -> None:
