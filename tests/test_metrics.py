@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -64,3 +65,76 @@ def test_a_test_label_the_target_never_saw_costs_log_loss_instead_of_crashing():
 def test_unknown_metric_names_the_closest():
     with pytest.raises(UnknownNameError, match="did you mean 'accuracy'"):
         METRICS.get("acuracy")
+
+
+# -- the test-set sampling interval (bootstrap over test rows) --
+
+from enso.metrics import bootstrap_interval  # noqa: E402
+
+
+def confusion_stack(y_true, y_pred):
+    labels, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
+    n, size = len(y_true), len(labels)
+    return np.bincount(codes[:n] * size + codes[n:], minlength=size * size).reshape(1, size, size)
+
+
+@pytest.mark.parametrize("name", ["accuracy", "macro_f1", "mcc"])
+def test_confusion_forms_equal_the_metrics_on_many_label_vectors(name):
+    metric = METRICS.get(name)
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        k = int(rng.integers(1, 6))
+        n = int(rng.integers(1, 40))
+        y_true = rng.choice([f"c{i}" for i in range(k)], size=n)
+        y_pred = rng.choice([f"c{i}" for i in range(k + int(rng.integers(0, 2)))], size=n)  # some never true
+        fast = metric.from_confusion(confusion_stack(y_true, y_pred))[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scikit-learn on a single label
+            reference = metric(y_true, y_pred)
+        assert fast == pytest.approx(reference, abs=1e-12), (trial, y_true, y_pred)
+
+
+@pytest.mark.parametrize("name", ["accuracy", "macro_f1", "mcc", "log_loss"])
+def test_bootstrap_interval_matches_a_plain_row_bootstrap(multiclass, name):
+    """Resampling confusion-matrix counts is resampling rows: the two intervals agree."""
+    classes, y_true, y_pred, proba = multiclass
+    metric = METRICS.get(name)
+    scores = ("proba", proba)
+    low, high = bootstrap_interval(metric, y_true, y_pred, classes, scores, seed=5)
+    value = metric(y_true, y_pred, classes, scores)
+    assert low < value < high
+    rng = np.random.default_rng(0)
+    plain = []
+    for _ in range(2000):
+        rows = rng.integers(0, len(y_true), size=len(y_true))
+        if metric.from_confusion is not None:  # equal to the metric (test above), and fast
+            plain.append(metric.from_confusion(confusion_stack(y_true[rows], y_pred[rows]))[0])
+        else:
+            plain.append(metric(y_true[rows], y_pred[rows], classes, ("proba", proba[rows])))
+    plain_low, plain_high = np.percentile(plain, [2.5, 97.5])
+    width = plain_high - plain_low
+    assert abs(low - plain_low) < 0.15 * width and abs(high - plain_high) < 0.15 * width
+    assert bootstrap_interval(metric, y_true, y_pred, classes, scores, seed=5) == (low, high), "seeded"
+
+
+def test_bootstrap_interval_is_nan_where_it_is_not_computed(multiclass):
+    classes, y_true, y_pred, proba = multiclass
+    auc = bootstrap_interval(METRICS.get("roc_auc"), y_true, y_pred, classes, ("proba", proba), seed=1)
+    assert all(math.isnan(v) for v in auc)
+    no_proba = bootstrap_interval(METRICS.get("log_loss"), y_true, y_pred, classes, None, seed=1)
+    assert all(math.isnan(v) for v in no_proba)
+    assert all(math.isnan(v) for v in bootstrap_interval(METRICS.get("accuracy"), [], [], seed=1))
+
+
+def test_bootstrap_interval_of_a_large_multiclass_test_set_is_fast():
+    """Banking77-sized: 77 classes, 3,080 test rows, 1,000 replicates."""
+    import time
+
+    rng = np.random.default_rng(2)
+    y_true = rng.integers(0, 77, size=3080).astype(str)
+    y_pred = np.where(rng.random(3080) < 0.8, y_true, rng.integers(0, 77, size=3080).astype(str))
+    started = time.perf_counter()
+    for name in ("accuracy", "macro_f1", "mcc"):
+        low, high = bootstrap_interval(METRICS.get(name), y_true, y_pred, seed=3)
+        assert low < METRICS.get(name)(y_true, y_pred) < high
+    assert time.perf_counter() - started < 5
