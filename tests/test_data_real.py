@@ -251,7 +251,8 @@ def test_stored_dataset_is_reused_and_a_broken_one_rebuilt(mirror_url, tmp_path,
 
     parquet = workspace.dataset_dir("CustomerReviews") / "data.parquet"
     parquet.write_bytes(parquet.read_bytes()[:-10] + b"0123456789")
-    with pytest.raises(EnsoError, match="not downloaded; run `python -m enso.download CustomerReviews`"):
+    with pytest.raises(EnsoError, match="is damaged or incomplete .*; run `python -m enso.download CustomerReviews` "
+                                        "to rebuild it"):
         load_dataset("CR", workspace)
     rebuilt = download(["CR"], workspace, mirror=mirror_url)[0]
     assert len(rebuilt) == 3771 and len(load_dataset("CR", workspace)) == 3771

@@ -172,6 +172,9 @@ def load_dataset(name: str, workspace: Workspace, *, max_examples: int | None = 
         if record is not None and read_artifact(location) is not None:
             raise EnsoError(f"dataset {canonical} in {location} was built from another version of its record; "
                             f"run `python -m enso.download {canonical}` to rebuild it")
+        if (location / "manifest.json").exists():
+            raise EnsoError(f"dataset {canonical} in {location} is damaged or incomplete (see the warning above); "
+                            f"{_how_to_get(canonical, local)}" + ("" if local else " to rebuild it"))
         raise EnsoError(f"dataset {canonical} is not downloaded; {_how_to_get(canonical, local)}")
     return dataset.capped(max_examples)
 
