@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from enso import __version__
-from enso.cli_common import EXPERIMENT_HELP, common_options, experiment_argument, force_option
+from enso.cli_common import EXPERIMENT_HELP, check_scheduler, common_options, experiment_argument, force_option
 from enso.download import main as download_command
 from enso.experiment import main as experiment_command
 from enso.featurize import main as featurize_command
@@ -52,6 +52,7 @@ def run(experiment, jobs, scheduler, mirror, offline, device, fmt, force, worksp
     from enso.features import featurize_config
     from enso.report import build_report
 
+    check_scheduler(scheduler)  # before the download and featurize stages do any work
     config = load_config(workspace.experiment_path(experiment))
     download(config.datasets, workspace, mirror=mirror, offline=offline, force=force)
     featurize_config(config, workspace, device=device, force=force)

@@ -109,6 +109,17 @@ def common_options(func: Callable) -> Callable:
     return wrapper
 
 
+SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ws://", "wss://", "ucx://")
+
+
+def check_scheduler(address: str | None) -> None:
+    """Refuse a ``--scheduler`` that is not a Dask address, before any stage does work."""
+    if address and not address.startswith(SCHEDULER_SCHEMES):
+        from enso.errors import ConfigError
+
+        raise ConfigError(f"--scheduler {address!r} is not a scheduler address; write it as tcp://HOST:PORT")
+
+
 def force_option(func: Callable) -> Callable:
     return click.option("--force", is_flag=True,
                         help="Recompute even when a valid cached artifact exists.")(func)

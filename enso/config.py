@@ -14,10 +14,10 @@ seed = 0
 max_examples = 5000
 ```
 
-Everything is checked here, before any work: types, bounds (``resamples`` <= 1000, at most
-100 train sizes of at most 10,000,000 each, names of at most 100 characters without control
-characters), and, unless ``validate_names=False``, every name against its registry. The file
-itself must be UTF-8 TOML.
+Everything is checked here, before any work: types; bounds (``resamples`` <= 1000, at most
+100 train sizes of at most 10,000,000 each, at most 1,000,000 cells, names of at most 100
+characters without control characters); and, unless ``validate_names=False``, every name
+against its registry. The file itself must be UTF-8 TOML.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ MAX_NAME_LENGTH = 100
 #: string parameter values may be paths (a model folder), so they get more room than names
 MAX_PARAM_STRING_LENGTH = 1024
 MAX_CONFIG_BYTES = 1 << 20
+#: datasets x featurizers x targets x sizes x resamples x samplers x resamplers: a plan this big
+#: (500 times default.toml's) would take gigabytes before the first cell runs
+MAX_CELLS = 1_000_000
 
 _DEFAULTS: dict[str, Any] = {
     "description": "",
@@ -269,6 +272,12 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None, default_nam
     description = values["description"]
     if not isinstance(description, str):
         raise fail(f"description must be a string, got {_show(description)}")
+    cells = (len(datasets) * len(featurizers) * len(targets) * len(sizes) * resamples * len(samplers)
+             * len(resamplers))
+    if cells > MAX_CELLS:
+        raise fail(f"this config asks for {cells:,} cells (datasets x featurizers x targets x train_sizes x "
+                   f"resamples x samplers x resamplers), more than {MAX_CELLS:,}; split it into smaller "
+                   "experiments")
 
     config = ExperimentConfig(
         name=name, datasets=datasets, featurizers=featurizers, targets=targets,

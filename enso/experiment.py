@@ -6,6 +6,7 @@ import click
 
 from enso.cli_common import (
     EXPERIMENT_HELP,
+    check_scheduler,
     common_options,
     experiment_argument,
     force_option,
@@ -64,10 +65,7 @@ def main(experiment, jobs, scheduler, threads, dry_run, list_, force, workspace)
     from enso.config import load_config
     from enso.engine import describe_plan, run_experiment
 
-    if scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://", "wss://", "ucx://")):
-        from enso.errors import ConfigError
-
-        raise ConfigError(f"--scheduler {scheduler!r} is not a scheduler address; write it as tcp://HOST:PORT")
+    check_scheduler(scheduler)
     config = load_config(workspace.experiment_path(experiment))
     table = run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, dry_run=dry_run, force=force,
                            threads=threads)

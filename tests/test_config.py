@@ -70,7 +70,9 @@ def test_toml_syntax_error_names_the_file(tmp_path):
 def test_repo_configs_are_valid():
     from tests.conftest import REPO
 
-    for path in sorted((REPO / "experiments").glob("*.toml")):
+    paths = sorted((REPO / "experiments").glob("*.toml"))
+    assert {"default", "smoke"} <= {p.stem for p in paths}, "the repository's configs were not found"
+    for path in paths:
         config = load_config(path)
         assert config.name == path.stem
 
@@ -88,9 +90,12 @@ def test_unknown_component_names_are_rejected_by_the_cli(tmp_path, line, message
         datasets = ["PangLeeSentences"]
         {line}
     """))
-    result = subprocess.run([sys.executable, "-m", "enso.experiment", str(config), "--root", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2, result.stderr
+    from click.testing import CliRunner
+
+    from enso.experiment import main
+
+    result = CliRunner().invoke(main, [str(config), "--root", str(tmp_path)])  # in-process: no start-up cost
+    assert result.exit_code == 2, result.output
     error_lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
     assert len(error_lines) == 1 and message in error_lines[0], result.stderr
     assert not (tmp_path / "results").exists()
@@ -240,3 +245,23 @@ def test_every_stage_gives_one_error_line_for_a_config_it_cannot_read(tmp_path, 
     assert result.stderr.count("error:") == 1 and result.stderr.startswith("error:"), result.stderr
     assert "bad.toml" in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "results").exists() and not (tmp_path / "datasets").exists()
+
+
+def test_a_plan_too_big_to_hold_is_refused_before_planning():
+    featurizers = [{"name": "tfidf", "min_df": k} for k in range(1, 21)]
+    with pytest.raises(ConfigError, match="asks for 2,000,000 cells .* more than 1,000,000"):
+        parse(featurizers=featurizers, targets=[f"t{i}" for i in range(10)], train_sizes=list(range(1, 11)),
+              resamples=1000)
+
+
+def test_run_refuses_a_bad_scheduler_before_downloading(tmp_path):
+    from click.testing import CliRunner
+
+    from enso.cli import main
+
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "t.toml").write_text('datasets = ["TREC"]\n')
+    result = CliRunner().invoke(main, ["run", "t", "--scheduler", "localhost:8786", "--offline",
+                                       "--root", str(tmp_path)])
+    assert result.exit_code == 2 and "--scheduler 'localhost:8786' is not a scheduler address" in result.stderr
+    assert not (tmp_path / "datasets").exists()
