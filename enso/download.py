@@ -204,8 +204,9 @@ def format_card(card: dict, state: str) -> str:
         fields.append(("duplicated texts", f"{card.get('duplicated_texts', 0):,}"))
         found = card.get("test_in_train")
         if isinstance(found, dict):
-            fields.append(("test in train", f"{found['count']:,} of {splits.get('test', 0):,} test rows "
-                                            f"({found['share']:.1%}) have a text that is also in the train split"))
+            shown = (f"{found['count']:,} of {splits.get('test', 0):,} test rows ({found['share']:.1%}) "
+                     "have a text that is also in the train split")
+            fields.append(("test in train", shown))
         fields.append(("content hash", card.get("content_hash", "")))
     for key, value in fields:
         if value:

@@ -275,7 +275,7 @@ def test_a_damaged_local_manifest_is_one_line_and_a_reimport_rebuilds(workspace,
     (workspace.dataset_dir("Mine") / "manifest.json").write_bytes(damage)
     listing, errors = run(workspace, "--list")
     assert listing.exit_code == 0 and errors == [], listing.stderr
-    assert [line for line in listing.output.splitlines() if line.startswith("Mine")][0].endswith("broken")
+    assert next(line for line in listing.output.splitlines() if line.startswith("Mine")).endswith("broken")
     for args in (["--info", "Mine"], ["Mine"]):
         result, errors = run(workspace, *args)
         assert result.exit_code in (1, 2) and len(errors) == 1, result.stderr

@@ -275,3 +275,44 @@ def test_a_download_removes_what_killed_downloads_left(server, register, workspa
     assert not any(p.exists() for p in leftovers) and live.exists()
     listing, _ = run(workspace, "--list")
     assert ".tmp-" not in listing.output and ".old-" not in listing.output
+
+
+_RACE = r"""
+import pathlib, sys, time
+import enso.data.build as build_module
+
+barrier, me, args = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+read_dataset, build = build_module.read_dataset, build_module.build
+calls = []
+
+def arrive(*a, **k):
+    found = read_dataset(*a, **k)
+    if not calls:  # both runs have found nothing stored before either goes on
+        calls.append(1)
+        (barrier / f"arrived-{me}").touch()
+        deadline = time.time() + 30
+        while len(list(barrier.glob("arrived-*"))) < 2 and time.time() < deadline:
+            time.sleep(0.01)
+    return found
+
+def slow_build(*a, **k):
+    (barrier / f"build-{me}").touch()
+    time.sleep(0.5)
+    return build(*a, **k)
+
+build_module.read_dataset, build_module.build = arrive, slow_build
+from enso.download import main
+main(args, prog_name="enso.download")
+"""
+
+
+def test_two_downloads_of_one_dataset_build_it_once(workspace, mirror_dir, tmp_path):
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", _RACE, str(barrier), str(i), "--root", str(workspace.root),
+                               "--mirror", str(mirror_dir), "CR"], cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outcomes = [(proc.wait(timeout=120), proc.stdout.read(), proc.stderr.read()) for proc in procs]
+    assert [code for code, _, _ in outcomes] == [0, 0], outcomes
+    assert len(list(barrier.glob("build-*"))) == 1, outcomes  # the other run waited and read it
+    assert all("3,771 rows" in out for _, out, _ in outcomes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ from tests.features_helpers import sst2_dataset
 class SpyTfidf(TfidfFeaturizer):
     """tf-idf that records every text it is fit on."""
 
-    seen: list[list[str]] = []
+    seen: ClassVar[list[list[str]]] = []
 
     def fit(self, texts):
         SpyTfidf.seen.append(list(texts))

@@ -188,7 +188,7 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
     one of several datasets fails, the others are still built and stored, and one error
     naming every failure is raised at the end.
     """
-    from enso.data.build import Sources, build, read_dataset
+    from enso.data.build import Sources, read_dataset
     from enso.data.downloader import Downloader
     from enso.store import clean_temporaries
 
@@ -229,7 +229,7 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
             for record in todo:
                 bar.set_postfix_str(record.name)
                 try:
-                    results[record.name] = build(record, workspace, sources)
+                    results[record.name] = _build_once(record, workspace, sources, force)
                 except EnsoError as exc:
                     if len(todo) == 1:
                         raise
@@ -241,6 +241,20 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
             detail = "; ".join(f"{name}: {exc}" for name, exc in failures)
             raise EnsoError(f"{len(failures)} of {len(canonical)} datasets failed ({stored} stored): {detail}")
     return [results[name] for name in canonical]
+
+
+def _build_once(record: DatasetRecord, workspace: Workspace, sources, force: bool) -> Dataset:
+    """Build ``record`` under its artifact's lock; one that another run stored meanwhile is read instead."""
+    from enso.data.build import build, read_dataset
+    from enso.store import artifact_lock
+
+    location = workspace.dataset_dir(record.name)
+    with artifact_lock(location):
+        stored = None if force else read_dataset(record.name, location, record.key())
+        if stored is not None:
+            log.info("%s was stored by another run meanwhile", record.name)
+            return stored
+        return build(record, workspace, sources)
 
 
 def _progress(total: int):

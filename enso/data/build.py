@@ -189,7 +189,7 @@ def read_dataset(name: str, location: Path, key: str | None = None) -> Dataset |
         frame = pd.read_parquet(artifact.file(DATA_FILE), engine="pyarrow")
         card = json.loads(artifact.file(CARD_FILE).read_text(encoding="utf-8"))
         if not isinstance(card, dict):
-            raise ValueError(f"{CARD_FILE} holds a JSON {type(card).__name__}, not an object")
+            raise TypeError(f"{CARD_FILE} holds a JSON {type(card).__name__}, not an object")
         return Dataset.from_frame(name, frame, card)
     except (KeyError, OSError, ValueError, TypeError) as exc:  # pyarrow's errors are ValueError/OSError
         log.warning("%s cannot be read (%s); treating it as absent", location, exc)

@@ -92,7 +92,7 @@ class Dataset:
     def test_in_train(self) -> dict[str, int | float]:
         """How many test rows have their exact text in the train split, and their share of the test split."""
         n_test = int((self.frame["split"] == "test").sum())
-        count = int(len(self.duplicate_test_rows()))
+        count = len(self.duplicate_test_rows())
         return {"count": count, "share": count / n_test if n_test else 0.0}
 
     def capped(self, max_examples: int | None) -> "Dataset":
