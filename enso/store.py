@@ -108,16 +108,18 @@ def read_artifact(location: str | Path, key: str | None = None) -> Artifact | No
 def read_fileset(folder: str | Path, manifest_name: str, key: str | None = None) -> Artifact | None:
     """The file set that ``folder/manifest_name`` describes, verified like :func:`read_artifact`.
 
-    ``None`` (with a warning) if the manifest is missing, damaged, of another key, or any
-    file it lists is missing or changed; ``Artifact.file(name)`` gives a listed file's path.
+    ``None`` if the manifest is missing (quietly: the caller knows what that means, e.g. no
+    results yet), and ``None`` with a warning if it is damaged, of another key, or any file
+    it lists is missing or changed; ``Artifact.file(name)`` gives a listed file's path.
     """
     folder = Path(folder)
-    return _read_verified(folder, folder / manifest_name, key)
+    return _read_verified(folder, folder / manifest_name, key, warn_missing=False)
 
 
-def _read_verified(location: Path, manifest_path: Path, key: str | None) -> Artifact | None:
+def _read_verified(location: Path, manifest_path: Path, key: str | None, *,
+                   warn_missing: bool = True) -> Artifact | None:
     if not manifest_path.is_file():
-        if location.exists():
+        if warn_missing and location.exists():
             log.warning("%s has no manifest; treating it as absent and recomputing", location)
         return None
     try:
@@ -137,6 +139,7 @@ def _read_verified(location: Path, manifest_path: Path, key: str | None) -> Arti
         return None
     for name, expected in manifest["files"].items():
         path = location / name
+        problem = None
         try:
             if not path.is_file():
                 problem = "is missing"

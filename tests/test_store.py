@@ -234,6 +234,13 @@ def test_fileset_round_trip_writes_the_manifest_last(tmp_path):
         "a.txt", "b.bin", "set.manifest.json", "unrelated.txt"]
 
 
+def test_a_fileset_never_written_is_absent_without_a_warning(tmp_path, caplog):
+    (tmp_path / "cells").mkdir()  # a results folder before its first table
+    with caplog.at_level("WARNING", logger="enso"):
+        assert read_fileset(tmp_path, "set.manifest.json") is None
+    assert not caplog.records
+
+
 def test_fileset_with_a_changed_file_reads_as_absent(tmp_path, caplog):
     folder = tmp_path / "results"
     write_fileset(folder, "set.manifest.json", {"a.txt": lambda p: p.write_text("0.596")}, key="k", kind="table")
