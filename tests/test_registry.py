@@ -78,3 +78,12 @@ def test_entry_point_plugins_are_loaded(monkeypatch):
     registry.register("builtin", Widget)
     assert registry.names() == ["builtin", "plugin-widget"]
     assert registry.get("plugin-widget") is Widget
+
+
+def test_an_unknown_name_of_any_length_gives_a_short_line():
+    registry = Registry("dataset")
+    registry.register("TREC", Widget)
+    with pytest.raises(UnknownNameError) as info:
+        registry.get("T" * 100_000 + "\n")
+    message = str(info.value)
+    assert "(100001 characters)" in message and len(message) < 200 and "\n" not in message
