@@ -6,7 +6,8 @@ then walks the list and takes the first ``samples_per_label`` examples of every 
 the list carries over, every draw differs although the seed does not. Each draw fits
 scikit-learn's ``LogisticRegression(max_iter=..., random_state=seed)`` on the draw's rows in the
 order they were taken, and scores it on the whole test split. The config's targets and
-samplers are not used (a warning says so). Any change here must keep MTEB's published per-draw
+samplers are not used (a warning says so), nor is a given dev split (MTEB trains on train and
+scores its evaluation split). Any change here must keep MTEB's published per-draw
 accuracies (Banking77: 0.798052, 0.801623, ...) to the last digit.
 """
 
