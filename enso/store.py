@@ -287,7 +287,19 @@ def write_fileset(
     return Artifact(folder, manifest)
 
 
-def artifact_lock(location: str | Path) -> filelock.FileLock:
+class ArtifactLock(filelock.FileLock):
+    """A ``filelock.FileLock`` that says, once, when it has to wait for another process."""
+
+    def __enter__(self) -> "ArtifactLock":
+        try:
+            self.acquire(blocking=False)
+        except filelock.Timeout:
+            log.info("waiting for %s: another enso process is writing it", Path(self.lock_file).with_suffix(""))
+            self.acquire()
+        return self
+
+
+def artifact_lock(location: str | Path) -> ArtifactLock:
     """An inter-process lock on ``<location>.lock`` beside the artifact (or file) ``location``.
 
     Use it as ``with artifact_lock(location): ...``. It is re-entrant within a process (one
@@ -298,7 +310,7 @@ def artifact_lock(location: str | Path) -> filelock.FileLock:
     location = Path(location)
     location.parent.mkdir(parents=True, exist_ok=True)
     lock_path = location.parent / f"{location.name}.lock"
-    return filelock.FileLock(os.fspath(lock_path.absolute()), is_singleton=True)
+    return ArtifactLock(os.fspath(lock_path.absolute()), is_singleton=True)
 
 
 def temporary_name(name: str, *, prefix: str = ".tmp-") -> str:

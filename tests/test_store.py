@@ -294,3 +294,21 @@ def test_a_manifest_of_the_wrong_shape_reads_as_absent_with_a_warning(tmp_path, 
         assert read_artifact(location, "k1") is None
         assert read_artifact(location) is None
     assert "broken manifest" in caplog.text
+
+
+def test_waiting_for_another_writer_is_said_once(tmp_path, caplog):
+    import subprocess
+    import sys
+    import time
+
+    location = tmp_path / "art"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from enso.store import artifact_lock\n"
+                               "with artifact_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(0.5)\n",
+                               str(location)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    with caplog.at_level("INFO", logger="enso"):
+        with artifact_lock(location):
+            assert time.monotonic() - started > 0.3  # got it only once the holder let go
+    holder.wait(timeout=60)
+    assert [r.getMessage() for r in caplog.records] == [f"waiting for {location}: another enso process is writing it"]
