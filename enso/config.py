@@ -152,6 +152,8 @@ def read_config_text(path: Path) -> str:
     try:
         if path.is_dir():
             raise ConfigError(f"config {path} is a folder; pass a .toml file")
+        if path.exists() and not path.is_file():  # a pipe or a device would block or never end
+            raise ConfigError(f"config {path} is not a regular file; pass a .toml file")
         with open(path, "rb") as handle:
             data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:

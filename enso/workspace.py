@@ -57,6 +57,8 @@ class Workspace:
             path = self.experiments / f"{name_or_path}.toml"
         if path.is_dir():
             raise ConfigError(f"experiment config {path} is a folder; pass a .toml file in it or a config name")
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"experiment config {path} is not a regular file; pass a .toml file")
         if not path.is_file():
             available = sorted(p.stem for p in self.experiments.glob("*.toml")) if self.experiments.is_dir() else []
             listing = f" (available in {self.experiments}: {', '.join(available)})" if available else ""

@@ -211,10 +211,21 @@ def test_a_utf8_bom_is_accepted(tmp_path):
     assert load_config(path).datasets == ["TREC"]
 
 
-def test_a_config_that_is_a_folder_is_a_config_error(tmp_path):
+def test_a_config_that_is_a_folder_or_a_pipe_is_a_config_error(tmp_path):
+    import os
+
+    from enso.workspace import Workspace
+
     (tmp_path / "folder.toml").mkdir()
     with pytest.raises(ConfigError, match="is a folder"):
         load_config(tmp_path / "folder.toml")
+    with pytest.raises(ConfigError, match="is a folder"):
+        Workspace(tmp_path).experiment_path(tmp_path / "folder.toml")
+    os.mkfifo(tmp_path / "pipe.toml")
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        load_config(tmp_path / "pipe.toml")  # would block reading before
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        Workspace(tmp_path).experiment_path(tmp_path / "pipe.toml")
 
 
 STAGES = {
