@@ -108,7 +108,7 @@ class ExperimentConfig:
     protocol_options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     source: Path | None = None
-    selection_metric: str = ""  # parse_config sets the first of ``metrics`` when the config names none
+    selection_metric: str = ""  # empty: the first of ``metrics`` (set in __post_init__)
     dedupe: bool = False
 
     def __post_init__(self) -> None:
