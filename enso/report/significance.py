@@ -20,12 +20,26 @@ MIN_PAIRS = 2
 DECIMALS = 12
 PROGRESS_FROM = 200  # groups; fewer finish in a blink
 COLUMNS = ("n_pairs", "n_nonzero", "mean_a", "mean_b", "mean_diff", "statistic", "p_value",
-           "p_holm", "significant", "note")
+           "p_holm", "significant", "holm_m", "holm_min_p", "note")
 
 
 def min_attainable_p(n_nonzero: int) -> float:
     """The smallest two-sided exact Wilcoxon p-value with ``n_nonzero`` distinct differences."""
     return min(1.0, 2.0 / 2.0 ** n_nonzero) if n_nonzero > 0 else 1.0
+
+
+def holm_min_p(m: int, n_nonzero: int) -> float:
+    """The smallest Holm-adjusted p-value in a family of ``m`` exact Wilcoxon tests whose largest
+    number of non-zero differences is ``n_nonzero``: Holm multiplies the smallest p by m."""
+    return min(1.0, m * min_attainable_p(n_nonzero)) if m > 0 else 1.0
+
+
+def resamples_needed(m: int, alpha: float = ALPHA) -> int:
+    """The fewest non-zero paired differences with which a Holm family of ``m`` can reach p < alpha."""
+    n = 1
+    while holm_min_p(m, n) >= alpha:
+        n += 1
+    return n
 
 
 def paired_test(a, b, alpha: float = ALPHA) -> dict:
@@ -133,11 +147,24 @@ def pairwise_tests(frame: pd.DataFrame, compare: str, within: list[str], *, alph
     if out.empty:
         return out
     family_keys = keys if family is None else family
-    if family_keys:
-        out["p_holm"] = out.groupby(family_keys, sort=False, observed=True)["p_value"].transform(
-            lambda p: pd.Series(holm(p.to_numpy()), index=p.index))
+    families = out.groupby(family_keys, sort=False, observed=True) if family_keys else None
+    if families is not None:
+        out["p_holm"] = families["p_value"].transform(lambda p: pd.Series(holm(p.to_numpy()), index=p.index))
+        out["holm_m"] = families["p_value"].transform("count")
+        widest = families["n_nonzero"].transform("max")
     else:
         out["p_holm"] = holm(out["p_value"].to_numpy())
+        out["holm_m"] = int(out["p_value"].notna().sum())
+        widest = pd.Series(int(out["n_nonzero"].max()), index=out.index)
+    out["holm_m"] = out["holm_m"].astype(int)
+    out["holm_min_p"] = [holm_min_p(m, n) for m, n in zip(out["holm_m"], widest, strict=True)]
     out["significant"] = out["p_holm"] < alpha
     out["note"] = out["note"].fillna("")
+    # a family too large for its resamples: no test in it can be significant, whatever the difference
+    unreachable = (out["holm_m"] > 1) & (out["holm_min_p"] >= alpha) & out["p_value"].notna()
+    for index in out.index[unreachable]:
+        m = int(out.at[index, "holm_m"])
+        text = (f"Holm over {m} tests: the smallest adjusted p is {out.at[index, 'holm_min_p']:.3g}, "
+                f"p<{alpha:g} cannot be reached")
+        out.at[index, "note"] = f"{out.at[index, 'note']}; {text}" if out.at[index, "note"] else text
     return out
