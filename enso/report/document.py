@@ -68,11 +68,13 @@ nav ul{columns:2}code{background:#f3f4f6;padding:0 .2rem}
 """
 
 
-_NUMBER = re.compile(r"^[<>]?-?\d+(\.\d+)?(e-?\d+)?( ± \d+(\.\d+)?)?( \(\d+ won\))?$")
+_NUMBER = re.compile(r"^[<>]?-?\d+(\.\d+)?(e-?\d+)?( ± \d+(\.\d+)?)?( \(test ±\d+(\.\d+)?\))?"
+                     r"( \(\d+ won\))?( †)?$")
 
 
 def _is_number(text: str) -> bool:
-    """A number, a mean ± sd, or a rank with its wins: right-aligned in tables."""
+    """A number, a mean ± sd (with its test-set interval, and † when flagged), or a rank with its
+    wins: right-aligned in tables."""
     return bool(_NUMBER.match(text.strip()))
 
 

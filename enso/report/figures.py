@@ -131,9 +131,33 @@ def _legend(fig, styles: LineStyles, handles) -> None:
                handlelength=4.0, ncols=legend_columns(len(handles)))
 
 
+REFERENCE_STYLE = {"color": "0.35", "linestyle": (0, (6, 2, 1, 2)), "linewidth": 1.3, "marker": ""}
+REFERENCE_LABEL = "majority class (reference)"
+
+
+def _reference_line(ax, reference: pd.DataFrame | None, part: pd.DataFrame) -> bool:
+    """Draw the majority-class score of the panel's one dataset and metric; False if it has none
+    (or the panel mixes datasets or metrics, where one reference would mislead)."""
+    if reference is None or reference.empty or part.empty:
+        return False
+    datasets, metrics = part["dataset"].unique(), part["metric"].unique()
+    if len(datasets) != 1 or len(metrics) != 1:
+        return False
+    line = reference[(reference["dataset"] == datasets[0]) & (reference["metric"] == metrics[0])]
+    line = line[line["train_size"].isin(part["train_size"].unique())].sort_values("train_size")
+    if line.empty:
+        return False
+    ax.plot(line["train_size"].to_numpy(), line["value"].to_numpy(), zorder=4, clip_on=True, **REFERENCE_STYLE)
+    return True
+
+
 def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", title: str = "",
-           ylabel=None):
-    """Lines over training size, one per line key; the mean with its 95% CI band, or the sd."""
+           ylabel=None, reference: pd.DataFrame | None = None):
+    """Lines over training size, one per line key; the mean with its 95% CI band, or the sd.
+
+    ``reference`` (dataset, metric, train_size, value) is drawn in each panel that holds one
+    dataset and one metric, as the majority-class line.
+    """
     plt = pyplot()
     from matplotlib.lines import Line2D
 
@@ -145,10 +169,15 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
     rows = layout.facet_values(frame, "rows")
     cols = layout.facet_values(frame, "cols")
     labels = [styles.label(key) for key in styles.keys]
+    if statistic == "mean" and reference is not None and not reference.empty:
+        labels.append(REFERENCE_LABEL)  # room for it in the legend, should a panel draw it
     fig, axes = _grid(plt, len(rows), len(cols), legend_width(labels, " · ".join(styles.shown)), len(labels))
     sizes = frame["train_size"].unique()
+    drew_reference = False
     for i, j, row, col, part in _facets(summary, layout):
         ax = axes[i][j]
+        if statistic == "mean":
+            drew_reference |= _reference_line(ax, reference, part)
         for key in styles.keys:
             mask = np.ones(len(part), dtype=bool)
             for dim, value in zip(layout.lines, key):
@@ -185,6 +214,8 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
             ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center", va="center", color="0.5")
     handles = [Line2D([], [], label=styles.label(key), linewidth=1.6, markersize=5, **styles.style(key))
                for key in styles.keys]
+    if drew_reference:
+        handles.append(Line2D([], [], label=REFERENCE_LABEL, **REFERENCE_STYLE))
     _legend(fig, styles, handles)
     if title:
         fig.suptitle(title, fontsize=11, x=0.01, ha="left")

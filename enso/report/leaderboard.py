@@ -24,8 +24,16 @@ def with_entry(frame: pd.DataFrame, entry: list[str]) -> pd.DataFrame:
 
 
 def scores(frame: pd.DataFrame, entry: list[str]) -> pd.DataFrame:
-    """Mean, sd and 95% CI over resamples per dataset, metric, size and entry."""
-    return summarize(frame, ["dataset", "metric", "train_size", *entry])
+    """Mean, sd and 95% CI over resamples per dataset, metric, size and entry; with the test-set
+    interval where the results have one (``test_ci_low``/``test_ci_high`` per cell: the mean of
+    each bound over resamples, and ``test_halfwidth``, the mean half-width)."""
+    keys = ["dataset", "metric", "train_size", *entry]
+    out = summarize(frame, keys)
+    if {"test_ci_low", "test_ci_high"} <= set(frame.columns):
+        bounds = frame.assign(test_halfwidth=(frame["test_ci_high"] - frame["test_ci_low"]) / 2)
+        grouped = bounds.groupby(keys, sort=False, observed=True)[["test_ci_low", "test_ci_high", "test_halfwidth"]]
+        out = out.merge(grouped.mean().reset_index(), on=keys, how="left")  # NaN where a cell has none
+    return out
 
 
 def ranks(score_table: pd.DataFrame, entry: list[str]) -> pd.DataFrame:
@@ -45,27 +53,15 @@ def ranks(score_table: pd.DataFrame, entry: list[str]) -> pd.DataFrame:
     return out.sort_values(["metric", "train_size", "mean_rank"], kind="stable").reset_index(drop=True)
 
 
-def best_per_size(frame: pd.DataFrame, score_table: pd.DataFrame, rank_table: pd.DataFrame,
-                  entry: list[str], metric: str, alpha: float = ALPHA) -> pd.DataFrame:
-    """For each size: the entry with the best mean rank, and on each dataset the best entry and
-    those not significantly worse (paired Wilcoxon against the best, Holm-corrected per dataset)."""
+def best_per_dataset(frame: pd.DataFrame, score_table: pd.DataFrame, entry: list[str], metric: str,
+                     alpha: float = ALPHA) -> pd.DataFrame:
+    """For each size and dataset: the best entry by mean, and those not significantly worse (paired
+    Wilcoxon over resamples against the best, Holm-corrected over the k - 1 comparisons)."""
     lower = not higher_is_better(metric)
     framed = with_entry(frame[frame["metric"] == metric], entry)
     sc = with_entry(score_table[score_table["metric"] == metric], entry)
-    rk = with_entry(rank_table[rank_table["metric"] == metric], entry)
     rows = []
     for size in sorted(framed["train_size"].unique()):
-        board = rk[rk["train_size"] == size].sort_values(
-            ["mean_rank", "mean_score"], ascending=[True, lower], kind="stable")
-        overall = board.iloc[0]
-        at_size = framed[framed["train_size"] == size]
-        pooled = pairwise_tests(at_size, "entry", ["metric"], alpha=alpha, pair_on=("dataset", "resample"),
-                                keep_pair=lambda a, b, top=overall["entry"]: top in (a, b))
-        beaten = [(t["b"] if t["a"] == overall["entry"] else t["a"]) for _, t in pooled.iterrows()
-                  if bool(t["significant"]) and _first_is_better(t, overall["entry"], lower)]
-        pooled_note = {"pooled_beaten": beaten, "pooled_tests": int(len(pooled)),
-                       "pooled_pairs": int(pooled["n_pairs"].min()) if len(pooled) else 0,
-                       "pooled_max_p_holm": float(pooled["p_holm"].max()) if len(pooled) else float("nan")}
         for dataset in list(dict.fromkeys(framed["dataset"])):
             part = sc[(sc["train_size"] == size) & (sc["dataset"] == dataset)]
             if part.empty:
@@ -81,15 +77,11 @@ def best_per_size(frame: pd.DataFrame, score_table: pd.DataFrame, rank_table: pd
                     tied.append(other)
             rows.append({
                 "train_size": int(size), "dataset": dataset, "metric": metric,
-                "best_overall": overall["entry"], "best_overall_mean_rank": float(overall["mean_rank"]),
                 "best": best["entry"], "mean": float(best["mean"]), "sd": float(best["sd"]),
+                "test_halfwidth": float(best.get("test_halfwidth", np.nan)),
                 "n": int(best["n"]), "not_significantly_worse": tied,
-                "n_entries": int(part["entry"].nunique()), **pooled_note,
+                "n_entries": int(part["entry"].nunique()),
+                "holm_m": int(tests["holm_m"].max()) if len(tests) else 0,
+                "holm_min_p": float(tests["holm_min_p"].min()) if len(tests) else float("nan"),
             })
     return pd.DataFrame(rows)
-
-
-def _first_is_better(test, entry: str, lower_is_better: bool) -> bool:
-    """Whether ``entry`` (one side of a paired test) has the better mean."""
-    diff = test["mean_diff"] if test["a"] == entry else -test["mean_diff"]  # entry minus the other
-    return diff < 0 if lower_is_better else diff > 0

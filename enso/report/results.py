@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from enso.workspace import Workspace
 log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.parquet"
+MANIFEST_FILE = "results.manifest.json"
+NUMERIC_COLUMNS = ("test_ci_low", "test_ci_high", "majority_share", "baseline_value")
 REQUIRED = ("dataset", "featurizer", "target", "train_size", "resample", "metric", "value")
 # Columns that can tell cells apart besides the main dimensions; one value each unless put on lines.
 EXTRA_DIMENSIONS = ("sampler", "resampler", "protocol")
@@ -48,24 +52,62 @@ def results_path(name: str, workspace: Workspace) -> Path:
     return workspace.results_dir(name) / RESULTS_FILE
 
 
-def load_table(name: str, workspace: Workspace) -> pd.DataFrame:
-    """results/<name>/results.parquet, checked for the columns a report needs."""
+@dataclass(frozen=True)
+class Results:
+    """A results table as read, with the sha256 of the exact bytes it was parsed from."""
+
+    frame: pd.DataFrame
+    sha256: str
+    verified: bool  # False: no manifest to check it against (a table from before manifests)
+
+
+def load_table(name: str, workspace: Workspace) -> Results:
+    """results/<name>/results.parquet, verified against results.manifest.json and checked for the
+    columns a report needs.
+
+    The bytes are read once, and the same bytes are hashed, checked and parsed, so a table
+    replaced meanwhile can neither pass another's check nor give the report a key it does not
+    match. A table that does not match its manifest is refused (EnsoError); one without a
+    manifest (older enso) is read with a warning that it cannot be verified.
+    """
     path = results_path(name, workspace)
     if not path.is_file():
         raise EnsoError(f"no results for experiment {name!r} at {path}; "
                         f"run `python -m enso.experiment {name}` first")
+    fix = f"rerun `python -m enso.experiment {name}` to rebuild it from its cells"
+    for attempt in range(2):  # a second read if the experiment stage replaced the table meanwhile
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise EnsoError(f"cannot read {path} ({exc.strerror or exc}); {fix}") from exc
+        digest = hashlib.sha256(data).hexdigest()
+        verified = _manifest_digest(path.parent)
+        if verified is None or verified == digest:
+            break
+    if verified is None:
+        log.warning("%s has no %s (an older enso wrote it), so it cannot be verified; %s", path,
+                    MANIFEST_FILE, fix)
+    elif verified != digest:
+        raise EnsoError(f"{path} does not match {MANIFEST_FILE} (changed or damaged since the experiment "
+                        f"stage wrote it); {fix}")
     try:
-        from enso.engine import load_results
-    except ImportError:
-        load_results = None
-    try:
-        frame = load_results(name, workspace) if load_results else pd.read_parquet(path)
-    except EnsoError:
-        raise
+        frame = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # a damaged Parquet file: say which file and what to do
-        raise EnsoError(f"cannot read {path} ({exc}); rerun `python -m enso.experiment {name}` "
-                        "to rebuild it") from exc
-    return check_table(frame, path)
+        raise EnsoError(f"cannot read {path} ({exc}); {fix}") from exc
+    return Results(check_table(frame, path), digest, verified is not None)
+
+
+def _manifest_digest(folder: Path) -> str | None:
+    """The sha256 that results.manifest.json verifies results.parquet against; None when there is no
+    manifest; "" when there is one but the set does not verify (damaged manifest, changed file)."""
+    from enso.store import read_fileset
+
+    if not (folder / MANIFEST_FILE).exists():
+        return None
+    artifact = read_fileset(folder, MANIFEST_FILE)
+    if artifact is None or RESULTS_FILE not in artifact.manifest["files"]:
+        return ""
+    return str(artifact.manifest["files"][RESULTS_FILE]["sha256"])
 
 
 def check_table(frame: pd.DataFrame, source: Path | str = "results table") -> pd.DataFrame:
@@ -82,6 +124,9 @@ def check_table(frame: pd.DataFrame, source: Path | str = "results table") -> pd
     frame["train_size"] = pd.to_numeric(frame["train_size"], errors="raise").astype(int)
     frame["resample"] = pd.to_numeric(frame["resample"], errors="raise").astype(int)
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
+    for column in NUMERIC_COLUMNS:  # newer columns: absent in older tables, NaN where not computed
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     bad = frame["value"].isna()
     if bad.any():
         log.warning("%s: %d rows have no metric value (failed or undefined cells); they are left out",
@@ -141,8 +186,15 @@ def run_description(name: str, workspace: Workspace) -> dict:
     if run_json.is_file():
         try:
             info = json.loads(run_json.read_text(encoding="utf-8"))
-        except ValueError:
+        except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             log.warning("%s is not valid JSON; the report header leaves it out", run_json)
+            info = {}
+        if not isinstance(info, dict):
+            log.warning("%s is a JSON %s, not an object; the report header leaves it out", run_json,
+                        type(info).__name__)
+            info = {}
+    if not isinstance(info.get("description"), str):
+        info.pop("description", None)
     if not info.get("description"):
         config = workspace.experiments / f"{name}.toml"
         if config.is_file():

@@ -1,0 +1,94 @@
+"""Everything a report says, computed once from the results table before any section is drawn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from enso.report import checks
+from enso.report.across import AcrossDatasets, across_datasets
+from enso.report.leaderboard import ENTRY_SEPARATOR, best_per_dataset, entry_columns, ranks, scores, with_entry
+from enso.report.options import Options
+from enso.report.results import EXTRA_DIMENSIONS, base_name, order_of
+from enso.report.significance import pairwise_tests
+
+OPTIMIZER_PAIR = ("logreg", "logreg-sgd")
+
+
+@dataclass
+class Analysis:
+    name: str
+    frame: pd.DataFrame
+    options: Options
+    info: dict
+    source: Path
+    results_sha256: str
+    verified: bool
+    bar_size: int
+    metrics: list[str] = field(default_factory=list)
+    entry: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    scores: pd.DataFrame | None = None
+    ranks: pd.DataFrame | None = None
+    featurizer_tests: pd.DataFrame | None = None
+    optimizer_targets: list[str] = field(default_factory=list)
+    optimizer_tests: pd.DataFrame | None = None
+    best: pd.DataFrame | None = None
+    across: list[AcrossDatasets] = field(default_factory=list)
+    one_class: list[checks.OneClass] = field(default_factory=list)
+    reference: pd.DataFrame | None = None
+    reference_source: str = ""
+    test_in_train: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    @property
+    def primary(self) -> str:
+        return self.metrics[0]
+
+    @property
+    def alpha(self) -> float:
+        return self.options.alpha
+
+    @property
+    def family(self) -> list[str] | None:
+        """Holm family: None (each group its own) or [] (every test in the report)."""
+        return None if self.options.holm_family == "cell" else []
+
+    def label(self, frame: pd.DataFrame) -> pd.Series:
+        """Each row's configuration: featurizer · target (· any other varying dimension)."""
+        return frame[self.entry].astype(str).agg(ENTRY_SEPARATOR.join, axis=1)
+
+
+def analyse(name: str, frame: pd.DataFrame, options: Options, info: dict, source: Path, results_sha256: str,
+            verified: bool, bar_size: int) -> Analysis:
+    a = Analysis(name, frame, options, info, source, results_sha256, verified, bar_size)
+    a.metrics = order_of(frame, "metric")
+    a.entry = entry_columns(frame)
+    a.extra = [d for d in EXTRA_DIMENSIONS if d in a.entry]
+    a.scores = scores(frame, a.entry)
+    a.ranks = ranks(a.scores, a.entry)
+    a.featurizer_tests = pairwise_tests(frame, "featurizer", ["dataset", "metric", "target", *a.extra],
+                                        alpha=a.alpha, family=a.family)
+    a.optimizer_targets = _optimizer_targets(frame)
+    if a.optimizer_targets:
+        part = frame[frame["target"].isin(a.optimizer_targets)]
+        a.optimizer_tests = pairwise_tests(  # L-BFGS against SGD only, not variants of one optimizer
+            part, "target", ["dataset", "metric", "featurizer", *a.extra], alpha=a.alpha,
+            family=a.family, keep_pair=lambda x, y: base_name(x) != base_name(y))
+    a.best = best_per_dataset(frame, a.scores, a.entry, a.primary, a.alpha)
+    entries = with_entry(a.scores, a.entry)
+    a.across = [across_datasets(entries, a.primary, size, a.alpha) for size in sorted(frame["train_size"].unique())]
+    primary_rows = frame[frame["metric"] == a.primary]
+    a.one_class = checks.one_class_cells(primary_rows, a.label(primary_rows))
+    a.reference, a.reference_source = checks.majority_reference(frame)
+    a.test_in_train = {d: v for d, v in checks.test_in_train(info).items() if d in set(frame["dataset"])}
+    return a
+
+
+def _optimizer_targets(frame: pd.DataFrame) -> list[str]:
+    present = order_of(frame, "target")
+    chosen = [t for t in present if base_name(t) in OPTIMIZER_PAIR]
+    if {base_name(t) for t in chosen} != set(OPTIMIZER_PAIR):
+        return []
+    return chosen

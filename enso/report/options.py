@@ -1,0 +1,95 @@
+"""What a report is asked for, checked before any work, and whether it is drawn already.
+
+A report's key hashes its code, the package versions, the exact bytes of the results it
+reads and every option; ``report.json`` beside the report records it with the sha256 of
+every file written, so an intact report of the same key is not drawn again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from enso.errors import ConfigError
+from enso.hashing import file_sha256, stable_hash, tree_sha256
+from enso.report.layout import Layout
+from enso.report.results import Selection
+from enso.report.significance import ALPHA
+from enso.store import package_versions
+
+FORMATS = ("png", "svg", "pdf")
+HOLM_FAMILIES = ("cell", "all")
+REPORT_MANIFEST = "report.json"
+
+
+@dataclass(frozen=True)
+class Options:
+    fmt: str = "png"
+    selection: Selection = Selection()
+    layout: Layout = Layout()
+    size: int | None = None
+    alpha: float = ALPHA
+    holm_family: str = "cell"
+
+    @classmethod
+    def parse(cls, *, fmt="png", datasets=None, featurizers=None, targets=None, metric=None,
+              lines=("featurizer", "target"), rows="dataset", cols="metric", size=None, alpha=ALPHA,
+              holm_family="cell") -> "Options":
+        """Options from build_report's arguments (comma lists or sequences); ConfigError on a bad one."""
+        if fmt not in FORMATS:
+            raise ConfigError(f"unknown figure format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        if holm_family not in HOLM_FAMILIES:
+            raise ConfigError(f"holm_family must be one of {', '.join(HOLM_FAMILIES)}, got {holm_family!r}")
+        if not 0 < alpha < 1:
+            raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
+        layout = Layout(tuple(as_list(lines)), rows, cols)
+        selection = Selection(as_tuple(datasets), as_tuple(featurizers), as_tuple(targets), as_tuple(metric))
+        return cls(fmt, selection, layout, size, float(alpha), holm_family)
+
+    def key(self, results_sha256: str, bar_size: int, description: str, run: dict | None = None) -> str:
+        """What this report depends on: code, versions, results, run.json and every option."""
+        s = self.selection
+        return stable_hash({
+            "code": tree_sha256(Path(__file__).parent, "*.py"),
+            "versions": package_versions(("enso", "matplotlib", "scipy", "pandas", "scikit-posthocs")),
+            "results": results_sha256, "run": run or {}, "fmt": self.fmt, "datasets": s.datasets,
+            "featurizers": s.featurizers, "targets": s.targets, "metrics": s.metrics,
+            "layout": [list(self.layout.lines), self.layout.rows, self.layout.cols], "size": bar_size,
+            "alpha": self.alpha, "holm_family": self.holm_family, "description": description,
+        })
+
+
+def as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    out: list[str] = []
+    for item in value:
+        out.extend(as_list(item))
+    return out
+
+
+def as_tuple(value) -> tuple[str, ...] | None:
+    items = as_list(value)
+    return tuple(items) if items else None
+
+
+def current_report(folder: Path, key: str):
+    """The report in ``folder`` if report.json has ``key`` and every file it lists is intact."""
+    from enso.report.writing import Report
+
+    try:
+        manifest = json.loads((folder / REPORT_MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("key") != key:
+            return None
+        files = manifest["files"]
+        for name, digest in files.items():
+            path = folder / name
+            if path.parent != folder or not path.is_file() or file_sha256(path) != digest:
+                return None
+        return Report(folder / "report.html", folder / "report.md",
+                      [folder / n for n in manifest["figures"]], [folder / n for n in manifest["tables"]])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
