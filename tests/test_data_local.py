@@ -226,6 +226,7 @@ def test_jsonl_labels_of_mixed_types_are_refused_naming_the_line(workspace, tmp_
     ("a\nb", "--name 'a\\nb' must be a plain folder name"),
     ("a\x00b", "--name 'a\\x00b' must be a plain folder name"),
     ("$^$", "--name '$^$' must be a plain folder name"),
+    ("Mine.lock", "names ending in '.lock' are the store's lock files"),
     ("x" * 101, "--name is 101 characters long ('xxxxxxxxxxxxxxxxxxxx'...); use at most 100"),
     ("x" * 300, "--name is 300 characters long"),
 ])

@@ -139,6 +139,8 @@ def check_name(name: str) -> None:
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
         raise ConfigError(f"--name {name!r} must be a plain folder name (letters, digits, '-', '_', '.'), "
                           "not starting with '.'")
+    if name.lower().endswith(".lock"):
+        raise ConfigError(f"--name {name!r}: names ending in '.lock' are the store's lock files; choose another")
     if DATASETS.is_registered(name):
         raise ConfigError(f"--name {name!r} is a registered dataset ({DATASETS.canonical(name)}); "
                           "choose another name for your own data")
