@@ -74,3 +74,114 @@ def test_build_plan_adds_every_cell_through_add_cell(config, monkeypatch):
     plan = build_plan(config, {"TREC": dataset})
     assert len(plan.cells) == len(calls) == 2 * 2  # sizes x resamples
     assert len({cell.key for cell in plan.cells}) == 4
+
+
+def dataset_with_copies() -> Dataset:
+    """30 train texts; 12 test texts, of which 4 repeat a train text exactly and 1 differs only in case."""
+    train = [f"train text {i}" for i in range(30)]
+    test = [f"test text {i}" for i in range(7)] + [train[1], train[5], train[9], train[20], "TRAIN TEXT 2"]
+    frame = pd.DataFrame({
+        "text": train + test,
+        "label": [f"c{i % 2}" for i in range(30)] + [f"c{i % 2}" for i in range(12)],
+        "split": ["train"] * 30 + ["test"] * 12,
+    })
+    return Dataset.from_frame("TREC", frame)
+
+
+def configured(tmp_path, body: str):
+    path = tmp_path / "c.toml"
+    path.write_text('name = "c"\ndatasets = ["TREC"]\n' + body)
+    return load_config(path)
+
+
+def test_dedupe_drops_test_rows_whose_text_is_in_the_train_split(tmp_path):
+    dataset = dataset_with_copies()
+    test = dataset.split_index("test")
+    kept = build_plan(configured(tmp_path, "train_sizes = [4]\nresamples = 2\ndedupe = true\n"), {"TREC": dataset})
+    plain = build_plan(configured(tmp_path, "train_sizes = [4]\nresamples = 2\n"), {"TREC": dataset})
+    assert all(len(cell.test) == len(test) for cell in plain.cells)
+    texts = dataset.frame["text"].to_numpy()
+    for cell in kept.cells:
+        assert len(cell.test) == len(test) - 4, "exact copies go; a text that differs in case stays"
+        assert not set(texts[cell.test]) & set(texts[dataset.split_index("train")])
+        assert cell.test is kept.cells[0].test, "one deduplicated array shared by the cells"
+    assert {c.key for c in kept.cells}.isdisjoint(c.key for c in plain.cells), "dedupe is part of the key"
+
+
+def test_dedupe_under_cross_validation_uses_each_folds_training_part(tmp_path):
+    """SentEval-style CV over the whole dataset: a test row goes only if its text is in that fold's training part."""
+    dataset = dataset_with_copies()
+    config = configured(tmp_path, 'protocol = "senteval"\ndedupe = true\nmetrics = ["accuracy"]\n'
+                                  'protocol_options = { folds = 3, inner_folds = 2, cv_datasets = ["TREC"] }\n')
+    plan = build_plan(config, {"TREC": dataset})
+    texts = dataset.frame["text"].to_numpy()
+    assert len(plan.cells) == 3
+    dropped = 0
+    for cell in plan.cells:
+        pool = set(texts[cell.draw.rows])
+        assert not set(texts[cell.test]) & pool
+        fold_test = np.setdiff1d(np.arange(len(dataset)), cell.draw.rows)
+        dropped += len(fold_test) - len(cell.test)
+        assert len(cell.test) == sum(text not in pool for text in texts[fold_test])
+    assert 0 < dropped <= 8, "a copy is dropped only where its twin is in the training part"
+
+
+def test_the_engine_gives_targets_the_selection_metric_and_the_resampler(tmp_path):
+    dataset = tiny_dataset()
+    body = ('targets = ["logreg", "sklearn.linear_model:LogisticRegression"]\nresamplers = ["none", "oversample"]\n'
+            'train_sizes = [8]\nresamples = 1\nmetrics = ["accuracy", "macro_f1"]\n')
+    plan = build_plan(configured(tmp_path, body + 'selection_metric = "macro_f1"\n'), {"TREC": dataset})
+    by = {(cell.target.name, cell.resampler): cell for cell in plan.cells}
+    assert by[("logreg", "oversample")].target_params == {"scoring": "macro_f1", "resampler": "oversample"}
+    assert by[("logreg", "none")].target_params == {"scoring": "macro_f1", "resampler": "none"}
+    external = by[("sklearn.linear_model:LogisticRegression", "oversample")].target_params
+    assert "scoring" not in external, "a scikit-learn class's own scoring means scikit-learn scorers"
+    first_metric = build_plan(configured(tmp_path, body), {"TREC": dataset})
+    assert {c.target_params.get("scoring") for c in first_metric.cells if c.target.name == "logreg"} == {"accuracy"}
+    changed = {c.key for c in plan.cells} ^ {c.key for c in first_metric.cells}
+    assert len(changed) == 2 * 2, "the selection metric is in the keys of the targets it is given to, only"
+    fixed = build_plan(configured(tmp_path, body.replace('"logreg"', '{ name = "logreg", scoring = "log_loss" }')
+                                  + 'selection_metric = "macro_f1"\n'), {"TREC": dataset})
+    assert {c.target_params.get("scoring") for c in fixed.cells if c.target.name == "logreg"} == {"log_loss"}
+
+
+def test_metrics_are_not_part_of_the_cell_key(tmp_path):
+    dataset = tiny_dataset()
+    one = build_plan(configured(tmp_path, 'train_sizes = [8]\nmetrics = ["accuracy"]\n'), {"TREC": dataset})
+    more = build_plan(configured(tmp_path, 'train_sizes = [8]\nmetrics = ["accuracy", "mcc", "roc_auc"]\n'
+                                           'selection_metric = "accuracy"\n'), {"TREC": dataset})
+    assert [c.key for c in one.cells] == [c.key for c in more.cells]
+
+
+def test_featurizer_ids_key_the_cells(config):
+    dataset = tiny_dataset()
+    spec = config.featurizers[0]
+    a = build_plan(config, {"TREC": dataset}, featurizer_ids={spec.id: "tfidf-aaaa"})
+    b = build_plan(config, {"TREC": dataset}, featurizer_ids={spec.id: "tfidf-bbbb"})
+    assert {c.featurizer_id for c in a.cells} == {"tfidf-aaaa"}
+    assert {c.key for c in a.cells}.isdisjoint(c.key for c in b.cells)
+
+
+def test_a_dry_run_holds_no_cell_in_memory(tmp_path):
+    """Cells stream through the dry-run counter: memory does not grow with the number of resamples."""
+    import gc
+    import tracemalloc
+
+    from enso.engine.cellstore import CellStore
+    from enso.engine.estimate import DryRun
+
+    dataset = tiny_dataset(n=400)
+    held = {}
+    for resamples in (50, 1000):
+        config = configured(tmp_path, f"train_sizes = [8, 16, 32]\nresamples = {resamples}\n"
+                                      'targets = ["logreg", "knn"]\n')
+        counter = DryRun(CellStore(tmp_path / "results"), force=False)
+        tracemalloc.start()
+        plan = build_plan(config, {"TREC": dataset}, sink=counter)
+        gc.collect()  # also empties CPython's free lists, which tracemalloc would count
+        held[resamples] = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        assert plan.cells == [] and plan.count == 3 * resamples * 2
+        table = counter.table(plan, jobs=1)
+        assert table.to_run.sum() == plan.count and len(table) == 2
+    assert held[1000] < 50_000, f"{held[1000]} bytes still held after planning 6,000 cells"

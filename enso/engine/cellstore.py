@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,19 @@ class CellStore:
 
     def exists(self, key: str) -> bool:
         return (self.path(key) / store.MANIFEST).is_file()
+
+    def stored_keys(self) -> set[str]:
+        """Keys of the cell folders that have a manifest (unverified; ``read`` verifies)."""
+        keys = set()
+        if not self.root.is_dir():
+            return keys
+        for shard in os.scandir(self.root):
+            if shard.is_dir() and not store.is_temporary(shard.name):
+                for entry in os.scandir(shard.path):
+                    if not store.is_temporary(entry.name) and os.path.isfile(
+                            os.path.join(entry.path, store.MANIFEST)):
+                        keys.add(entry.name)
+        return keys
 
     def read(self, key: str) -> StoredCell | None:
         """The cell of ``key`` if it is stored whole and well-formed; else None (with a warning if damaged)."""

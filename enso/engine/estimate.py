@@ -59,11 +59,12 @@ class DryRun:
         self.done: dict[tuple, int] = defaultdict(int)  # (dataset, featurizer, target) -> cells
         self.order: dict[tuple, None] = {}
         self.observed: dict[str, _Fit] = defaultdict(_Fit)
+        self.stored = store.stored_keys()  # one listing, not a path per planned cell
 
     def __call__(self, cell) -> None:
         group = (cell.dataset, cell.featurizer.label, cell.target.label)
         self.order.setdefault(group, None)
-        stored = self.store.read(cell.key) if self.store.exists(cell.key) else None
+        stored = self.store.read(cell.key) if cell.key in self.stored else None
         if stored is not None:
             self.observed[cell.target.label].add(stored.info["n_train"], stored.info["timings"]["seconds"])
         if stored is not None and not self.force:
