@@ -102,12 +102,13 @@ def test_inner_folds_are_shuffled_with_seed_1111(ws, monkeypatch):
 
 
 def test_trec_chooses_c_on_sentevals_kfold_grid_on_its_given_split(ws):
-    _, datasets, plan = plan_of(ws, datasets=["TREC"])
+    _, datasets, plan = plan_of(ws, datasets=["TREC"], metrics=["macro_f1", "accuracy"])
     trec = datasets["TREC"]
     (cell,) = plan.cells
     assert cell.sampler == "senteval-split"
     assert cell.target.params["Cs"] == SENTEVAL_KFOLD_CS
     assert cell.target.params["cv"] == 10 and cell.target.params["random_state"] == 1111
+    assert cell.target.params["scoring"] == "accuracy"  # as SentEval chooses C, whatever the first metric
     np.testing.assert_array_equal(cell.draw.rows, trec.split_index("train"))
     np.testing.assert_array_equal(cell.test, trec.split_index("test"))
     assert len(cell.draw.rows) == cell.train_size == 5452 and len(cell.test) == 500

@@ -28,6 +28,7 @@ test sentences; the 6,920-sentence ``SST2`` record would be a different task und
 ``cv_datasets`` (``"auto"`` or a list of names) says which datasets are cross-validated:
 ``"auto"`` takes those whose test split enso made (a stratified split on the dataset card).
 
+C is chosen by accuracy, as SentEval does, whatever the experiment's ``selection_metric``.
 Where enso differs from SentEval's code, knowingly: folds are drawn over enso's row order
 (SentEval first sorts each task's examples by length, so its fold membership differs although
 the procedure is the same), the classifier is enso's ``logreg`` target (L-BFGS, multinomial;
@@ -118,8 +119,9 @@ class SentEvalProtocol(Protocol):
     def target(Cs: list[float], options: dict[str, Any]):
         from enso.config import Spec
 
+        # SentEval picks C by accuracy (clf.score) whatever the experiment reports, so scoring is pinned here
         return Spec("logreg", {"Cs": [float(c) for c in Cs], "cv": int(options["inner_folds"]),
-                               "random_state": int(options["seed"])})
+                               "random_state": int(options["seed"]), "scoring": "accuracy"})
 
     @staticmethod
     def in_domain(featurizer) -> bool:
