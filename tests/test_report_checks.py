@@ -102,6 +102,18 @@ def _reference_lines(fig):
 
 
 def test_learning_curves_draw_the_majority_class_line_from_the_baseline(ws, real_results):
+    write_results(real_results, ws.results_dir(NAME))
+    report = build_report(NAME, ws, fmt="svg", metric="accuracy")
+    svg = (ws.results_dir(NAME) / "learning_curves.svg").read_text()
+    assert "majority class (reference)" in svg
+    text = report.markdown.read_text()
+    assert "majority-class reference" in text
+    sst2 = _section(text, "Leaderboard").split("**SST2: accuracy", 1)[1].split("**TREC", 1)[0]
+    row = next(line for line in sst2.splitlines() if line.startswith("| majority class (reference) |"))
+    expected = real_results[(real_results["dataset"] == "SST2") & (real_results["metric"] == "accuracy")]
+    expected = expected.groupby("train_size")["baseline_value"].mean()
+    assert row.split(" | ")[1:] == [f"{v:.3f}" for v in expected.to_numpy()[:-1]] + [f"{expected.iloc[-1]:.3f} |"]
+
     from enso.report import figures
     from enso.report.checks import majority_reference
     from enso.report.layout import Layout
@@ -114,46 +126,37 @@ def test_learning_curves_draw_the_majority_class_line_from_the_baseline(ws, real
     try:
         lines = _reference_lines(fig)
         axes = np.array(fig.axes).reshape(2, 2)  # rows SST2, TREC; columns accuracy, macro F1
-        for (i, dataset), (j, metric) in [((i, d), (j, m)) for i, d in enumerate(("SST2", "TREC"))
-                                          for j, m in enumerate(("accuracy", "macro_f1"))]:
-            (line,) = lines[i * 2 + j]
-            direct = real_results[(real_results["dataset"] == dataset) & (real_results["metric"] == metric)]
-            direct = direct.groupby("train_size")["baseline_value"].mean()
-            assert list(line.get_xdata()) == list(direct.index)
-            assert np.allclose(line.get_ydata(), direct.to_numpy())
-            assert axes[i][j].get_title() == dataset
+        for i, dataset in enumerate(("SST2", "TREC")):
+            for j, metric in enumerate(("accuracy", "macro_f1")):
+                (line,) = lines[i * 2 + j]
+                direct = real_results[(real_results["dataset"] == dataset) & (real_results["metric"] == metric)]
+                direct = direct.groupby("train_size")["baseline_value"].mean()
+                assert list(line.get_xdata()) == list(direct.index)
+                assert np.allclose(line.get_ydata(), direct.to_numpy())
+                assert axes[i][j].get_title() == dataset
         assert figures.REFERENCE_LABEL in [t.get_text() for t in fig.legends[0].get_texts()]
     finally:
         figures.close(fig)
-    write_results(real_results, ws.results_dir(NAME))
-    report = build_report(NAME, ws, fmt="svg", metric="accuracy")
-    svg = (ws.results_dir(NAME) / "learning_curves.svg").read_text()
-    assert figures.REFERENCE_LABEL in svg
-    text = report.markdown.read_text()
-    assert "majority-class reference" in text
-    sst2 = _section(text, "Leaderboard").split("**SST2: accuracy", 1)[1].split("**TREC", 1)[0]
-    row = next(line for line in sst2.splitlines() if line.startswith("| majority class (reference) |"))
-    expected = real_results[(real_results["dataset"] == "SST2") & (real_results["metric"] == "accuracy")]
-    expected = expected.groupby("train_size")["baseline_value"].mean()
-    assert row.split(" | ")[1:] == [f"{v:.3f}" for v in expected.to_numpy()[:-1]] + [f"{expected.iloc[-1]:.3f} |"]
 
 
 def test_a_majority_target_is_the_reference_and_not_a_line_of_its_own(ws, real_results):
+    knn = real_results[real_results["target"] == "knn"]
+    majority = knn.assign(target="majority", value=knn["baseline_value"])  # what the majority target scores
+    frame = without_new_columns(pd.concat([real_results, majority], ignore_index=True))
+    write_results(frame, ws.results_dir("majority"))
+    build_report("majority", ws, fmt="svg", metric="accuracy", datasets="TREC")
+    svg = (ws.results_dir("majority") / "learning_curves.svg").read_text()
+    assert svg.count("majority class (reference)") == 1
+    assert "· majority" not in svg  # not drawn twice, as a coloured line too
+
     from enso.report import figures
     from enso.report.checks import majority_reference
     from enso.report.layout import Layout
     from enso.report.results import check_table
 
-    knn = real_results[real_results["target"] == "knn"]
-    majority = knn.assign(target="majority", value=knn["baseline_value"])  # what the majority target scores
-    frame = check_table(without_new_columns(pd.concat([real_results, majority], ignore_index=True)))
+    frame = check_table(frame)
     reference, source = majority_reference(frame)
     assert source == "target"
-    write_results(frame, ws.results_dir("majority"))
-    build_report("majority", ws, fmt="svg", metric="accuracy", datasets="TREC")
-    svg = (ws.results_dir("majority") / "learning_curves.svg").read_text()
-    assert svg.count(figures.REFERENCE_LABEL) == 1
-    assert "· majority" not in svg  # not drawn twice, as a coloured line too
     fig = figures.curves(frame[frame["target"] != "majority"], Layout(), reference=reference)
     try:
         (line,) = _reference_lines(fig)[0]
@@ -205,12 +208,12 @@ def test_a_holm_family_that_cannot_reach_alpha_is_said(ws, real_results):
     report = build_report(NAME, ws, holm_family="all")
     tests = pd.read_csv(ws.results_dir(NAME) / "significance.csv", keep_default_na=False)
     m = len(tests)
-    assert set(tests["holm_m"]) == {m} and not tests["significant"].any()
-    assert np.allclose(tests["holm_min_p"], min(1.0, m * 2 / 2 ** RESAMPLES))
-    assert tests["note"].str.contains(f"Holm over {m} tests: the smallest adjusted p is 1, p<0.05 cannot be reached").all()
     text = report.markdown.read_text()
     assert (f"> 1 of 1 Holm family of featurizer pairs cannot reach p < 0.05: for example Holm over {m} tests "
             f"with at most {RESAMPLES} non-zero paired differences") in text
+    assert tests["note"].str.contains(f"Holm over {m} tests: the smallest adjusted p is 1, p<0.05 cannot be reached").all()
+    assert set(tests["holm_m"]) == {m} and not tests["significant"].any()
+    assert np.allclose(tests["holm_min_p"], min(1.0, m * 2 / 2 ** RESAMPLES))
     cell = build_report(NAME, ws, holm_family="cell").markdown.read_text()
     assert "Holm family of featurizer pairs cannot reach" not in cell  # one pair per family: reachable
 
@@ -258,10 +261,11 @@ def test_across_datasets_is_friedman_then_nemenyi_on_per_dataset_means(ws, acros
 
     write_results(across_results, ws.results_dir("across-test"))
     report = build_report("across-test", ws, metric="macro_f1")
+    text = report.markdown.read_text()
+    assert "pooled" not in text and "Friedman χ²" in text
     summary = pd.read_csv(ws.results_dir("across-test") / "summary.csv", keep_default_na=False)
     f1 = across_results[across_results["metric"] == "macro_f1"].assign(
         entry=lambda f: f["featurizer"] + " · " + f["target"])
-    text = report.markdown.read_text()
     rejected = 0
     for size, rows in summary.groupby("train_size"):
         matrix = f1[f1["train_size"] == size].groupby(["dataset", "entry"])["value"].mean().unstack("entry")
@@ -284,7 +288,6 @@ def test_across_datasets_is_friedman_then_nemenyi_on_per_dataset_means(ws, acros
             assert f"{top} (mean rank {mean_ranks[top]:.2f}): better than" in line
             assert f"Friedman χ² = {statistic:.2f}, p = {p:.4f} over 5 datasets" in line
     assert rejected, "the real table has a size where Friedman rejects"
-    assert "pooled" not in text
 
 
 def test_across_datasets_makes_no_post_hoc_claim_when_friedman_does_not_reject(ws, across_results):
@@ -292,6 +295,8 @@ def test_across_datasets_makes_no_post_hoc_claim_when_friedman_does_not_reject(w
 
     write_results(across_results, ws.results_dir("across-test"))
     report = build_report("across-test", ws, metric="accuracy", size=20)
+    line = next(line for line in report.markdown.read_text().splitlines() if line.startswith("| 20 | "))
+    assert line.split(" | ")[1].startswith("no difference shown across datasets (Friedman")
     summary = pd.read_csv(ws.results_dir("across-test") / "summary.csv", keep_default_na=False)
     row = summary[summary["train_size"] == 20].iloc[0]
     acc = across_results[(across_results["metric"] == "accuracy") & (across_results["train_size"] == 20)]
@@ -300,24 +305,30 @@ def test_across_datasets_makes_no_post_hoc_claim_when_friedman_does_not_reject(w
     p = friedmanchisquare(*[matrix[c].to_numpy() for c in matrix.columns]).pvalue
     assert p >= 0.05 and row["across_p_value"] == pytest.approx(p)
     assert row["across_beaten"] == "" and row["across_posthoc"] == ""
-    line = next(line for line in report.markdown.read_text().splitlines() if line.startswith("| 20 | "))
-    assert line.split(" | ")[1].startswith("no difference shown across datasets (Friedman")
 
 
 # -- results that do not verify ---------------------------------------------------------------
 
 def test_results_that_do_not_match_their_manifest_are_refused(ws, real_results):
+    """Issue 10: a table changed after the experiment stage wrote it (here one macro-F1 of a real
+    cell replaced by 9.1e-06, still a valid Parquet file; then one flipped bit) is refused, not drawn."""
     folder = ws.results_dir(NAME)
     write_results(real_results, folder)
-    data = bytearray((folder / "results.parquet").read_bytes())
-    data[len(data) // 2] ^= 0x01  # one bit, in the middle of the column data
-    (folder / "results.parquet").write_bytes(bytes(data))
+    changed = real_results.copy()
+    changed.loc[changed.index[changed["metric"] == "macro_f1"][0], "value"] = 9.1e-06
+    changed.to_parquet(folder / "results.parquet", index=False)
     with pytest.raises(EnsoError, match=r"results.parquet does not match results.manifest.json .*rerun "
                                         r"`python -m enso.experiment report-test`"):
         build_report(NAME, ws)
     assert not (folder / "report.html").exists()
-    (folder / "results.manifest.json").write_text("[]")  # a damaged manifest does not verify either
+    write_results(real_results, folder)
+    data = bytearray((folder / "results.parquet").read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit, in the middle of the column data
+    (folder / "results.parquet").write_bytes(bytes(data))
+    with pytest.raises(EnsoError, match="results.parquet does not match results.manifest.json"):
+        build_report(NAME, ws)
     write_results(real_results, folder, manifest=False)
-    (folder / "results.manifest.json").write_text(json.dumps([1]))
+    (folder / "results.manifest.json").write_text(json.dumps([1]))  # a damaged manifest does not verify either
     with pytest.raises(EnsoError, match="does not match results.manifest.json"):
         build_report(NAME, ws)
+    assert not (folder / "report.html").exists()

@@ -73,3 +73,52 @@ def test_enso_visualize_is_the_same_command(root):
 
     result = CliRunner().invoke(enso, ["visualize", "--help"])
     assert result.exit_code == 0 and "--holm-family" in result.output
+
+
+@pytest.mark.slow
+def test_results_that_do_not_verify_are_one_error_line_and_no_report(root):
+    folder = root / "results" / NAME
+    data = bytearray((folder / "results.parquet").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (folder / "results.parquet").write_bytes(bytes(data))
+    result = CliRunner().invoke(main, [NAME, "--root", str(root)])
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "results.parquet does not match results.manifest.json" in errors[0]
+    assert "Traceback" not in result.output and not (folder / "report.html").exists()
+
+
+CHILD = """
+import sys, time
+from enso.report import figures
+from enso.store import atomic_path
+
+def stuck(fig, path, fmt):  # a figure half written when the process is killed
+    with atomic_path(path) as temp:
+        temp.write_bytes(b"half a figure")
+        print("WRITING", flush=True)
+        time.sleep(600)
+
+figures.save = stuck
+from enso.visualize import main
+main([sys.argv[1], "--root", sys.argv[2], "-q"])
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_visualize_leaves_nothing_after_the_next_run(root):
+    import os
+    import signal
+
+    folder = root / "results" / NAME
+    child = subprocess.Popen([sys.executable, "-c", CHILD, NAME, str(root)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "WRITING"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=60)
+    left = [p.name for p in folder.iterdir() if p.name.startswith(".tmp-")]
+    assert left and left[0].startswith(".tmp-learning_curves.png-")
+    result = CliRunner().invoke(main, [NAME, "--root", str(root), "--datasets", "TREC", "--metric", "accuracy", "-q"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in folder.iterdir() if p.name.startswith((".tmp-", ".old-"))] == []

@@ -10,7 +10,10 @@ from enso.errors import ConfigError
 from enso.report.layout import Layout
 from enso.report.leaderboard import ranks, scores
 from enso.report.results import check_table
-from enso.report.significance import holm, min_attainable_p, paired_test, pairwise_tests
+from enso.report.across import across_datasets, friedman_min_p, nemenyi_min_p
+from enso.report.significance import (
+    holm, holm_min_p, min_attainable_p, paired_test, pairwise_tests, resamples_needed,
+)
 
 from tests.report_helpers import SIZES, make_results
 
@@ -194,3 +197,69 @@ def test_wide_intervals_stay_inside_the_metrics_range(real_results):
             assert ax.get_ylim()[1] < 1.1
     finally:
         figures.close(fig)
+
+
+# -- Holm families too large for their resamples ---------------------------------------------
+
+def test_three_featurizers_on_six_resamples_cannot_reach_alpha_and_say_so():
+    """Issue 9.8's case: 0.90 against 0.49 on every one of 6 resamples, 3 featurizers (3 pairs):
+    each raw p is 0.03125, Holm makes it 0.094, and the note says no pair could have passed."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for featurizer, level in (("minilm", 0.90), ("glove", 0.49), ("tfidf", 0.47)):
+        for resample in range(6):
+            rows.append({"dataset": "d", "metric": "accuracy", "target": "logreg", "train_size": 50,
+                         "featurizer": featurizer, "resample": resample, "value": level + rng.uniform(0, 0.01)})
+    table = pairwise_tests(pd.DataFrame(rows), "featurizer", ["dataset", "metric", "target"])
+    assert len(table) == 3 and (table["holm_m"] == 3).all()
+    best = table[(table["a"] == "minilm") & (table["b"] == "glove")].iloc[0]
+    assert best["p_value"] == pytest.approx(0.03125) and not best["significant"]
+    assert best["holm_min_p"] == pytest.approx(3 * 0.03125)
+    assert "Holm over 3 tests: the smallest adjusted p is 0.0938, p<0.05 cannot be reached" in best["note"]
+    assert resamples_needed(3) == 7 and resamples_needed(1) == 6 and resamples_needed(5) == 8
+    assert holm_min_p(3, 7) == pytest.approx(3 * 2 / 128)
+    two = pairwise_tests(pd.DataFrame([r for r in rows if r["featurizer"] != "tfidf"]), "featurizer",
+                         ["dataset", "metric", "target"])
+    assert bool(two["significant"].iloc[0]) and "Holm over" not in two["note"].iloc[0]
+
+
+# -- across datasets ----------------------------------------------------------------------------
+
+def _scores(values: dict[str, list[float]], metric: str = "accuracy") -> pd.DataFrame:
+    rows = [{"dataset": f"d{i}", "metric": metric, "train_size": 100, "entry": entry, "mean": v}
+            for entry, column in values.items() for i, v in enumerate(column) if v is not None]
+    return pd.DataFrame(rows)
+
+
+def test_across_datasets_refuses_a_claim_with_fewer_than_three_datasets():
+    result = across_datasets(_scores({"a": [0.9, 0.8], "b": [0.5, 0.4], "c": [0.3, 0.2]}), "accuracy", 100)
+    assert not result.claim_possible and result.test == "" and np.isnan(result.p_value)
+    assert result.reason == "2 datasets, a test across datasets needs at least 3"
+    assert result.top == "a" and result.beaten == [] and result.posthoc_p == {}
+
+
+def test_two_configurations_are_compared_by_wilcoxon_over_datasets():
+    from scipy.stats import wilcoxon
+
+    a = [0.81, 0.72, 0.93, 0.64, 0.75, 0.86, 0.77]
+    b = [0.70, 0.70, 0.80, 0.60, 0.69, 0.80, 0.70]
+    result = across_datasets(_scores({"a": a, "b": b}), "accuracy", 100)
+    assert result.test == "wilcoxon" and result.n_datasets == 7
+    assert result.p_value == pytest.approx(wilcoxon(np.round(np.subtract(a, b), 12)).pvalue)
+    assert result.beaten == ["b"] and result.min_p == pytest.approx(2 / 2 ** 7)
+    lower = across_datasets(_scores({"a": a, "b": b}, "log_loss"), "log_loss", 100)
+    assert lower.top == "b" and lower.beaten == ["a"]  # lower is better: b is the better one
+
+
+def test_friedman_uses_only_configurations_on_every_dataset_and_its_floor():
+    from scipy.stats import chi2, friedmanchisquare
+
+    values = {"a": [0.9, 0.8, 0.7, 0.95], "b": [0.6, 0.5, 0.6, 0.7], "c": [0.5, 0.55, 0.4, 0.6],
+              "partial": [0.99, None, 0.99, 0.99]}
+    result = across_datasets(_scores(values), "accuracy", 100)
+    assert result.left_out == ["partial"] and sorted(result.configurations) == ["a", "b", "c"]
+    expected = friedmanchisquare(values["a"], values["b"], values["c"])
+    assert result.statistic == pytest.approx(expected.statistic) and result.p_value == pytest.approx(expected.pvalue)
+    assert result.min_p == pytest.approx(chi2.sf(4 * 2, 2)) == friedman_min_p(4, 3)
+    assert result.top == "a" and result.top_mean_rank == 1.0
+    assert nemenyi_min_p(3, 6) < 0.05 < nemenyi_min_p(2, 6)
