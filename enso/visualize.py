@@ -10,7 +10,9 @@ DIMENSION_HELP = "dataset, featurizer, target, metric, sampler, resampler, proto
 EPILOG = ("EXPERIMENT is a config name in experiments/ (default: 'default'), a path to a .toml file, or the "
           "name of a folder in results/. The report goes to results/<experiment>/: report.html "
           "(self-contained), report.md, learning_curves, variance, targets_by_featurizer_<metric>, "
-          "optimizer_<metric> and bars_<size> figures, leaderboard.csv/.md, scores.csv and significance.csv.")
+          "optimizer_<metric> and bars_<size> figures, leaderboard.csv/.md, scores.csv, summary.csv and "
+          "significance.csv. Results that do not match their results.manifest.json are refused (rerun the "
+          "experiment stage to rebuild them); what a killed run left behind is removed first.")
 
 
 @click.command("visualize", epilog=EPILOG)

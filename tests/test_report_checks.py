@@ -17,10 +17,15 @@ import pytest
 from enso.errors import EnsoError
 from enso.report import build_report
 from enso.workspace import Workspace
-
 from tests.report_helpers import (
-    ACROSS_DATASETS, RESAMPLES, copies_in_train, make_across_results, make_results, without_new_columns,
-    write_results, write_run_json,
+    ACROSS_DATASETS,
+    RESAMPLES,
+    copies_in_train,
+    make_across_results,
+    make_results,
+    without_new_columns,
+    write_results,
+    write_run_json,
 )
 
 NAME = "report-test"

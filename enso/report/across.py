@@ -118,7 +118,7 @@ def across_datasets(score_table: pd.DataFrame, metric: str, size: int, alpha: fl
         d = np.round(a - b, 12)
         out.test = "wilcoxon"
         out.min_p = min_attainable_p(n)
-        other = [c for c in matrix.columns if c != out.top][0]
+        other = next(c for c in matrix.columns if c != out.top)
         if not d.any():
             out.statistic, out.p_value = 0.0, 1.0
         else:

@@ -9,7 +9,14 @@ import pandas as pd
 
 from enso.report import checks
 from enso.report.across import AcrossDatasets, across_datasets
-from enso.report.leaderboard import ENTRY_SEPARATOR, best_per_dataset, entry_columns, ranks, scores, with_entry
+from enso.report.leaderboard import (
+    ENTRY_SEPARATOR,
+    best_per_dataset,
+    entry_columns,
+    ranks,
+    scores,
+    with_entry,
+)
 from enso.report.options import Options
 from enso.report.results import EXTRA_DIMENSIONS, base_name, order_of
 from enso.report.significance import pairwise_tests

@@ -54,7 +54,7 @@ def one_class_cells(frame: pd.DataFrame, label: pd.Series, share: float = ONE_CL
                                                             sort=False):
         flagged = int(part["one_class"].sum())
         if flagged:
-            out.append(OneClass(str(configuration), str(dataset), int(size), flagged, int(len(part)),
+            out.append(OneClass(str(configuration), str(dataset), int(size), flagged, len(part),
                                 float(part["share"].max())))
     return out
 

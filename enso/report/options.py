@@ -8,7 +8,7 @@ every file written, so an intact report of the same key is not drawn again.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from enso.errors import ConfigError
@@ -26,8 +26,8 @@ REPORT_MANIFEST = "report.json"
 @dataclass(frozen=True)
 class Options:
     fmt: str = "png"
-    selection: Selection = Selection()
-    layout: Layout = Layout()
+    selection: Selection = field(default_factory=Selection)
+    layout: Layout = field(default_factory=Layout)
     size: int | None = None
     alpha: float = ALPHA
     holm_family: str = "cell"
@@ -35,7 +35,7 @@ class Options:
     @classmethod
     def parse(cls, *, fmt="png", datasets=None, featurizers=None, targets=None, metric=None,
               lines=("featurizer", "target"), rows="dataset", cols="metric", size=None, alpha=ALPHA,
-              holm_family="cell") -> "Options":
+              holm_family="cell") -> Options:
         """Options from build_report's arguments (comma lists or sequences); ConfigError on a bad one."""
         if fmt not in FORMATS:
             raise ConfigError(f"unknown figure format {fmt!r}; choose one of {', '.join(FORMATS)}")
