@@ -162,7 +162,9 @@ def _processes(tasks: list[CellTask], jobs: int) -> Iterator[dict]:
     finally:
         if not completed:  # stopped early (error, signal, consumer gone): the cells in flight are dropped
             _stop_workers(executor)
-        executor.shutdown(wait=completed, cancel_futures=True)
+        # wait in both cases: with its workers dead the pool's manager thread ends at once, and one left
+        # running would make the interpreter's exit hook write to its closed wake-up pipe (EBADF traceback)
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _dask(tasks: list[CellTask], scheduler: str) -> Iterator[dict]:
