@@ -313,3 +313,52 @@ def test_a_dry_run_of_many_resamples_does_not_grow_with_them(ws):
         tracemalloc.stop()
         assert plan.attrs["plan"]["cells"] == plan.attrs["plan"]["to_run"] == 4 * 2 * resamples
     assert peaks[1000] - peaks[10] < 1_000_000, peaks
+
+
+# -- what a protocol may ask of a cell: a given validation set, in-domain features fit on chosen rows --
+
+def test_validation_rows_reach_the_target_and_fit_rows_the_features(ws, monkeypatch):
+    import enso.features
+    from enso.engine.plan import Draw
+    from enso.protocols import PROTOCOLS, Protocol
+    from enso.targets import TARGETS
+
+    class Toy(Protocol):
+        name = "toy"
+        description = "a given validation set and features fit on part of the train split"
+
+        def build(self, config, dataset, plan):
+            train, test = dataset.split_index("train"), dataset.split_index("test")
+            sample = train[100:160]
+            for fit_rows, validation in ((None, None), (train[100:], train[:100])):
+                plan.add_cell(dataset=dataset, featurizer=config.featurizers[0], target=config.targets[0],
+                              sampler="toy", resampler="none", train_size=60, resample=0, seed=1,
+                              draw=Draw(dataset.name, "toy", 60, 0, 1, rows=sample), test_rows=test,
+                              options={}, fit_rows=fit_rows, validation_rows=validation)
+
+    monkeypatch.setitem(PROTOCOLS._items, "toy", Toy())
+    monkeypatch.setitem(PROTOCOLS._names, "toy", "toy")
+    validations, fit_rows_seen = [], []
+    logreg = TARGETS.get("logreg")
+    original_fit = logreg.fit
+
+    def fit(self, X, y, validation=None):
+        validations.append(None if validation is None else (validation[0].shape[0], len(validation[1])))
+        return original_fit(self, X, y, validation=validation)
+
+    original_load = enso.features.load_features
+
+    def load(*args, fit_rows=None, **kwargs):
+        fit_rows_seen.append(None if fit_rows is None else len(fit_rows))
+        return original_load(*args, fit_rows=fit_rows, **kwargs)
+
+    monkeypatch.setattr(logreg, "fit", fit)
+    monkeypatch.setattr(enso.features, "load_features", load)
+    body = CELLS.replace("datasets", 'protocol = "toy"\ndatasets').replace(
+        'targets = [{ name = "logreg", C = 1.0 }, "knn"]', 'targets = [{ name = "logreg", Cs = [0.1, 10.0] }]')
+    table = run_experiment(config_of(ws, "toy", body), ws)
+    assert sorted(validations, key=str) == [(100, 100), None]
+    assert sorted(fit_rows_seen, key=str) == [449, None]  # TREC capped at 600: 549 train rows, 100 held out
+    assert table.cell.nunique() == 2
+    searches = {json.loads(c)["search"] for c in table.chosen_params}
+    assert len(searches) == 2 and any("validation" in search for search in searches), searches
