@@ -24,7 +24,7 @@ def check_int(name: str, value: Any, minimum: int = 1, allow_none: bool = False)
 
 def check_bool(name: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
+        raise ValueError(f"{name} must be true or false, got {value!r}")  # noqa: TRY004 - build() maps it
 
 
 def check_number(name: str, value: Any, low: float, high: float) -> None:
@@ -53,3 +53,165 @@ def check_grid(name: str, values: Any, *, positive: bool = True, kind=(int, floa
         if positive and value <= 0:
             raise ValueError(f"{name} must hold positive numbers, got {value!r}")
     return tuple(values)
+
+
+# -- Declared parameters -----------------------------------------------------------------
+# A component declares ``_parameter_constraints = {"name": constraint, ...}`` once, in the
+# spirit of scikit-learn; ``validate_params`` checks a parameter dict against it with the
+# messages of the check functions above. ``__init__`` then only stores, so ``set_params``
+# and ``clone`` behave as in scikit-learn and every value is checked in one place.
+
+
+class Constraint:
+    """One parameter's rule: ``check(name, value)`` raises ValueError naming the parameter."""
+
+    def check(self, name: str, value: Any) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """What a valid value is, as the end of "NAME must be ..." (used by ``AnyOf``)."""
+        return "valid"
+
+
+class Positive(Constraint):
+    def __init__(self, *, integer: bool = False, allow_none: bool = False):
+        self.integer, self.allow_none = integer, allow_none
+
+    def check(self, name, value):
+        check_positive(name, value, integer=self.integer, allow_none=self.allow_none)
+
+    def describe(self):
+        return "a positive integer" if self.integer else "a positive number"
+
+
+class Integer(Constraint):
+    def __init__(self, minimum: int = 1, *, maximum: int | None = None, allow_none: bool = False):
+        self.minimum, self.maximum, self.allow_none = minimum, maximum, allow_none
+
+    def check(self, name, value):
+        check_int(name, value, minimum=self.minimum, allow_none=self.allow_none)
+        if value is not None and self.maximum is not None and value > self.maximum:
+            raise ValueError(f"{name} must be an integer <= {self.maximum}, got {value!r}")
+
+    def describe(self):
+        return f"an integer >= {self.minimum}"
+
+
+class Seed(Integer):
+    """``None`` (fresh randomness) or a seed that numpy and scikit-learn both take."""
+
+    def __init__(self):
+        super().__init__(0, maximum=2**32 - 1, allow_none=True)
+
+
+class Number(Constraint):
+    """A number in ``[low, high]``; ``low_open``/``high_open`` leave out an end."""
+
+    def __init__(self, low: float, high: float, *, low_open: bool = False, high_open: bool = False):
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def check(self, name, value):
+        if not (self.low_open or self.high_open):
+            check_number(name, value, self.low, self.high)
+            return
+        number = not isinstance(value, bool) and isinstance(value, (int, float))
+        above = number and (value > self.low if self.low_open else value >= self.low)
+        below = number and (value < self.high if self.high_open else value <= self.high)
+        if not (above and below):
+            raise ValueError(f"{name} must be in {self._interval()}, got {value!r}")
+
+    def _interval(self) -> str:
+        return f"{'(' if self.low_open else '['}{self.low}, {self.high}{')' if self.high_open else ']'}"
+
+    def describe(self):
+        return f"a number in {self._interval()}"
+
+
+class Choice(Constraint):
+    def __init__(self, *choices: Any):
+        self.choices = choices
+
+    def check(self, name, value):
+        check_choice(name, value, self.choices)
+
+    def describe(self):
+        return f"one of {', '.join(map(repr, self.choices))}"
+
+
+class Bool(Constraint):
+    def check(self, name, value):
+        check_bool(name, value)
+
+
+class Grid(Constraint):
+    """A non-empty list of (by default positive) numbers; a single number counts as a list of one."""
+
+    def __init__(self, *, positive: bool = True, kind=(int, float)):
+        self.positive, self.kind = positive, kind
+
+    def check(self, name, value):
+        check_grid(name, value, positive=self.positive, kind=self.kind)
+
+
+class AnyOf(Constraint):
+    """Valid when one of ``constraints`` accepts the value."""
+
+    def __init__(self, *constraints: Constraint):
+        self.constraints = constraints
+
+    def check(self, name, value):
+        for constraint in self.constraints:
+            try:
+                constraint.check(name, value)
+                return
+            except ValueError:
+                continue
+        raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
+
+    def describe(self):
+        return " or ".join(constraint.describe() for constraint in self.constraints)
+
+
+class ListOf(Constraint):
+    """A non-empty list whose every item passes ``item``."""
+
+    def __init__(self, item: Constraint):
+        self.item = item
+
+    def check(self, name, value):
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError(f"{name} must be a non-empty list, got {value!r}")
+        for entry in value:
+            self.item.check(f"each entry of {name}", entry)
+
+
+class Registered(Constraint):
+    """A name in a registry (case-insensitive, aliases allowed); the registry is looked up when checked.
+
+    ``registry`` is ``"module:ATTRIBUTE"`` so that declaring the constraint imports nothing.
+    """
+
+    def __init__(self, registry: str):
+        self.registry = registry
+
+    def check(self, name, value):
+        import importlib
+
+        from enso.errors import UnknownNameError
+
+        module, _, attribute = self.registry.partition(":")
+        registry = getattr(importlib.import_module(module), attribute)
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be a {registry.kind} name, got {value!r}")  # noqa: TRY004 - build() maps it
+        try:
+            registry.canonical(value)
+        except UnknownNameError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+
+
+def validate_params(constraints: dict[str, Constraint], params: dict[str, Any]) -> None:
+    """Check every declared parameter in ``params``; raises ValueError naming the first bad one."""
+    for name, value in params.items():
+        constraint = constraints.get(name)
+        if constraint is not None:
+            constraint.check(name, value)
