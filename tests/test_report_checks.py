@@ -51,6 +51,11 @@ def _section(text: str, heading: str) -> str:
     return text.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
 
 
+def build_report_of(ws: Workspace, frame: pd.DataFrame, name: str = "table", **options):
+    write_results(frame, ws.results_dir(name))
+    return build_report(name, ws, metric="accuracy", **options)
+
+
 def _one_class_direct(frame: pd.DataFrame) -> dict[tuple[str, str, int], int]:
     cells = frame[frame["metric"] == "accuracy"]
     flagged = cells[cells["majority_share"] >= 0.95]
@@ -146,7 +151,9 @@ def test_learning_curves_draw_the_majority_class_line_from_the_baseline(ws, real
 
 def test_a_majority_target_is_the_reference_and_not_a_line_of_its_own(ws, real_results):
     knn = real_results[real_results["target"] == "knn"]
-    majority = knn.assign(target="majority", value=knn["baseline_value"])  # what the majority target scores
+    majority = knn.assign(target="majority", value=knn["baseline_value"], majority_share=1.0)  # as it predicts
+    report = build_report_of(ws, pd.concat([real_results, majority], ignore_index=True))
+    assert "· majority on" not in report.markdown.read_text()  # one class by design: the reference, not flagged
     frame = without_new_columns(pd.concat([real_results, majority], ignore_index=True))
     write_results(frame, ws.results_dir("majority"))
     build_report("majority", ws, fmt="svg", metric="accuracy", datasets="TREC")

@@ -87,9 +87,12 @@ def analyse(name: str, frame: pd.DataFrame, options: Options, info: dict, source
     entries = with_entry(a.scores, a.entry)
     a.across = [across_datasets(entries, a.primary, size, a.alpha) for size in sorted(frame["train_size"].unique())]
     primary_rows = frame[frame["metric"] == a.primary]
+    # the majority target predicts one class by design: it is the reference, not a degenerate model
+    primary_rows = primary_rows[primary_rows["target"].map(base_name) != checks.MAJORITY_TARGET]
     a.one_class = checks.one_class_cells(primary_rows, a.label(primary_rows))
     a.reference, a.reference_source = checks.majority_reference(frame)
-    a.test_in_train = {d: v for d, v in checks.test_in_train(info).items() if d in set(frame["dataset"])}
+    copies = checks.test_in_train(info)
+    a.test_in_train = {d: copies[d] for d in order_of(frame, "dataset") if d in copies}
     return a
 
 
