@@ -22,6 +22,7 @@ from enso.report.writing import Output
 
 MAX_TEST_ROWS = 120  # beyond this the report shows the primary metric's tests only
 ONE_CLASS_MARK = "†"
+UNTESTABLE_MARK = "‡"
 REFERENCE_ROW = "majority class (reference)"
 
 
@@ -111,6 +112,7 @@ def summary(document: doc.Document, a: Analysis, out: Output) -> None:
         f"(paired Wilcoxon, Holm-corrected over those comparisons). Every test at α = {a.alpha:g}."))
     document.add(doc.Table(pd.DataFrame(rows)))
     out.text("summary.csv", _summary_csv(a).to_csv(index=False))
+    _untestable_note(document, a)
     _one_class_note(document, a)
     _test_in_train_note(document, a)
     n_max = int(a.frame.groupby(["dataset", "train_size", *a.extra])["resample"].nunique().max())
@@ -138,10 +140,27 @@ def _best_text(c, a: Analysis, flagged: dict) -> str:
         text += f"; not significantly better than {listing(tied, 3, others)}"
     elif others:
         text += "; significantly better than all others"
-    if tied and c["holm_m"] > 1 and c["holm_min_p"] >= a.alpha:
-        text += (f" (with {c['n']} resamples, Holm over {c['holm_m']} comparisons cannot reach "
-                 f"p < {a.alpha:g})")
+    if tied and _untestable(c, a.alpha):
+        text += f" {UNTESTABLE_MARK}"
     return text
+
+
+def _untestable(c, alpha: float) -> bool:
+    """Whether a dataset's best-against-the-rest Holm family cannot reach alpha with its resamples."""
+    return bool(c["holm_m"] > 1 and c["holm_min_p"] >= alpha)
+
+
+def _untestable_note(document: doc.Document, a: Analysis) -> None:
+    cases = sorted({(int(c["holm_m"]), int(c["n"]), float(c["holm_min_p"])) for _, c in a.best.iterrows()
+                    if c["not_significantly_worse"] and _untestable(c, a.alpha)})
+    if not cases:
+        return
+    parts = [f"with {plural(n, 'resample')}, Holm over {m} comparisons cannot give an adjusted p below "
+             f"{floor:.3g} ({resamples_needed(m, a.alpha)} resamples needed)" for m, n, floor in cases]
+    document.add(doc.Paragraph(
+        f"{UNTESTABLE_MARK} These comparisons cannot reach p < {a.alpha:g} whatever the differences: "
+        f"{'; '.join(parts)}. 'Not significantly better' there means 'not testable with these resamples'.",
+        kind="note"))
 
 
 def _summary_csv(a: Analysis) -> pd.DataFrame:
