@@ -159,53 +159,73 @@ LEVEL = 0.95
 _CHUNK = 1 << 22  # elements per block of replicates, to keep memory flat on large test sets
 
 
+def confusion(true_codes: np.ndarray, pred_codes: np.ndarray, size: int) -> np.ndarray:
+    """The ``(size, size)`` confusion matrix of integer label codes (true labels on rows)."""
+    true_codes, pred_codes = np.asarray(true_codes, np.int64), np.asarray(pred_codes, np.int64)
+    return np.bincount(true_codes * size + pred_codes, minlength=size * size).reshape(size, size)
+
+
+def bootstrap_confusion(metric: Metric, observed: np.ndarray, *, seed: int, replicates: int = REPLICATES,
+                        level: float = LEVEL) -> tuple[float, float]:
+    """Percentile bootstrap interval of a label metric from the confusion matrix of the test rows.
+
+    Resampling the rows with replacement gives a confusion matrix whose counts are multinomial
+    over the cells of the observed one, so the resampled matrices are drawn directly, a block
+    of replicates at a time, and no resampled label vector is ever built.
+    """
+    size = observed.shape[0]
+    counts = observed.ravel()
+    n = int(counts.sum())
+    if n == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    nonzero = np.flatnonzero(counts)
+    values = []
+    block = max(1, _CHUNK // (size * size))
+    for start in range(0, replicates, block):
+        count = min(block, replicates - start)
+        matrices = np.zeros((count, size * size), dtype=np.int64)
+        matrices[:, nonzero] = rng.multinomial(n, counts[nonzero] / n, size=count)
+        values.append(metric.from_confusion(matrices.reshape(count, size, size)))
+    return _percentiles(np.concatenate(values), level)
+
+
 def bootstrap_interval(metric: Metric, y_true, y_pred, classes=None, scores=None, *, seed: int,
                        replicates: int = REPLICATES, level: float = LEVEL) -> tuple[float, float]:
     """Percentile bootstrap interval of ``metric`` over the test rows (resampled with replacement).
 
-    Label metrics resample confusion matrices directly: the counts of a resampled matrix are
-    multinomial over the cells of the observed one, so no resampled label vector is built.
-    Per-row metrics (log loss) average resampled rows. Others (ROC AUC): ``(nan, nan)``.
+    Label metrics go through ``bootstrap_confusion``; per-row metrics (log loss) average
+    resampled rows; others (ROC AUC) give ``(nan, nan)``.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     n = len(y_true)
     nan = (float("nan"), float("nan"))
     if n == 0:
         return nan
-    rng = np.random.default_rng(seed)
     if metric.from_confusion is not None:
         labels, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
-        size = len(labels)
-        cells = codes[:n] * size + codes[n:]
-        observed = np.bincount(cells, minlength=size * size)
-        nonzero = np.flatnonzero(observed)
-        values = []
-        block = max(1, _CHUNK // (size * size))
-        for start in range(0, replicates, block):
-            count = min(block, replicates - start)
-            drawn = rng.multinomial(n, observed[nonzero] / n, size=count)
-            matrices = np.zeros((count, size * size), dtype=np.int64)
-            matrices[:, nonzero] = drawn
-            values.append(metric.from_confusion(matrices.reshape(count, size, size)))
-        values = np.concatenate(values)
-    elif metric.per_row is not None:
-        if scores is None or (metric.needs == "proba" and scores[0] != "proba"):
-            return nan
-        contributions = metric.per_row(y_true, np.asarray(classes), scores[1], scores[0])
-        values = []
-        block = max(1, _CHUNK // n)
-        for start in range(0, replicates, block):
-            count = min(block, replicates - start)
-            values.append(contributions[rng.integers(0, n, size=(count, n))].mean(axis=1))
-        values = np.concatenate(values)
-    else:
+        return bootstrap_confusion(metric, confusion(codes[:n], codes[n:], len(labels)), seed=seed,
+                                   replicates=replicates, level=level)
+    if metric.per_row is None or scores is None or (metric.needs == "proba" and scores[0] != "proba"):
         return nan
+    rng = np.random.default_rng(seed)
+    contributions = metric.per_row(y_true, np.asarray(classes), scores[1], scores[0])
+    values = []
+    block = max(1, _CHUNK // n)
+    for start in range(0, replicates, block):
+        count = min(block, replicates - start)
+        values.append(contributions[rng.integers(0, n, size=(count, n))].mean(axis=1))
+    return _percentiles(np.concatenate(values), level)
+
+
+def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
     values = values[np.isfinite(values)]
     if not len(values):
-        return nan
+        return float("nan"), float("nan")
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
 
 
-__all__ = ["LEVEL", "METRICS", "REPLICATES", "Metric", "bootstrap_interval", "needs_scores"]
+__all__ = ["LEVEL", "METRICS", "REPLICATES", "Metric", "bootstrap_confusion", "bootstrap_interval", "confusion",
+           "needs_scores"]

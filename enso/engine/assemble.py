@@ -11,6 +11,10 @@ on the test rows (``value``) and on the training sample (``train_value``), each 
 - ``baseline_value``: the metric for always predicting the training sample's most frequent
   class (ties: the first in sorted order) on the same test rows; scores for it are the training
   sample's class shares (what a majority/prior classifier gives).
+
+Label metrics (accuracy, macro-F1, MCC) are computed from confusion matrices of the stored
+label codes through ``Metric.from_confusion`` (tested equal to the metric's own definition to
+1e-12); other metrics from the labels and scores.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from enso.metrics import METRICS, bootstrap_interval
+from enso.metrics import METRICS, bootstrap_confusion, bootstrap_interval, confusion
 from enso.seeds import derive_seed
 
 #: Bump when a change here changes a value computed from the same predictions (reuse key).
@@ -28,13 +32,19 @@ ASSEMBLY_VERSION = 1
 METRIC_COLUMNS = ("value", "train_value", "test_ci_low", "test_ci_high", "baseline_value")
 
 
+def label_codes(predictions: dict[str, np.ndarray], part: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """True and predicted labels of ``part`` as codes into ``classes`` + ``unseen_labels``, and their number."""
+    k = len(predictions["classes"])
+    codes = predictions[f"y_{part}"].astype(np.int64)
+    return np.where(codes >= 0, codes, k - 1 - codes), predictions[f"{part}_pred"].astype(np.int64), \
+        k + len(predictions["unseen_labels"])
+
+
 def labels_of(predictions: dict[str, np.ndarray], part: str) -> tuple[np.ndarray, np.ndarray]:
     """True and predicted labels (strings) of ``part`` ("test" or "train")."""
-    classes, unseen = predictions["classes"], predictions["unseen_labels"]
-    codes = predictions[f"y_{part}"].astype(np.int64)
-    known = classes[np.maximum(codes, 0)]
-    y_true = np.where(codes >= 0, known, unseen[np.maximum(-1 - codes, 0)] if len(unseen) else known)
-    return y_true, classes[predictions[f"{part}_pred"]]
+    true, pred, _ = label_codes(predictions, part)
+    labels = np.concatenate([predictions["classes"], predictions["unseen_labels"]])
+    return labels[true], labels[pred]
 
 
 def scores_of(predictions: dict[str, np.ndarray], part: str):
@@ -48,49 +58,74 @@ def majority_share(predictions: dict[str, np.ndarray]) -> float:
     return float(np.bincount(predicted).max() / len(predicted)) if len(predicted) else float("nan")
 
 
-def _baseline(predictions: dict[str, np.ndarray]) -> tuple[str, tuple[str, np.ndarray]]:
+def majority_class(predictions: dict[str, np.ndarray]) -> int:
+    """Code of the training sample's most frequent class (ties: the first label in sorted order)."""
     classes = predictions["classes"]
     counts = np.bincount(predictions["y_train"], minlength=len(classes))
-    top = classes[counts == counts.max()]
-    majority = sorted(top.tolist())[0]
-    shares = counts / counts.sum()
-    return majority, ("proba", np.tile(shares, (len(predictions["test_rows"]), 1)))
+    top = np.flatnonzero(counts == counts.max())
+    return int(top[np.argmin(classes[top])])
+
+
+class _Views:
+    """What the metrics of one cell read, each built once and only when a metric needs it."""
+
+    def __init__(self, predictions: dict[str, np.ndarray]):
+        self.p = predictions
+        self._cache: dict[str, object] = {}
+
+    def get(self, name: str, make):
+        if name not in self._cache:
+            self._cache[name] = make()
+        return self._cache[name]
+
+    def confusions(self):
+        def make():
+            test_true, test_pred, size = label_codes(self.p, "test")
+            train_true, train_pred, _ = label_codes(self.p, "train")
+            majority = np.full(len(test_true), majority_class(self.p))
+            return (confusion(test_true, test_pred, size)[None], confusion(train_true, train_pred, size)[None],
+                    confusion(test_true, majority, size)[None])
+        return self.get("confusions", make)
+
+    def labels(self):
+        def make():
+            classes = self.p["classes"]
+            counts = np.bincount(self.p["y_train"], minlength=len(classes))
+            prior = ("proba", np.tile(counts / counts.sum(), (len(self.p["test_rows"]), 1)))
+            majority = classes[majority_class(self.p)]
+            y_test, test_pred = labels_of(self.p, "test")
+            return (y_test, test_pred, labels_of(self.p, "train"), scores_of(self.p, "test"),
+                    scores_of(self.p, "train"), np.full(len(y_test), majority), prior)
+        return self.get("labels", make)
+
+
+def metric_values(metric, views: _Views, key: str) -> dict[str, float]:
+    """One metric's values for a cell: on the test rows (with its interval), the training sample, the baseline."""
+    seed = derive_seed("bootstrap", key, metric.name)
+    if metric.from_confusion is not None:  # label metrics: from confusion matrices (equal to the metric, faster)
+        test, train, baseline = views.confusions()
+        low, high = bootstrap_confusion(metric, test[0], seed=seed)
+        return {"value": float(metric.from_confusion(test)[0]), "train_value": float(metric.from_confusion(train)[0]),
+                "test_ci_low": low, "test_ci_high": high, "baseline_value": float(metric.from_confusion(baseline)[0])}
+    y_test, test_pred, (y_train, train_pred), test_scores, train_scores, majority, prior = views.labels()
+    classes = views.p["classes"]
+    low, high = bootstrap_interval(metric, y_test, test_pred, classes, test_scores, seed=seed)
+    return {"value": metric(y_test, test_pred, classes, test_scores),
+            "train_value": metric(y_train, train_pred, classes, train_scores),
+            "test_ci_low": low, "test_ci_high": high,
+            "baseline_value": metric(y_test, majority, classes, prior)}
 
 
 def metric_rows(info: dict[str, Any], predictions: dict[str, np.ndarray], metrics: list[str],
                 reuse: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """The results rows of one cell: ``info`` is its cell.json, ``reuse`` metric -> values already known."""
     reuse = reuse or {}
-    key = info["key"]
-    classes = predictions["classes"]
     base = {**info["meta"], "chosen_params": info["chosen_params"], **info["timings"], "n_train": info["n_train"],
-            "n_test": info["n_test"], "cell": key, "majority_share": majority_share(predictions)}
-    computed: dict[str, Any] = {}
-
-    def parts():
-        if not computed:
-            computed["test"] = labels_of(predictions, "test")
-            computed["train"] = labels_of(predictions, "train")
-            computed["test_scores"] = scores_of(predictions, "test")
-            computed["train_scores"] = scores_of(predictions, "train")
-            computed["baseline"] = _baseline(predictions)
-        return computed
-
+            "n_test": info["n_test"], "cell": info["key"], "majority_share": majority_share(predictions)}
+    views = _Views(predictions)
     rows = []
     for name in metrics:
         metric = METRICS.get(name)
-        known = reuse.get(metric.name)
-        if known is None:
-            p = parts()
-            (y_test, test_pred), (y_train, train_pred) = p["test"], p["train"]
-            majority, prior = p["baseline"]
-            low, high = bootstrap_interval(metric, y_test, test_pred, classes, p["test_scores"],
-                                           seed=derive_seed("bootstrap", key, metric.name))
-            known = {
-                "value": metric(y_test, test_pred, classes, p["test_scores"]),
-                "train_value": metric(y_train, train_pred, classes, p["train_scores"]),
-                "test_ci_low": low, "test_ci_high": high,
-                "baseline_value": metric(y_test, np.full(len(y_test), majority), classes, prior),
-            }
+        known = reuse.get(metric.name) or metric_values(metric, views, info["key"])
         rows.append({**base, "metric": metric.name, **{column: known[column] for column in METRIC_COLUMNS}})
     return rows
