@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from enso.engine.sampling import SAMPLERS
 from enso.errors import ConfigError
@@ -67,19 +67,40 @@ def test_targets_learn_trec_from_dense_features(name, trec_dense):
     assert accuracy > majority_rate(y_train[rows], y_test) + 0.2, f"{name}: {accuracy:.3f}"
 
 
-def test_logreg_path_search_chooses_like_a_grid_search(trec_dense):
-    """The warm-started path is an optimisation, not a different method: same C, same accuracy."""
+@pytest.mark.parametrize("scoring, sklearn_scoring", [("accuracy", "accuracy"), ("macro_f1", "f1_macro"),
+                                                      ("log_loss", "neg_log_loss")])
+def test_logreg_path_search_chooses_like_a_grid_search(trec_dense, scoring, sklearn_scoring):
+    """The warm-started path is an optimisation, not a different method: same C, same accuracy.
+
+    The reference is a GridSearchCV on the same shuffled folds, with the grid in descending
+    order so that its ties (the first best) go to the larger C, as enso's do.
+    """
     X_train, y_train, X_test, y_test = trec_dense
     Cs = [0.01, 0.1, 1.0, 10.0, 100.0]
     same_choice, gaps = 0, []
     for seed, size in enumerate((60, 100, 200, 400, 800)):
         rows = sample(y_train, size, seed)
-        ours = make_target("logreg", {"Cs": Cs}).fit(X_train[rows], y_train[rows])
-        grid = GridSearchCV(LogisticRegression(max_iter=1000), {"C": Cs}, cv=3).fit(X_train[rows], y_train[rows])
+        ours = make_target("logreg", {"Cs": Cs, "random_state": seed, "scoring": scoring})
+        ours.fit(X_train[rows], y_train[rows])
+        folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+        grid = GridSearchCV(LogisticRegression(max_iter=1000), {"C": Cs[::-1]}, cv=folds, scoring=sklearn_scoring)
+        grid.fit(X_train[rows], y_train[rows])
         same_choice += ours.chosen_params_["C"] == grid.best_params_["C"]
-        gaps.append(abs(np.mean(ours.predict(X_test) == y_test) - grid.score(X_test, y_test)))
+        gaps.append(abs(np.mean(ours.predict(X_test) == y_test) - np.mean(grid.predict(X_test) == y_test)))
     assert same_choice >= 4
     assert np.median(gaps) < 0.005
+
+
+def test_logreg_on_sparse_features_is_the_full_width_model(trec_tfidf):
+    """logreg fits only the tf-idf columns its sample uses; the model is the one fitted on every column."""
+    X_train, y_train, X_test, _ = trec_tfidf
+    for size, seed in ((60, 0), (400, 1)):
+        rows = sample(y_train, size, seed)
+        ours = make_target("logreg", {"C": 10.0}).fit(X_train[rows], y_train[rows])
+        assert len(ours.columns_) < X_train.shape[1] / 2
+        reference = LogisticRegression(C=10.0, max_iter=1000).fit(X_train[rows], y_train[rows])
+        np.testing.assert_allclose(ours.predict_proba(X_test), reference.predict_proba(X_test), atol=1e-4)
+        assert np.mean(ours.predict(X_test) == reference.predict(X_test)) >= 0.998
 
 
 def test_too_few_examples_per_class_for_cv_falls_back_to_defaults_and_says_so(trec_tfidf):
@@ -105,7 +126,13 @@ def test_too_few_examples_per_class_for_cv_falls_back_to_defaults_and_says_so(tr
     ("sklearn.preprocessing:StandardScaler", {}, "not a scikit-learn classifier"),
     ("sklearn.svm:LinearSVC", {"C": "large"}, "bad parameters"),
     ("sklearn.svm:LinearSVC", {"gamma": 1}, "gamma"),
-    ("no_such_module:Thing", {}, "cannot import module"),
+    ("sklearn.no_such_module:Thing", {}, "cannot import module"),
+    ("logreg", {"resampler": "oversmaple"}, "resampler: unknown resampler 'oversmaple'; did you mean 'oversample'"),
+    ("knn", {"scoring": "f1-macro"}, "scoring: unknown metric 'f1-macro'; did you mean"),
+    ("logreg", {"random_state": -1}, "random_state must be an integer >= 0"),
+    ("mlp", {"random_state": "seven"}, "random_state must be an integer"),
+    ("linear-svm", {"scoring": "log_loss"}, "needs probabilities, which linear-svm does not give"),
+    ("random-forest", {"max_features_grid": ["sqrt", 0]}, "max_features_grid must be one of .sqrt., .log2. or a positive integer or a number in \\(0, 1\\], got 0"),
 ])
 def test_bad_targets_are_refused_before_any_work(name, params, message):
     with pytest.raises(ConfigError, match=message):

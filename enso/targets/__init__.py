@@ -2,14 +2,20 @@
 
 ``TARGETS`` maps names to classes (entry-point group ``enso.targets`` for plug-ins);
 ``make_target(name, params)`` builds one, also from an import path such as
-``sklearn.svm:LinearSVC`` for any scikit-learn classifier. Building is cheap and checks
-the parameters, so a config is validated before any work starts.
+``sklearn.svm:LinearSVC`` for a scikit-learn classifier (from an allow-listed package:
+see ``enso.targets.external``). Building is cheap and checks the parameters, so a config
+is validated before any work starts.
+
+Every registered target takes ``random_state``, ``resampler`` (applied inside the target:
+see ``enso.targets.search``) and, when it chooses hyperparameters, ``scoring``; its ``fit``
+takes ``validation=(X_val, y_val)``, a given validation set to choose on.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from enso.errors import ConfigError
 from enso.registry import Registry, build
 from enso.targets.base import Target
 from enso.targets.classic import (
@@ -19,7 +25,7 @@ from enso.targets.classic import (
     NearestCentroidTarget,
     RandomForest,
 )
-from enso.targets.external import SklearnTarget
+from enso.targets.external import OWN_PARAMS, SklearnTarget
 from enso.targets.linear import LinearSVM, LogReg, SGDLogReg
 from enso.targets.neural import MLP, LayerMix
 
@@ -38,23 +44,28 @@ TARGETS.register("layer-mix", LayerMix)
 
 def make_target(name: str, params: dict[str, Any] | None = None) -> Target:
     """A target model by registered name or ``module.path:Class``; raises ``ConfigError`` on bad input."""
+    params = dict(params or {})
     if ":" in name:
-        return SklearnTarget(name, dict(params or {}))
-    target = build(TARGETS, name, params)
-    if not hasattr(target, "name"):
-        target.name = TARGETS.canonical(name)
+        own = {key: params.pop(key) for key in OWN_PARAMS if key in params}
+        target: Target = SklearnTarget(name, params, **own)
+        label = name
+    else:
+        target = build(TARGETS, name, params)
+        label = TARGETS.canonical(name)
+        if getattr(target, "name", Target.name) == Target.name:
+            target.name = label
+    try:
+        target._validate_params()
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad parameters for target {label!r}: {exc}") from exc
     return target
 
 
 def with_seed(target: Target, seed: int, given: dict[str, Any]) -> Target:
     """``target`` with ``random_state=seed`` unless the config set one (or the target has none)."""
-    if "random_state" in given:
-        return target
-    if isinstance(target, SklearnTarget):
-        if target.accepts_param("random_state"):
-            target.set_params(random_state=seed)
-        return target
-    if "random_state" in target.get_params(deep=False):
+    if "random_state" not in given and "random_state" in target.get_params(deep=False):
         target.set_params(random_state=seed)
     return target
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,166 +13,215 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.preprocessing import normalize
 from sklearn.svm import SVC
 
-from enso.params import check_choice, check_grid, check_positive
-from enso.targets.base import Target
-from enso.targets.linear import DEFAULT_CS, _Delegate, search_and_fit
-from enso.targets.search import cv_search, describe_search, inner_folds
+from enso.params import AnyOf, Choice, Grid, ListOf, Number, Positive
+from enso.targets.base import COMMON_CONSTRAINTS, Target
+from enso.targets.linear import DEFAULT_CS, _ByC
+from enso.targets.search import FINAL_STREAM, SearchTarget, resample_rows, take
 
 
-class RBFSVM(_Delegate):
-    """Support vector machine with an RBF kernel (gamma='scale'), C by inner CV."""
+class RBFSVM(_ByC):
+    """Support vector machine with an RBF kernel (gamma='scale'), C by inner CV (ties to the larger C)."""
 
     name = "rbf-svm"
+    has_proba = False
+    _parameter_constraints: ClassVar[dict] = {
+        **SearchTarget._parameter_constraints,
+        "C": Positive(allow_none=True), "Cs": Grid(), "gamma": AnyOf(Choice("scale", "auto"), Positive()),
+        "cv": Positive(integer=True), "class_weight": Choice(None, "balanced"),
+    }
 
-    def __init__(self, C=None, Cs=DEFAULT_CS, gamma="scale", cv=3, class_weight=None):
-        check_positive("C", C, allow_none=True)
-        check_grid("Cs", Cs)
-        if gamma not in ("scale", "auto"):
-            check_positive("gamma", gamma)
-        check_positive("cv", cv, integer=True)
-        check_choice("class_weight", class_weight, (None, "balanced"))
+    def __init__(self, C=None, Cs=DEFAULT_CS, gamma="scale", cv=3, class_weight=None, scoring="accuracy",
+                 resampler="none", random_state=None):
         self.C = C
         self.Cs = Cs
         self.gamma = gamma
         self.cv = cv
         self.class_weight = class_weight
+        self.scoring = scoring
+        self.resampler = resampler
+        self.random_state = random_state
 
-    def _model(self, C):
-        return SVC(C=C, kernel="rbf", gamma=self.gamma, class_weight=self.class_weight)
+    def _estimator(self, C):
+        return SVC(C=C, kernel="rbf", gamma=self.gamma, class_weight=self.class_weight, random_state=self.random_state)
 
-    def fit(self, X, y):
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        self.model_, self.chosen_params_ = search_and_fit(self._model, "C", self.C, self.Cs, 1.0, self.cv, X, y)
-        return self
+    def decision_function(self, X):
+        return self.model_.decision_function(X)
 
 
-class KNN(Target):
-    """k nearest neighbours by cosine or euclidean distance, k by inner CV (capped by the sample size)."""
+class KNN(SearchTarget):
+    """k nearest neighbours by cosine or euclidean distance, k by inner CV (capped by the sample size).
+
+    Ties go to the smaller k: the less smoothed vote, which stays closest to the training
+    sample (a larger k drifts toward the majority class, the collapse the tie rule exists
+    to avoid); this is also the first k of the default grid, as a plain grid search picks.
+    """
 
     name = "knn"
+    _parameter_constraints: ClassVar[dict] = {
+        **SearchTarget._parameter_constraints,
+        "n_neighbors": Positive(integer=True, allow_none=True), "neighbors": Grid(kind=(int,)),
+        "metric": Choice("cosine", "euclidean"), "weights": Choice("uniform", "distance"),
+        "cv": Positive(integer=True),
+    }
 
-    def __init__(self, n_neighbors=None, neighbors=(1, 3, 5, 9, 15), metric="cosine", weights="distance", cv=3):
-        check_positive("n_neighbors", n_neighbors, integer=True, allow_none=True)
-        check_grid("neighbors", neighbors, kind=(int,))
-        check_choice("metric", metric, ("cosine", "euclidean"))
-        check_choice("weights", weights, ("uniform", "distance"))
-        check_positive("cv", cv, integer=True)
+    def __init__(self, n_neighbors=None, neighbors=(1, 3, 5, 9, 15), metric="cosine", weights="distance", cv=3,
+                 scoring="accuracy", resampler="none", random_state=None):
         self.n_neighbors = n_neighbors
         self.neighbors = neighbors
         self.metric = metric
         self.weights = weights
         self.cv = cv
+        self.scoring = scoring
+        self.resampler = resampler
+        self.random_state = random_state
 
     def _prepare(self, X):
         # cosine distance ranks like euclidean distance between unit vectors, which the fast paths support
         return normalize(X) if self.metric == "cosine" else X
 
-    def _model(self, n_neighbors):
+    def _estimator(self, n_neighbors):
         return KNeighborsClassifier(n_neighbors=n_neighbors, weights=self.weights, algorithm="brute")
 
-    def fit(self, X, y):
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        X = self._prepare(X)
-        n = X.shape[0]
-        if self.n_neighbors is not None:
-            k = min(self.n_neighbors, n)
-            self.model_ = self._model(k).fit(X, y)
-            self.chosen_params_ = {"n_neighbors": k, "search": "fixed"}
-            return self
-        folds, reason = inner_folds(y, self.cv)
-        if folds is None:
-            k = min(5, n)
-            self.model_ = self._model(k).fit(X, y)
-            self.chosen_params_ = {"n_neighbors": k, **describe_search(None, reason)}
-            return self
-        smallest_train = min(len(train) for train, _ in folds)
-        grid = tuple(sorted({min(k, smallest_train) for k in self.neighbors}))
-        best, scores = cv_search(self._model, {"n_neighbors": grid}, X, y, folds)
-        self.model_ = self._model(min(best["n_neighbors"], n)).fit(X, y)
-        self.chosen_params_ = {**best, **describe_search(folds, None, scores)}
-        return self
+    def _fixed(self):
+        return None if self.n_neighbors is None else {"n_neighbors": int(self.n_neighbors)}
 
-    def predict(self, X):
-        return self.model_.predict(self._prepare(X))
+    def _default(self, n_fit):
+        return {"n_neighbors": 5}
+
+    def _final(self, point, n_fit):
+        return {"n_neighbors": min(point["n_neighbors"], n_fit)}
+
+    def _candidates(self, X, search):
+        smallest = min(search.fit_sizes())
+        grid = self.neighbors if isinstance(self.neighbors, (list, tuple)) else (self.neighbors,)
+        return [{"n_neighbors": k} for k in sorted({min(int(k), smallest) for k in grid})]
+
+    def _prefer(self, point, X):
+        return -point["n_neighbors"]
 
     def predict_proba(self, X):
         return self.model_.predict_proba(self._prepare(X))
 
 
-class NaiveBayes(Target):
-    """Naive Bayes: Gaussian on dense features, multinomial on non-negative sparse counts or TF-IDF."""
+class NaiveBayes(SearchTarget):
+    """Naive Bayes: Gaussian on dense features, multinomial on non-negative sparse counts or TF-IDF.
+
+    The smoothing (multinomial ``alpha``, Gaussian ``var_smoothing``) is chosen by inner CV;
+    ties go to the smaller value, the weaker smoothing.
+    """
 
     name = "naive-bayes"
+    _parameter_constraints: ClassVar[dict] = {
+        **SearchTarget._parameter_constraints,
+        "kind": Choice("auto", "gaussian", "multinomial"), "var_smoothings": Grid(), "alphas": Grid(),
+        "cv": Positive(integer=True),
+    }
 
-    def __init__(self, kind="auto", var_smoothings=(1e-9, 1e-6, 1e-3, 1e-1), alphas=(0.01, 0.1, 1.0), cv=3):
-        check_choice("kind", kind, ("auto", "gaussian", "multinomial"))
-        check_grid("var_smoothings", var_smoothings)
-        check_grid("alphas", alphas)
-        check_positive("cv", cv, integer=True)
+    def __init__(self, kind="auto", var_smoothings=(1e-9, 1e-6, 1e-3, 1e-1), alphas=(0.01, 0.1, 1.0), cv=3,
+                 scoring="accuracy", resampler="none", random_state=None):
         self.kind = kind
         self.var_smoothings = var_smoothings
         self.alphas = alphas
         self.cv = cv
+        self.scoring = scoring
+        self.resampler = resampler
+        self.random_state = random_state
 
-    def fit(self, X, y):
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
+    def _setup(self, X):
         kind = self.kind
         if kind == "auto":
             kind = "multinomial" if sp.issparse(X) and (X.data >= 0).all() else "gaussian"
-        if kind == "gaussian":
-            self._dense = True
-            X = X.toarray() if sp.issparse(X) else X
-            self.model_, chosen = search_and_fit(lambda var_smoothing: GaussianNB(var_smoothing=var_smoothing),
-                                                 "var_smoothing", None, self.var_smoothings, 1e-9, self.cv, X, y)
-        else:
-            self._dense = False
-            self.model_, chosen = search_and_fit(lambda alpha: MultinomialNB(alpha=alpha), "alpha", None,
-                                                 self.alphas, 1.0, self.cv, X, y)
-        self.chosen_params_ = {"kind": kind, **chosen}
-        return self
+        self.kind_ = kind
+        self._dense = kind == "gaussian"
 
-    def _input(self, X):
+    def _prepare(self, X):
         return X.toarray() if self._dense and sp.issparse(X) else X
 
-    def predict(self, X):
-        return self.model_.predict(self._input(X))
+    @property
+    def _key(self) -> str:
+        return "var_smoothing" if self.kind_ == "gaussian" else "alpha"
+
+    def _estimator(self, **point):
+        return GaussianNB(**point) if self.kind_ == "gaussian" else MultinomialNB(**point)
+
+    def _fixed(self):
+        return None
+
+    def _default(self, n_fit):
+        return {self._key: 1e-9 if self.kind_ == "gaussian" else 1.0}
+
+    def _candidates(self, X, search):
+        grid = self.var_smoothings if self.kind_ == "gaussian" else self.alphas
+        grid = grid if isinstance(grid, (list, tuple)) else (grid,)
+        return [{self._key: float(v)} for v in grid]
+
+    def _prefer(self, point, X):
+        return -point[self._key]
+
+    def _fit_info(self):
+        return {"kind": self.kind_}
 
     def predict_proba(self, X):
-        return self.model_.predict_proba(self._input(X))
+        return self.model_.predict_proba(self._prepare(X))
 
 
-class RandomForest(_Delegate):
-    """Random forest, the share of features tried per split chosen by inner CV."""
+#: scikit-learn's max_features values that TOML can write (1.0: every feature)
+_MAX_FEATURES = AnyOf(Choice("sqrt", "log2"), Positive(integer=True), Number(0, 1, low_open=True))
+
+
+def features_per_split(max_features, n_features: int) -> int:
+    """How many features a tree tries per split under scikit-learn's ``max_features``."""
+    if max_features is None:
+        return n_features
+    if max_features == "sqrt":
+        return max(1, int(np.sqrt(n_features)))
+    if max_features == "log2":
+        return max(1, int(np.log2(n_features)))
+    if isinstance(max_features, float):
+        return max(1, int(max_features * n_features))
+    return min(int(max_features), n_features)
+
+
+class RandomForest(SearchTarget):
+    """Random forest, the share of features tried per split chosen by inner CV (``max_features=None``).
+
+    Ties go to the setting that tries more features per split (the less randomised trees;
+    equal counts: grid order).
+    """
 
     name = "random-forest"
+    _parameter_constraints: ClassVar[dict] = {
+        **SearchTarget._parameter_constraints,
+        "n_estimators": Positive(integer=True), "max_features": AnyOf(Choice(None, "sqrt", "log2"), *_MAX_FEATURES.constraints[1:]),
+        "max_features_grid": ListOf(_MAX_FEATURES), "cv": Positive(integer=True), "n_jobs": Positive(integer=True),
+    }
 
     def __init__(self, n_estimators=200, max_features=None, max_features_grid=("sqrt", 0.1), cv=3,
-                 random_state=None, n_jobs=1):
-        check_positive("n_estimators", n_estimators, integer=True)
-        if not isinstance(max_features_grid, (list, tuple)) or not max_features_grid:
-            raise ValueError(f"max_features_grid must be a non-empty list, got {max_features_grid!r}")
-        check_positive("cv", cv, integer=True)
-        check_positive("n_jobs", n_jobs, integer=True)
+                 scoring="accuracy", resampler="none", random_state=None, n_jobs=1):
         self.n_estimators = n_estimators
         self.max_features = max_features
         self.max_features_grid = max_features_grid
         self.cv = cv
+        self.scoring = scoring
+        self.resampler = resampler
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _model(self, max_features):
+    def _estimator(self, max_features):
         return RandomForestClassifier(n_estimators=self.n_estimators, max_features=max_features,
                                       random_state=self.random_state, n_jobs=self.n_jobs)
 
-    def fit(self, X, y):
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        self.model_, self.chosen_params_ = search_and_fit(self._model, "max_features", self.max_features,
-                                                          tuple(self.max_features_grid), "sqrt", self.cv, X, y)
-        return self
+    def _fixed(self):
+        return None if self.max_features is None else {"max_features": self.max_features}
+
+    def _default(self, n_fit):
+        return {"max_features": "sqrt"}
+
+    def _candidates(self, X, search):
+        return [{"max_features": value} for value in self.max_features_grid]
+
+    def _prefer(self, point, X):
+        return features_per_split(point["max_features"], X.shape[1])
 
     def predict_proba(self, X):
         return self.model_.predict_proba(X)
@@ -181,20 +231,27 @@ class NearestCentroidTarget(Target):
     """Nearest class mean, by cosine (centroids of unit vectors) or euclidean distance; no hyperparameters."""
 
     name = "nearest-centroid"
+    has_proba = False
+    _parameter_constraints: ClassVar[dict] = {**COMMON_CONSTRAINTS, "metric": Choice("cosine", "euclidean")}
 
-    def __init__(self, metric="cosine"):
-        check_choice("metric", metric, ("cosine", "euclidean"))
+    def __init__(self, metric="cosine", resampler="none", random_state=None):
         self.metric = metric
+        self.resampler = resampler
+        self.random_state = random_state
 
     def _prepare(self, X):
         return normalize(X) if self.metric == "cosine" else X
 
-    def fit(self, X, y):
+    def fit(self, X, y, *, validation=None):
+        """Fit the class means; a given ``validation`` set is not needed (nothing to choose)."""
+        self._validate_params()
         y = np.asarray(y)
         self.classes_ = np.unique(y)
+        rows = resample_rows(self.resampler, y, self.random_state, FINAL_STREAM)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # per-feature std warnings: irrelevant without shrinkage
-            self.model_ = NearestCentroid().fit(self._prepare(X), y)
+            self.model_ = NearestCentroid().fit(self._prepare(take(X, rows)), take(y, rows))
+        self.n_fit_ = len(y) if rows is None else len(rows)
         self.chosen_params_ = {"search": "none (no hyperparameters)"}
         return self
 
@@ -212,4 +269,4 @@ class NearestCentroidTarget(Target):
         return -(squared[:, None] - 2 * product + (centroids * centroids).sum(axis=1)[None, :])
 
 
-__all__ = ["KNN", "RBFSVM", "NaiveBayes", "NearestCentroidTarget", "RandomForest", "cv_search", "inner_folds"]
+__all__ = ["KNN", "RBFSVM", "NaiveBayes", "NearestCentroidTarget", "RandomForest", "features_per_split"]

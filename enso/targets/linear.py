@@ -1,165 +1,191 @@
-"""Linear targets: L-BFGS logistic regression on a warm-started C path, SGD, linear SVM."""
+"""Linear targets: L-BFGS logistic regression on a warm-started C path, SGD, linear SVM.
+
+Tie rule (see ``enso.targets.search``): the weaker regularisation wins a tie: the larger C
+(logreg, linear-svm), the smaller alpha (logreg-sgd).
+"""
 
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.svm import LinearSVC
 
-from enso.params import check_choice, check_grid, check_positive
-from enso.targets.base import Target
-from enso.targets.search import cv_search, describe_search, fit_quietly, inner_folds
+from enso.params import Choice, Grid, Positive
+from enso.targets.search import Search, SearchTarget
 
 DEFAULT_CS = (0.01, 0.1, 1.0, 10.0, 100.0)
 
 
-class _Delegate(Target):
-    """Prediction through the fitted scikit-learn model in ``model_``."""
+class _OneParameter(SearchTarget):
+    """A search over one grid parameter: ``param`` fixed by the user, or chosen from ``grid_param``."""
 
-    def predict(self, X):
-        return self.model_.predict(X)
+    param = ""
+    grid_param = ""
+    default_value: float = 1.0
 
-    def decision_function(self, X):
-        return self.model_.decision_function(X)
+    def _fixed(self):
+        value = getattr(self, self.param)
+        return None if value is None else {self.param: float(value)}
+
+    def _default(self, n_fit):
+        return {self.param: self.default_value}
+
+    def _candidates(self, X, search):
+        return [{self.param: float(v)} for v in _as_tuple(getattr(self, self.grid_param))]
 
 
-class LogReg(_Delegate):
+class _ByC(_OneParameter):
+    param, grid_param = "C", "Cs"
+
+    def _prefer(self, point, X):
+        return point["C"]  # larger C: weaker regularisation
+
+
+def _as_tuple(values) -> tuple:
+    return tuple(values) if isinstance(values, (list, tuple)) else (values,)
+
+
+class LogReg(_ByC):
     """Multinomial logistic regression (L-BFGS, L2), C chosen by stratified inner CV.
 
     The inner CV walks each fold's regularisation path from the strongest penalty up, each
     fit starting from the previous solution: the same choice as a grid search over ``Cs``
-    in fewer optimizer iterations. The final fit on the whole sample starts from zero, as a
-    grid search's refit does, so the same C gives the same model. Pass ``C`` to skip the search.
+    (on the same folds, ties to the larger C) in fewer optimizer iterations. The final fit on
+    the whole sample starts from zero, as a grid search's refit does, so the same C gives the
+    same model. Pass ``C`` to skip the search.
+
+    On sparse features the fits use only the columns where the training sample has a
+    non-zero: an L2-penalised coefficient of a column that is zero on every training row is
+    zero, so it is the same model (up to the optimizer's rounding), found 10-80x faster on
+    tf-idf at small sizes, where L-BFGS's cost is the width of the coefficient vector.
     """
 
     name = "logreg"
+    _parameter_constraints: ClassVar[dict] = {
+        **SearchTarget._parameter_constraints,
+        "C": Positive(allow_none=True), "Cs": Grid(), "cv": Positive(integer=True),
+        "max_iter": Positive(integer=True), "tol": Positive(), "class_weight": Choice(None, "balanced"),
+    }
 
-    def __init__(self, C=None, Cs=DEFAULT_CS, cv=3, max_iter=1000, tol=1e-4, class_weight=None):
-        check_positive("C", C, allow_none=True)
-        check_grid("Cs", Cs)
-        check_positive("cv", cv, integer=True)
-        check_positive("max_iter", max_iter, integer=True)
-        check_positive("tol", tol)
-        check_choice("class_weight", class_weight, (None, "balanced"))
+    def __init__(self, C=None, Cs=DEFAULT_CS, cv=3, max_iter=1000, tol=1e-4, class_weight=None, scoring="accuracy",
+                 resampler="none", random_state=None):
         self.C = C
         self.Cs = Cs
         self.cv = cv
         self.max_iter = max_iter
         self.tol = tol
         self.class_weight = class_weight
+        self.scoring = scoring
+        self.resampler = resampler
+        self.random_state = random_state
 
-    def _model(self, C, warm_start=False):
+    def _setup(self, X):
+        self.columns_ = None
+        if sp.issparse(X):
+            used = np.unique(sp.csr_matrix(X).indices)
+            self.columns_ = used if len(used) else np.zeros(1, dtype=used.dtype)
+
+    def _prepare(self, X):
+        return X if self.columns_ is None else sp.csr_matrix(X)[:, self.columns_]
+
+    def _estimator(self, C, warm_start=False):
         return LogisticRegression(C=C, max_iter=self.max_iter, tol=self.tol, class_weight=self.class_weight,
                                   warm_start=warm_start)
 
-    def fit(self, X, y):
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        if self.C is not None:
-            self.model_ = fit_quietly(self._model(self.C), X, y)
-            self.chosen_params_ = {"C": float(self.C), "search": "fixed"}
-        else:
-            folds, reason = inner_folds(y, self.cv)
-            if folds is None:
-                self.model_ = fit_quietly(self._model(1.0), X, y)
-                self.chosen_params_ = {"C": 1.0, **describe_search(None, reason)}
-            else:
-                C, scores = self._path_search(X, y, folds)
-                self.model_ = fit_quietly(self._model(C), X, y)
-                self.chosen_params_ = {"C": float(C), **describe_search(folds, None, scores)}
-        self.chosen_params_["converged"] = bool(np.max(self.model_.n_iter_) < self.max_iter)
-        return self
-
-    def _path_search(self, X, y, folds):
-        Cs = [float(c) for c in self.Cs]
+    def _search_scores(self, points, X, search: Search) -> np.ndarray:
+        """Each split's path from the smallest C up, warm-started: one optimizer run per split, in pieces."""
+        Cs = [p["C"] for p in points]
         order = np.argsort(Cs, kind="stable")
-        scores = np.zeros(len(Cs))
-        for train, test in folds:
-            model = self._model(Cs[order[0]], warm_start=True)
-            X_train, y_train, X_test, y_test = X[train], y[train], X[test], y[test]
+        totals = np.zeros(len(Cs))
+        for split in search.splits:
+            X_fit, y_fit, X_val, y_val = search.data(split, X)
+            model = self._estimator(Cs[order[0]], warm_start=True)
             for i in order:
                 model.set_params(C=Cs[i])
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    model.fit(X_train, y_train)
-                scores[i] += float(np.mean(model.predict(X_test) == y_test))
-        scores /= len(folds)
-        return Cs[int(np.argmax(scores))], scores.tolist()
+                    model.fit(X_fit, y_fit)
+                totals[i] += search.score(model, X_val, y_val)
+        return totals / len(search.splits)
+
+    def _fit_info(self):
+        return {"converged": bool(np.max(self.model_.n_iter_) < self.max_iter)}
+
+    def decision_function(self, X):
+        return self.model_.decision_function(self._prepare(X))
 
     def predict_proba(self, X):
-        return self.model_.predict_proba(X)
+        return self.model_.predict_proba(self._prepare(X))
 
 
-class SGDLogReg(_Delegate):
-    """Logistic regression by stochastic gradient descent (a first-order optimizer), alpha by inner CV."""
+class SGDLogReg(_OneParameter):
+    """Logistic regression by stochastic gradient descent (a first-order optimizer), alpha by inner CV.
+
+    Ties go to the smaller alpha (the weaker penalty).
+    """
 
     name = "logreg-sgd"
+    param, grid_param, default_value = "alpha", "alphas", 1e-4
+    _parameter_constraints: ClassVar[dict] = {
+        **SearchTarget._parameter_constraints,
+        "alpha": Positive(allow_none=True), "alphas": Grid(), "cv": Positive(integer=True),
+        "max_iter": Positive(integer=True), "tol": Positive(),
+    }
 
     def __init__(self, alpha=None, alphas=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1), cv=3, max_iter=1000, tol=1e-3,
-                 random_state=None):
-        check_positive("alpha", alpha, allow_none=True)
-        check_grid("alphas", alphas)
-        check_positive("cv", cv, integer=True)
-        check_positive("max_iter", max_iter, integer=True)
-        check_positive("tol", tol)
+                 scoring="accuracy", resampler="none", random_state=None):
         self.alpha = alpha
         self.alphas = alphas
         self.cv = cv
         self.max_iter = max_iter
         self.tol = tol
+        self.scoring = scoring
+        self.resampler = resampler
         self.random_state = random_state
 
-    def _model(self, alpha):
+    def _estimator(self, alpha):
         return SGDClassifier(loss="log_loss", alpha=alpha, max_iter=self.max_iter, tol=self.tol,
                              random_state=self.random_state)
 
-    def fit(self, X, y):
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        self.model_, self.chosen_params_ = search_and_fit(self._model, "alpha", self.alpha, self.alphas, 1e-4,
-                                                          self.cv, X, y)
-        return self
+    def _prefer(self, point, X):
+        return -point["alpha"]
+
+    def decision_function(self, X):
+        return self.model_.decision_function(X)
 
     def predict_proba(self, X):
         return self.model_.predict_proba(X)
 
 
-class LinearSVM(_Delegate):
-    """Linear support vector machine (liblinear), C by inner CV; ranked by decision scores."""
+class LinearSVM(_ByC):
+    """Linear support vector machine (liblinear), C by inner CV (ties to the larger C); ranked by decision scores."""
 
     name = "linear-svm"
+    has_proba = False
+    _parameter_constraints: ClassVar[dict] = {
+        **SearchTarget._parameter_constraints,
+        "C": Positive(allow_none=True), "Cs": Grid(), "cv": Positive(integer=True),
+        "max_iter": Positive(integer=True), "class_weight": Choice(None, "balanced"),
+    }
 
-    def __init__(self, C=None, Cs=DEFAULT_CS, cv=3, max_iter=5000, class_weight=None):
-        check_positive("C", C, allow_none=True)
-        check_grid("Cs", Cs)
-        check_positive("cv", cv, integer=True)
-        check_positive("max_iter", max_iter, integer=True)
-        check_choice("class_weight", class_weight, (None, "balanced"))
+    def __init__(self, C=None, Cs=DEFAULT_CS, cv=3, max_iter=5000, class_weight=None, scoring="accuracy",
+                 resampler="none", random_state=None):
         self.C = C
         self.Cs = Cs
         self.cv = cv
         self.max_iter = max_iter
         self.class_weight = class_weight
+        self.scoring = scoring
+        self.resampler = resampler
+        self.random_state = random_state
 
-    def _model(self, C):
-        return LinearSVC(C=C, max_iter=self.max_iter, class_weight=self.class_weight)
+    def _estimator(self, C):
+        return LinearSVC(C=C, max_iter=self.max_iter, class_weight=self.class_weight, random_state=self.random_state)
 
-    def fit(self, X, y):
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        self.model_, self.chosen_params_ = search_and_fit(self._model, "C", self.C, self.Cs, 1.0, self.cv, X, y)
-        return self
-
-
-def search_and_fit(make, key: str, fixed, grid: tuple, default, cv: int, X, y, extra_grid: dict | None = None):
-    """Fit ``make(**{key: value})`` with ``fixed`` if given, else the inner-CV choice from ``grid``."""
-    if fixed is not None:
-        return fit_quietly(make(**{key: fixed}), X, y), {key: fixed, "search": "fixed"}
-    folds, reason = inner_folds(y, cv)
-    if folds is None:
-        return fit_quietly(make(**{key: default}), X, y), {key: default, **describe_search(None, reason)}
-    best, scores = cv_search(make, {key: tuple(grid), **(extra_grid or {})}, X, y, folds)
-    return fit_quietly(make(**best), X, y), {**best, **describe_search(folds, None, scores)}
+    def decision_function(self, X):
+        return self.model_.decision_function(X)

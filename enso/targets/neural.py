@@ -2,19 +2,23 @@
 
 torch is imported inside ``fit`` so that listing or validating targets stays fast.
 Both stop early on a stratified inner validation split of the training sample (when every
-class has at least two examples) and record the epoch they kept.
+class has at least two examples), or on a given validation set, and record the epoch they
+kept. The split is made on the sample as given; the resampler then acts on its training
+part only, so no early-stopping row has a copy among the rows trained on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
-from enso.params import check_positive
-from enso.targets.base import Target
+from enso.params import Number, Positive
+from enso.targets.base import COMMON_CONSTRAINTS, Target
+from enso.targets.search import FINAL_STREAM, resample_rows
 
 
 def _validation_split(y_codes: np.ndarray, fraction: float, seed: int):
@@ -65,18 +69,16 @@ def _torch_threads():
             torch.set_num_threads(previous)
 
 
+_TORCH_CONSTRAINTS = {
+    **COMMON_CONSTRAINTS,
+    "lr": Positive(), "weight_decay": Number(0, float("inf")), "max_epochs": Positive(integer=True),
+    "patience": Positive(integer=True), "batch_size": Positive(integer=True),
+    "validation_fraction": Number(0, 1, high_open=True),
+}
+
+
 class _TorchTarget(Target):
     has_proba = True
-
-    def _check_common(self, lr, weight_decay, max_epochs, patience, batch_size, validation_fraction):
-        check_positive("lr", lr)
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
-            raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
-        check_positive("max_epochs", max_epochs, integer=True)
-        check_positive("patience", patience, integer=True)
-        check_positive("batch_size", batch_size, integer=True)
-        if not isinstance(validation_fraction, (int, float)) or not 0 <= validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
 
     def _network(self, n_features, n_classes):
         raise NotImplementedError
@@ -86,11 +88,13 @@ class _TorchTarget(Target):
 
         return torch.from_numpy(_dense_rows(X, rows))
 
-    def fit(self, X, y):
+    def fit(self, X, y, *, validation=None):
+        """Train; ``validation=(X_val, y_val)`` is used for early stopping instead of an inner split."""
+        self._validate_params()
         with _torch_threads():
-            return self._fit(X, y)
+            return self._fit(X, y, validation)
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, validation):
         import torch
 
         y = np.asarray(y)
@@ -98,15 +102,31 @@ class _TorchTarget(Target):
         seed = 0 if self.random_state is None else int(self.random_state)
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
-        split = _validation_split(codes, self.validation_fraction, seed)
-        train_rows, val_rows = split if split is not None else (np.arange(len(codes)), None)
+        if validation is not None:
+            X_given, y_given = validation[0], np.asarray(validation[1])
+            known = np.flatnonzero(np.isin(y_given, self.classes_))  # a label never trained on has no output
+            train_rows, val_rows = np.arange(len(codes)), known
+            val_codes = np.searchsorted(self.classes_, y_given[known])
+            search = "early stopping on the given validation split"
+        else:
+            split = _validation_split(codes, self.validation_fraction, seed)
+            train_rows, val_rows = split if split is not None else (np.arange(len(codes)), None)
+            X_given, val_codes = X, None if val_rows is None else codes[val_rows]
+            search = ("early stopping on a stratified inner validation split" if val_rows is not None
+                      else "defaults: a class has fewer than 2 examples, trained for max_epochs without early stopping")
+        picked = resample_rows(self.resampler, codes[train_rows], seed, FINAL_STREAM)
+        if picked is not None:
+            train_rows = train_rows[picked]
+        self.n_fit_ = len(train_rows)
         X_train, y_train = self._tensor(X, train_rows), torch.from_numpy(codes[train_rows].astype(np.int64))
         network = self._network(X_train.shape[-1], len(self.classes_))
         # Adam's weight_decay adds the L2 penalty's gradient: plain L2 regularisation
         optimizer = torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.weight_decay, foreach=True)
         loss_fn = torch.nn.CrossEntropyLoss()
+        if val_rows is not None and len(val_rows) == 0:
+            val_rows = None
         if val_rows is not None:
-            X_val, y_val = self._tensor(X, val_rows), torch.from_numpy(codes[val_rows].astype(np.int64))
+            X_val, y_val = self._tensor(X_given, val_rows), torch.from_numpy(val_codes.astype(np.int64))
         best_loss, best_epoch, best_state, waited = np.inf, self.max_epochs, None, 0
         for epoch in range(1, self.max_epochs + 1):
             network.train()
@@ -132,8 +152,6 @@ class _TorchTarget(Target):
             network.load_state_dict(best_state)
         network.eval()
         self.network_ = network
-        search = ("early stopping on a stratified inner validation split" if val_rows is not None
-                  else "defaults: a class has fewer than 2 examples, trained for max_epochs without early stopping")
         self.chosen_params_ = {"epochs": int(best_epoch), "search": search, **self._describe()}
         return self
 
@@ -159,12 +177,11 @@ class MLP(_TorchTarget):
 
     name = "mlp"
 
+    _parameter_constraints: ClassVar[dict] = {**_TORCH_CONSTRAINTS, "hidden": Positive(integer=True),
+                              "dropout": Number(0, 1, high_open=True)}
+
     def __init__(self, hidden=256, dropout=0.5, weight_decay=1e-3, lr=1e-3, max_epochs=200, patience=10,
-                 batch_size=32, validation_fraction=0.15, random_state=None):
-        check_positive("hidden", hidden, integer=True)
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        self._check_common(lr, weight_decay, max_epochs, patience, batch_size, validation_fraction)
+                 batch_size=32, validation_fraction=0.15, resampler="none", random_state=None):
         self.hidden = hidden
         self.dropout = dropout
         self.weight_decay = weight_decay
@@ -173,6 +190,7 @@ class MLP(_TorchTarget):
         self.patience = patience
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
+        self.resampler = resampler
         self.random_state = random_state
 
     def _network(self, n_features, n_classes):
@@ -194,15 +212,17 @@ class LayerMix(_TorchTarget):
     accepts_sparse = False
     input_ndim = 3
 
+    _parameter_constraints: ClassVar[dict] = _TORCH_CONSTRAINTS
+
     def __init__(self, weight_decay=1e-3, lr=1e-2, max_epochs=200, patience=10, batch_size=32,
-                 validation_fraction=0.15, random_state=None):
-        self._check_common(lr, weight_decay, max_epochs, patience, batch_size, validation_fraction)
+                 validation_fraction=0.15, resampler="none", random_state=None):
         self.weight_decay = weight_decay
         self.lr = lr
         self.max_epochs = max_epochs
         self.patience = patience
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
+        self.resampler = resampler
         self.random_state = random_state
 
     def _tensor(self, X, rows=None):
@@ -230,12 +250,12 @@ class LayerMix(_TorchTarget):
 
         return ScalarMix(self._n_layers, n_features, n_classes)
 
-    def fit(self, X, y):
+    def fit(self, X, y, *, validation=None):
         self._n_layers = int(np.shape(X)[1]) if np.ndim(X) == 3 else 0
         if np.ndim(X) != 3:
             raise ValueError(f"layer-mix needs (n, layers, d) features, got shape {np.shape(X)}; "
                              "featurize with layers = \"all\"")
-        return super().fit(X, y)
+        return super().fit(X, y, validation=validation)
 
     def _describe(self) -> dict:
         import torch
