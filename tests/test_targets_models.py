@@ -133,6 +133,7 @@ def test_too_few_examples_per_class_for_cv_falls_back_to_defaults_and_says_so(tr
     ("mlp", {"random_state": "seven"}, "random_state must be an integer"),
     ("linear-svm", {"scoring": "log_loss"}, "needs probabilities, which linear-svm does not give"),
     ("random-forest", {"max_features_grid": ["sqrt", 0]}, "max_features_grid must be one of .sqrt., .log2. or a positive integer or a number in \\(0, 1\\], got 0"),
+    ("majority", {"C": 1.0}, "parameter of target 'majority'"),
 ])
 def test_bad_targets_are_refused_before_any_work(name, params, message):
     with pytest.raises(ConfigError, match=message):

@@ -18,6 +18,7 @@ from typing import Any
 from enso.errors import ConfigError
 from enso.registry import Registry, build
 from enso.targets.base import Target
+from enso.targets.baseline import Majority, Stratified
 from enso.targets.classic import (
     KNN,
     RBFSVM,
@@ -40,6 +41,8 @@ TARGETS.register("random-forest", RandomForest, aliases=("rf",))
 TARGETS.register("nearest-centroid", NearestCentroidTarget, aliases=("centroid",))
 TARGETS.register("mlp", MLP)
 TARGETS.register("layer-mix", LayerMix)
+TARGETS.register("majority", Majority, aliases=("most-frequent",))
+TARGETS.register("stratified", Stratified, aliases=("random-guess",))
 
 
 def make_target(name: str, params: dict[str, Any] | None = None) -> Target:
