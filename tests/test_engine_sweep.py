@@ -96,6 +96,23 @@ def test_impossible_sizes_are_reported_and_skipped(sweep):
     assert info["versions"]["scikit-learn"] and info["hardware"]["cpus"] and info["started"] and info["finished"]
 
 
+def test_run_info_names_the_features_and_the_test_texts_also_in_train(sweep):
+    workspace, _, table = sweep
+    info = json.loads((workspace.results_dir("sweep") / "run.json").read_text())
+    assert info["featurizers"] == dict(zip(table.featurizer, table.featurizer_id))
+    assert len(set(info["featurizers"].values())) == 2
+    from enso.data import load_dataset
+
+    for name in ("SST2", "TREC"):
+        dataset = load_dataset(name, workspace, max_examples=1200)
+        texts = dataset.frame["text"]
+        train = set(texts[dataset.frame["split"] == "train"])
+        test = texts[dataset.frame["split"] == "test"]
+        count = int(test.isin(train).sum())
+        assert info["datasets"][name]["test_in_train"]["count"] == count
+        assert info["datasets"][name]["test_in_train"]["share"] == pytest.approx(count / len(test), abs=1e-6)
+
+
 def test_every_featurizer_and_target_sees_the_same_training_sample(sweep):
     workspace, _, table = sweep
     samples = {}
