@@ -123,8 +123,10 @@ def run_cell(task: CellTask) -> dict[str, Any]:
     """
     try:
         from enso.engine.assemble import metric_rows
+        from enso.engine.cellstore import check_cell
 
         info, predictions = _run(task)
+        check_cell(task.key, info, predictions)  # a target that breaks the cell format fails its cell, here
         return {"key": task.key, "info": info, "predictions": predictions,
                 "rows": metric_rows(info, predictions, task.metrics)}
     except Exception as exc:  # noqa: BLE001 - one bad cell must not stop the sweep; the engine reports it
