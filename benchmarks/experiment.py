@@ -73,7 +73,7 @@ def prepare(config, workspace, mirror):
 def plain_loop(plan, cells):
     """The hand-written baseline: one process, library defaults."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     from enso.features import open_feature_file
 
@@ -86,7 +86,10 @@ def plain_loop(plan, cells):
         labels = plan.datasets[cell.dataset].labels
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            search = GridSearchCV(LogisticRegression(max_iter=1000), {"C": C_GRID}, cv=3)
+            # enso's folds: shuffled, seeded with the cell's target seed; its ties: the larger C,
+            # which GridSearchCV (first best in grid order) gives with the grid in descending order
+            folds = StratifiedKFold(3, shuffle=True, random_state=cell.target_seed)
+            search = GridSearchCV(LogisticRegression(max_iter=1000), {"C": C_GRID[::-1]}, cv=folds)
             search.fit(X[rows], labels[rows])
         accuracy = search.score(X[cell.test], labels[cell.test])
         out.append({"dataset": cell.dataset, "featurizer": cell.featurizer.label, "train_size": cell.train_size,
