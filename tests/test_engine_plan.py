@@ -185,3 +185,17 @@ def test_a_dry_run_holds_no_cell_in_memory(tmp_path):
         table = counter.table(plan, jobs=1)
         assert table.to_run.sum() == plan.count and len(table) == 2
     assert held[1000] < 50_000, f"{held[1000]} bytes still held after planning 6,000 cells"
+
+
+def test_configurations_that_differ_by_featurizer_share_the_target_seed(config):
+    """Inner folds and resampled copies come from the target seed: featurizers compared with one
+    target must get the same ones, so their paired comparison differs only by the features."""
+    dataset = tiny_dataset()
+    plan = Plan(config, datasets={"TREC": dataset})
+    tfidf = add(plan, dataset)
+    glove = add(plan, dataset, featurizer=Spec("glove-6b-50d"))
+    assert tfidf.key != glove.key
+    assert tfidf.target_seed == glove.target_seed
+    assert add(plan, dataset, target=Spec("knn")).target_seed != tfidf.target_seed
+    assert add(plan, dataset, resample=1).target_seed != tfidf.target_seed
+    assert add(plan, dataset, resampler="oversample").target_seed != tfidf.target_seed

@@ -35,7 +35,7 @@ from enso.seeds import derive_seed
 log = logging.getLogger(__name__)
 
 #: Bump when a change to the engine changes the predictions a cell produces.
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 
 COLUMNS = [
     "experiment", "protocol", "dataset", "featurizer", "featurizer_id", "target", "target_params",
@@ -157,7 +157,9 @@ class Plan:
         cell = Cell(
             key=stable_hash(parts), dataset=dataset.name, featurizer=featurizer, target=target, sampler=sampler,
             resampler=resampler, train_size=train_size, resample=resample, seed=seed,
-            target_seed=derive_seed(*cell_seed_parts, featurizer.id, target.id),
+            # not the featurizer: configurations that differ only by featurizer get the same inner
+            # folds and resampled copies, so their paired comparison differs only by the features
+            target_seed=derive_seed(*cell_seed_parts, resampler, target.id),
             resample_seed=derive_seed(config.seed, dataset.name, sampler, resampler, train_size, resample),
             draw=draw, test=test_rows, test_id=parts["test"], n_classes=self._classes_of(dataset),
             options=options, fit_rows=fit_rows, validation_rows=validation_rows, featurizer_id=fid,
