@@ -263,3 +263,20 @@ def test_friedman_uses_only_configurations_on_every_dataset_and_its_floor():
     assert result.min_p == pytest.approx(chi2.sf(4 * 2, 2)) == friedman_min_p(4, 3)
     assert result.top == "a" and result.top_mean_rank == 1.0
     assert nemenyi_min_p(3, 6) < 0.05 < nemenyi_min_p(2, 6)
+
+
+def test_dollar_signs_in_names_are_text_not_mathtext():
+    """matplotlib parses $...$ as mathtext: an experiment or featurizer named '$^$' made the report
+    a ParseSyntaxException traceback."""
+    from enso.report import figures
+
+    plt = figures.pyplot()
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [0.5, 0.6], label="$^$ featurizer")
+    ax.set_title("$^$")
+    ax.legend()
+    try:
+        svg = figures.svg_text(fig, salt="dollar")
+    finally:
+        figures.close(fig)
+    assert "$^$" in svg

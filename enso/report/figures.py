@@ -48,7 +48,9 @@ def pyplot():
 
     plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.titlesize": 10,
                          "axes.labelsize": 9, "legend.fontsize": 8.5, "legend.title_fontsize": 9,
-                         "axes.spines.top": False, "axes.spines.right": False})
+                         "axes.spines.top": False, "axes.spines.right": False,
+                         # user text (names, labels) is never mathtext: '$^$' would not parse
+                         "text.parse_math": False})
     return plt
 
 
