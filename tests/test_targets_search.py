@@ -184,6 +184,31 @@ def test_only_equal_means_are_ties_and_log_loss_is_lower_better():
     assert log_loss.pick(points, [0.3, 0.6, 0.4], larger_c) == 0
 
 
+def test_senteval_ties_round_to_two_decimals_of_a_percent_and_take_the_first():
+    """SentEval: scores.append(round(100 * np.mean(scores), 2)); optreg = regs[np.argmax(scores)]."""
+    from enso.targets.search import Search
+
+    points = [{"C": 0.25}, {"C": 0.5}, {"C": 1.0}]
+    y = np.repeat(["a", "b"], 6)
+    search = Search(y, cv=3, scoring="accuracy", random_state=0)
+    scores = [0.80001, 0.80004, 0.7]  # 80.0 and 80.0 once rounded; enso's rule sees a real difference
+    assert search.pick(points, scores, lambda point: point["C"], "senteval") == 0
+    assert search.pick(points, scores, lambda point: point["C"]) == 1
+    assert search.pick(points, [0.8, 0.8, 0.8], lambda point: point["C"], "senteval") == 0
+    assert search.pick(points, [0.8, 0.8, 0.8], lambda point: point["C"]) == 2
+    X, yy = separable()
+    chosen = with_seed(make_target("logreg", {"ties": "senteval"}), 0, {}).fit(X, yy).chosen_params_
+    assert chosen["C"] == 0.01, chosen  # every C separates these: SentEval keeps the first
+
+
+def test_the_senteval_protocol_uses_senteval_ties():
+    from enso.protocols import PROTOCOLS
+
+    protocol = PROTOCOLS.get("senteval")
+    spec = protocol.target([4.0, 0.5, 1.0], protocol.check_options({}))
+    assert spec.params["ties"] == "senteval" and spec.params["Cs"] == [0.5, 1.0, 4.0]
+
+
 # -- scoring -------------------------------------------------------------------------------
 
 

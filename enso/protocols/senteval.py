@@ -32,9 +32,9 @@ C is chosen by accuracy, as SentEval does, whatever the experiment's ``selection
 Where enso differs from SentEval's code, knowingly: folds are drawn over enso's row order
 (SentEval first sorts each task's examples by length, so its fold membership differs although
 the procedure is the same), the classifier is enso's ``logreg`` target (L-BFGS, multinomial;
-SentEval's sklearn path takes the installed scikit-learn's default ``LogisticRegression``), and
-ties between grid points follow that target's rule (SentEval rounds accuracies to two
-decimals of a percent and takes the first, i.e. the smallest C). SentEval's own default is
+SentEval's sklearn path takes the installed scikit-learn's default ``LogisticRegression``). Ties
+between grid points follow SentEval's rule, not enso's (``ties = "senteval"``: accuracies
+rounded to two decimals of a percent, the first best, i.e. the smallest C). SentEval's own default is
 ``kfold = 5``; its published results use 10, as these defaults do.
 """
 
@@ -119,9 +119,10 @@ class SentEvalProtocol(Protocol):
     def target(Cs: list[float], options: dict[str, Any]):
         from enso.config import Spec
 
-        # SentEval picks C by accuracy (clf.score) whatever the experiment reports, so scoring is pinned here
-        return Spec("logreg", {"Cs": [float(c) for c in Cs], "cv": int(options["inner_folds"]),
-                               "random_state": int(options["seed"]), "scoring": "accuracy"})
+        # SentEval picks C by accuracy (clf.score) whatever the experiment reports, so scoring is pinned
+        # here, and by its rule: regs[np.argmax(round(100 * score, 2))], the smallest C among rounded ties
+        return Spec("logreg", {"Cs": sorted(float(c) for c in Cs), "cv": int(options["inner_folds"]),
+                               "random_state": int(options["seed"]), "scoring": "accuracy", "ties": "senteval"})
 
     @staticmethod
     def in_domain(featurizer) -> bool:

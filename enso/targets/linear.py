@@ -70,10 +70,11 @@ class LogReg(_ByC):
         **SearchTarget._parameter_constraints,
         "C": Positive(allow_none=True), "Cs": Grid(), "cv": Positive(integer=True),
         "max_iter": Positive(integer=True), "tol": Positive(), "class_weight": Choice(None, "balanced"),
+        "ties": Choice("weaker", "senteval"),
     }
 
     def __init__(self, C=None, Cs=DEFAULT_CS, cv=3, max_iter=1000, tol=1e-4, class_weight=None, scoring="accuracy",
-                 resampler="none", random_state=None):
+                 resampler="none", random_state=None, ties="weaker"):
         self.C = C
         self.Cs = Cs
         self.cv = cv
@@ -83,6 +84,7 @@ class LogReg(_ByC):
         self.scoring = scoring
         self.resampler = resampler
         self.random_state = random_state
+        self.ties = ties
 
     def _setup(self, X):
         self.columns_ = None

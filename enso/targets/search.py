@@ -12,6 +12,8 @@
   averaged, and ``Metric.greater_is_better`` says which way is better (log loss: lower).
 - **Ties.** Candidates whose mean score is within ``TIE_TOLERANCE`` of the best are tied; the
   target's ``_prefer`` key picks among them (the weaker regularisation), then grid order.
+  ``ties="senteval"`` is SentEval's rule instead: scores rounded to two decimals of a percent,
+  the first best in grid order (``regs[np.argmax(scores)]`` over an ascending C grid).
 """
 
 from __future__ import annotations
@@ -148,11 +150,15 @@ class Search:
                 totals[i] += self.score(fit_quietly(make(**point), X_fit, y_fit), X_val, y_val)
         return totals / len(self.splits)
 
-    def pick(self, points: list[dict[str, Any]], scores, prefer: Callable[[dict[str, Any]], Any]) -> int:
-        """Index of the best point; ties (within ``TIE_TOLERANCE``) go to the largest ``prefer(point)``, then grid order."""
+    def pick(self, points: list[dict[str, Any]], scores, prefer: Callable[[dict[str, Any]], Any],
+             ties: str = "weaker") -> int:
+        """Index of the best point; ties (within ``TIE_TOLERANCE``) go to the largest ``prefer(point)``, then grid
+        order; with ``ties="senteval"``, the first best in grid order of the scores rounded as SentEval rounds them."""
         scores = np.asarray(scores, dtype=float)
         signed = scores if self.metric.greater_is_better else -scores
         signed = np.where(np.isnan(signed), -np.inf, signed)
+        if ties == "senteval":
+            return int(np.argmax(np.round(100 * signed, 2)))
         best = signed.max()
         tied = [i for i in range(len(points)) if signed[i] >= best - TIE_TOLERANCE]
         return max(tied, key=lambda i: (prefer(points[i]), -i))
@@ -221,7 +227,7 @@ class SearchTarget(Target):
         else:
             points = self._candidates(X, search)
             scores = self._search_scores(points, X, search)
-            best = search.pick(points, scores, lambda p: self._prefer(p, X))
+            best = search.pick(points, scores, lambda p: self._prefer(p, X), getattr(self, "ties", "weaker"))
             point, info = points[best], search.describe(scores[best])
         point = self._final(point, n_fit)
         self.model_ = fit_quietly(self._estimator(**point), take(X, search.final_rows), take(y, search.final_rows))
