@@ -11,12 +11,18 @@ an artifact being replaced), carrying the writer's process id, so a later run ca
 the leftovers of a killed process (removed by :func:`clean_temporaries`) from the work
 in progress of a live one (kept). A file set (:func:`write_fileset`) is the same contract
 for files that live side by side in a folder with other things, such as a results table.
+
+Whether a stage may use what is stored, or must compute, is one policy, :class:`Reuse`:
+``REUSE`` (the default: read a valid artifact, compute a missing one), ``RECOMPUTE``
+(``--force``: compute even when a valid one is stored) and ``ONLY_CACHED`` (``--offline``:
+read what is stored, and fail with :func:`missing` for anything that is not).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import enum
 import functools
 import json
 import logging
@@ -35,6 +41,7 @@ from typing import Any
 
 import filelock
 
+from enso.errors import ConfigError, EnsoError
 from enso.hashing import file_sha256
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,56 @@ _TRACKED_PACKAGES = (
     "enso", "numpy", "scipy", "scikit-learn", "pandas", "pyarrow", "gensim",
     "torch", "transformers", "tokenizers", "matplotlib",
 )
+
+
+class Reuse(enum.Enum):
+    """What a stage does with a stored artifact: every library entry point takes ``reuse=``."""
+
+    REUSE = "reuse"  #: read a valid stored artifact; compute one that is missing or stale
+    RECOMPUTE = "recompute"  #: compute even when a valid artifact is stored (``--force``)
+    ONLY_CACHED = "only-cached"  #: read what is stored; anything missing is an error (``--offline``)
+
+    @classmethod
+    def parse(cls, value: Reuse | str) -> Reuse:
+        """``value`` as a policy: a member, or its value (``"only-cached"``) or name, case-insensitive."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            wanted = value.strip().lower().replace("_", "-")
+            for member in cls:
+                if wanted in (member.value, member.name.lower().replace("_", "-")):
+                    return member
+        raise ConfigError(f"reuse must be one of {', '.join(m.value for m in cls)}, got {value!r}")
+
+    @classmethod
+    def from_flags(cls, *, force: bool = False, offline: bool = False) -> Reuse:
+        """The command line's ``--force`` (RECOMPUTE) and ``--offline`` (ONLY_CACHED); offline wins."""
+        if offline:
+            if force:
+                log.warning("--offline: stored artifacts are used as they are; --force does not recompute them")
+            return cls.ONLY_CACHED
+        return cls.RECOMPUTE if force else cls.REUSE
+
+    @property
+    def reads(self) -> bool:
+        """Whether a valid stored artifact is used."""
+        return self is not Reuse.RECOMPUTE
+
+    @property
+    def computes(self) -> bool:
+        """Whether a missing artifact may be computed."""
+        return self is not Reuse.ONLY_CACHED
+
+
+def missing(what: str, command: str, *, reason: str = "--offline (only-cached) forbids computing it") -> EnsoError:
+    """The one-line error for an artifact that ``ONLY_CACHED`` needs and the store lacks.
+
+    ``missing("features tfidf on TREC", "enso featurize default")`` reads "features tfidf on
+    TREC are not stored and --offline (only-cached) forbids computing it; run `enso featurize
+    default` first".
+    """
+    verb = "are" if what.split(" ", 1)[0].endswith("s") else "is"
+    return EnsoError(f"{what} {verb} not stored and {reason}; run `{command}` first")
 
 
 def package_versions(names: tuple[str, ...] = _TRACKED_PACKAGES) -> dict[str, str]:
@@ -189,13 +246,16 @@ def write_artifact(
     kind: str,
     params: dict[str, Any] | None = None,
     inputs: dict[str, Any] | None = None,
+    lock: bool = True,
 ) -> Iterator[ArtifactWriter]:
     """Build an artifact in a temporary folder and move it to ``location`` when the block ends.
 
     The block writes payload files into ``writer.path`` and may add to ``writer.meta``.
     If the block raises, nothing at ``location`` changes. The swap into place happens under
     :func:`artifact_lock`, so concurrent writers of one artifact take turns (the last one's
-    artifact stays) instead of failing on each other's half-done rename.
+    artifact stays) instead of failing on each other's half-done rename. A caller that
+    already holds a lock covering ``location`` (the engine writing cells under its
+    experiment lock) passes ``lock=False``: no ``<location>.lock`` file is made beside it.
     """
     location = Path(location)
     location.parent.mkdir(parents=True, exist_ok=True)
@@ -211,7 +271,7 @@ def write_artifact(
                 files[name] = {"sha256": file_sha256(path), "size": path.stat().st_size}
         manifest = _manifest(key=key, kind=kind, params=params, inputs=inputs, meta=writer.meta, files=files)
         _write_json_atomic(temp / MANIFEST, manifest)
-        with artifact_lock(location):
+        with artifact_lock(location) if lock else contextlib.nullcontext():
             _swap_into_place(temp, location)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)

@@ -312,3 +312,48 @@ def test_waiting_for_another_writer_is_said_once(tmp_path, caplog):
             assert time.monotonic() - started > 0.3  # got it only once the holder let go
     holder.wait(timeout=60)
     assert [r.getMessage() for r in caplog.records] == [f"waiting for {location}: another enso process is writing it"]
+
+
+# --- issue 11: one reuse policy; no lock file beside an artifact whose writer holds a covering lock ---
+
+def test_write_artifact_without_its_own_lock_leaves_no_lock_file(tmp_path):
+    cells = tmp_path / "cells"
+    for key in ("a", "b", "c"):
+        with write_artifact(cells / key, key=key, kind="cell", lock=False) as writer:
+            (writer.path / "payload.bin").write_bytes(key.encode())
+    assert sorted(p.name for p in cells.iterdir()) == ["a", "b", "c"]  # before: a.lock, b.lock, c.lock beside them
+    assert all(read_artifact(cells / key, key) is not None for key in "abc")
+    with write_artifact(cells / "a", key="a2", kind="cell", lock=False) as writer:  # replacing works too
+        (writer.path / "payload.bin").write_bytes(b"new")
+    assert read_artifact(cells / "a", "a2") is not None and not (cells / "a.lock").exists()
+    make(cells / "d")  # the default still locks
+    assert (cells / "d.lock").is_file()
+
+
+def test_reuse_policy_from_flags_and_names(caplog):
+    from enso.errors import ConfigError
+    from enso.store import Reuse
+
+    assert Reuse.from_flags() is Reuse.REUSE
+    assert Reuse.from_flags(force=True) is Reuse.RECOMPUTE
+    assert Reuse.from_flags(offline=True) is Reuse.ONLY_CACHED
+    assert Reuse.from_flags(force=True, offline=True) is Reuse.ONLY_CACHED
+    assert "--force does not recompute" in caplog.text
+    assert [Reuse.parse(v) for v in ("reuse", "RECOMPUTE", "only_cached", "only-cached", Reuse.REUSE)] == [
+        Reuse.REUSE, Reuse.RECOMPUTE, Reuse.ONLY_CACHED, Reuse.ONLY_CACHED, Reuse.REUSE]
+    with pytest.raises(ConfigError, match="reuse must be one of reuse, recompute, only-cached, got 'force'"):
+        Reuse.parse("force")
+    assert (Reuse.REUSE.reads, Reuse.REUSE.computes) == (True, True)
+    assert (Reuse.RECOMPUTE.reads, Reuse.RECOMPUTE.computes) == (False, True)
+    assert (Reuse.ONLY_CACHED.reads, Reuse.ONLY_CACHED.computes) == (True, False)
+
+
+def test_a_missing_artifact_under_only_cached_is_one_line_naming_the_command():
+    from enso.errors import EnsoError
+    from enso.store import missing
+
+    error = missing("features tfidf on TREC", "enso featurize default")
+    assert isinstance(error, EnsoError) and error.exit_code == 1
+    assert str(error) == ("features tfidf on TREC are not stored and --offline (only-cached) forbids computing it; "
+                          "run `enso featurize default` first")
+    assert str(missing("dataset TREC", "enso download TREC")).startswith("dataset TREC is not stored")
