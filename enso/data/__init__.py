@@ -2,7 +2,9 @@
 
 ``DATASETS`` holds declarative ``DatasetRecord`` objects (plug-ins add more through the
 ``enso.datasets`` entry-point group); ``download`` fetches, verifies, parses and stores
-them under ``datasets/<Name>/``; ``load_dataset`` reads one back, verified.
+them under ``datasets/<Name>/``; ``load_dataset`` reads one back, verified. The user's own
+datasets live in a workspace, which every function is given: ``resolve_dataset(name,
+workspace)`` and ``DATASETS.in_workspace(workspace)`` know both kinds.
 """
 
 from __future__ import annotations
@@ -21,80 +23,71 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "DATASETS", "DataFile", "Dataset", "DatasetRecord", "DatasetRegistry", "Format", "GivenSplit", "PyPISource",
-    "StratifiedSplit", "UrlSource", "download", "import_local", "is_downloaded", "load_dataset",
+    "StratifiedSplit", "UrlSource", "WorkspaceDatasets", "download", "import_local", "is_downloaded",
+    "load_dataset", "resolve_dataset",
 ]
 
 
 class DatasetRegistry(Registry[DatasetRecord]):
-    """Registered records, plus the user's own datasets stored in the current workspace.
+    """The registered dataset records; the user's own datasets are found through a workspace.
 
-    Local datasets are found in ``workspace.datasets`` of the attached workspace, else of
-    ``$ENSO_ROOT`` or the current directory, so configs can name them like any other.
+    ``DATASETS.canonical(name)`` knows registered names (and aliases) only. A workspace's
+    local datasets join them in ``DATASETS.in_workspace(workspace)``, a view with the same
+    look-ups that configs are validated against; ``resolve_dataset(name, workspace)`` is
+    the short form. There is no attached or current-directory workspace.
     """
 
     def __init__(self, kind: str, entry_point_group: str | None = None):
         super().__init__(kind, entry_point_group)
-        self._workspace: Workspace | None = None
+        self._workspace: Workspace | None = None  # transitional: see ``attach``
 
     def attach(self, workspace: Workspace | None) -> None:
-        """Look for local datasets in ``workspace`` from now on (None: ``$ENSO_ROOT`` or cwd)."""
+        """Transitional (issue 11): removed once every caller passes its workspace; use ``in_workspace``."""
         self._workspace = workspace
 
     @contextlib.contextmanager
     def using(self, workspace: Workspace) -> Iterator[None]:
+        """Transitional (issue 11): removed once every caller passes its workspace; use ``in_workspace``."""
         previous, self._workspace = self._workspace, workspace
         try:
             yield
         finally:
             self._workspace = previous
 
-    def workspace(self) -> Workspace | None:
-        if self._workspace is not None:
-            return self._workspace
-        try:
-            return Workspace.resolve(None)
-        except EnsoError:
-            return None
+    def in_workspace(self, workspace: Workspace | None) -> "WorkspaceDatasets":
+        """Registered records plus the local datasets stored in ``workspace`` (None: registered only)."""
+        return WorkspaceDatasets(self, workspace)
+
+    def _attached(self) -> "WorkspaceDatasets":
+        return WorkspaceDatasets(self, self._workspace)
 
     def local_names(self) -> list[str]:
-        from enso.data.local import local_names
-
-        workspace = self.workspace()
-        if workspace is None:
-            return []
-        registered = {name.lower() for name in self.names()}
-        return sorted(name for key, name in local_names(workspace).items() if key not in registered)
+        return self._attached().local_names()
 
     def is_registered(self, name: str) -> bool:
         return super().__contains__(name)
 
     def is_local(self, name: str) -> bool:
-        return not self.is_registered(name) and name.lower() in {n.lower() for n in self.local_names()}
+        return self._attached().is_local(name)
 
     def canonical(self, name: str) -> str:
+        if self._workspace is not None:
+            return self._attached().canonical(name)
         try:
             return super().canonical(name)
         except UnknownNameError:
-            local = {n.lower(): n for n in self.local_names()}
-            if name.lower() in local:
-                return local[name.lower()]
-            raise UnknownNameError(unknown_name_message(self.kind, name, self.names() + list(local.values()))
+            raise UnknownNameError(unknown_name_message(self.kind, name, self.names())
                                    + "; `python -m enso.download --list` shows them") from None
 
     def __contains__(self, name: str) -> bool:
-        return self.is_registered(name) or self.is_local(name)
+        return name in self._attached()
 
     def get(self, name: str) -> DatasetRecord:
-        canonical = self.canonical(name)
-        if canonical not in self._items:
-            raise EnsoError(f"{canonical} is the user's own dataset, not a registered record; "
-                            "read it with enso.data.load_dataset")
-        return self._items[canonical]
+        return self._attached().get(name)
 
     def record(self, name: str) -> DatasetRecord | None:
         """The registered record of ``name``, or None for a local dataset."""
-        canonical = self.canonical(name)
-        return self._items.get(canonical)
+        return self._attached().record(name)
 
     def _register_plugin(self, entry, obj) -> None:
         """A plug-in gives a record, a list of records, or a callable returning them; each keeps its aliases."""
@@ -124,6 +117,71 @@ class DatasetRegistry(Registry[DatasetRecord]):
             del self._aliases[alias]
 
 
+class WorkspaceDatasets:
+    """The datasets a workspace can name: every registered record, plus its own stored datasets.
+
+    Names ignore case; a registered name wins over a local folder of the same name. What
+    configs are validated against (``canonical``), and what ``download``/``load_dataset``
+    resolve names with. Local names are read from ``workspace.datasets`` on each call.
+    """
+
+    def __init__(self, registry: DatasetRegistry, workspace: Workspace | None):
+        self.registry = registry
+        self.workspace = workspace
+        self.kind = registry.kind
+
+    def __repr__(self) -> str:
+        where = self.workspace.root if self.workspace is not None else "no workspace"
+        return f"<datasets of {where}>"
+
+    def local_names(self) -> list[str]:
+        """The user's own datasets stored in the workspace, sorted (names a record has are left out)."""
+        from enso.data.local import local_names
+
+        if self.workspace is None:
+            return []
+        registered = {name.lower() for name in self.registry.names()}
+        return sorted(name for key, name in local_names(self.workspace).items() if key not in registered)
+
+    def names(self) -> list[str]:
+        return self.registry.names() + self.local_names()
+
+    def is_registered(self, name: str) -> bool:
+        return self.registry.is_registered(name)
+
+    def is_local(self, name: str) -> bool:
+        return not self.is_registered(name) and name.lower() in {n.lower() for n in self.local_names()}
+
+    def canonical(self, name: str) -> str:
+        """The registered or local spelling of ``name``; else an error naming the closest valid one."""
+        if self.registry.is_registered(name):
+            return Registry.canonical(self.registry, name)
+        local = {n.lower(): n for n in self.local_names()}
+        if name.lower() in local:
+            return local[name.lower()]
+        raise UnknownNameError(unknown_name_message(self.kind, name, self.registry.names() + list(local.values()))
+                               + "; `python -m enso.download --list` shows them")
+
+    def __contains__(self, name: str) -> bool:
+        return self.is_registered(name) or self.is_local(name)
+
+    def get(self, name: str) -> DatasetRecord:
+        canonical = self.canonical(name)
+        record = self.registry._items.get(canonical)
+        if record is None:
+            raise EnsoError(f"{canonical} is the user's own dataset, not a registered record; "
+                            "read it with enso.data.load_dataset")
+        return record
+
+    def record(self, name: str) -> DatasetRecord | None:
+        """The registered record of ``name``, or None for a local dataset."""
+        return self.registry._items.get(self.canonical(name))
+
+    def items(self) -> Iterator[tuple[str, DatasetRecord]]:
+        """The registered records (local datasets have none)."""
+        return self.registry.items()
+
+
 DATASETS: DatasetRegistry = DatasetRegistry("dataset", "enso.datasets")
 
 
@@ -141,6 +199,38 @@ def _register_catalog() -> None:
 _register_catalog()
 
 
+def resolve_dataset(name: str, workspace: Workspace | None) -> str:
+    """The registered or local (stored in ``workspace``) spelling of dataset ``name``.
+
+    Case-insensitive, aliases resolved; an unknown name is an error naming the closest
+    valid one. ``workspace=None`` knows registered datasets only.
+    """
+    return DATASETS.in_workspace(workspace).canonical(name)
+
+
+_REUSE_NAMES = {"reuse": "reuse", "recompute": "recompute", "only-cached": "only-cached", "only_cached": "only-cached"}
+
+
+def _reuse_policy(reuse, *, force: bool | None = None, offline: bool | None = None) -> str:
+    """``"reuse"``, ``"recompute"`` or ``"only-cached"`` from ``enso.store.Reuse`` (or its name).
+
+    ``force``/``offline`` are the booleans ``reuse`` replaces, accepted while the commands
+    switch (issue 11); with both, stored datasets are used as they are, as ``--offline`` did.
+    """
+    if reuse is not None:
+        if force or offline:
+            raise TypeError("give reuse= or the old force=/offline= booleans, not both")
+        key = getattr(reuse, "name", reuse)
+        policy = _REUSE_NAMES.get(str(key).lower()) or _REUSE_NAMES.get(str(getattr(reuse, "value", "")).lower())
+        if policy is None:
+            raise ValueError(f"reuse must be one of REUSE, RECOMPUTE, ONLY_CACHED, got {reuse!r}")
+        return policy
+    if force and offline:
+        log.warning("--offline: stored datasets are used as they are; --force does not rebuild them")
+        return "only-cached"
+    return "only-cached" if offline else "recompute" if force else "reuse"
+
+
 def _how_to_get(name: str, local: bool) -> str:
     if local:
         return f"import it again with `python -m enso.download --csv PATH --name {name} ...`"
@@ -151,21 +241,21 @@ def is_downloaded(name: str, workspace: Workspace) -> bool:
     """Whether ``datasets/<name>/`` holds a whole artifact built from the current record."""
     from enso.store import read_artifact
 
-    with DATASETS.using(workspace):
-        canonical = DATASETS.canonical(name)
-        record = DATASETS.record(canonical)
+    datasets = DATASETS.in_workspace(workspace)
+    canonical = datasets.canonical(name)
+    record = datasets.record(canonical)
     return read_artifact(workspace.dataset_dir(canonical), record.key() if record else None) is not None
 
 
 def load_dataset(name: str, workspace: Workspace, *, max_examples: int | None = None) -> Dataset:
-    """The stored dataset ``name``, verified, capped to ``max_examples`` rows (stratified)."""
+    """The stored dataset ``name`` of ``workspace``, verified, capped to ``max_examples`` rows (stratified)."""
     from enso.data.build import read_dataset
     from enso.store import read_artifact
 
-    with DATASETS.using(workspace):
-        canonical = DATASETS.canonical(name)
-        record = DATASETS.record(canonical)
-        local = DATASETS.is_local(canonical)
+    datasets = DATASETS.in_workspace(workspace)
+    canonical = datasets.canonical(name)
+    record = datasets.record(canonical)
+    local = record is None
     location = workspace.dataset_dir(canonical)
     dataset = read_dataset(canonical, location, record.key() if record else None)
     if dataset is None:
@@ -179,31 +269,33 @@ def load_dataset(name: str, workspace: Workspace, *, max_examples: int | None = 
     return dataset.capped(max_examples)
 
 
-def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None = None, offline: bool = False,
-             force: bool = False, downloader=None) -> list[Dataset]:
+def download(names: Iterable[str], workspace: Workspace, *, reuse=None, mirror: str | None = None,
+             downloader=None, force: bool | None = None, offline: bool | None = None) -> list[Dataset]:
     """Fetch, verify, parse and store each dataset in ``names`` that is not already stored.
 
-    A stored dataset is reused unless ``force``; ``offline`` uses only what is stored and
-    fails, saying how to get it, for anything else. Local datasets are never fetched. When
-    one of several datasets fails, the others are still built and stored, and one error
-    naming every failure is raised at the end.
+    ``reuse`` (``enso.store.Reuse``): ``REUSE`` (default) keeps a stored, verified dataset;
+    ``RECOMPUTE`` fetches its sources again and rebuilds it; ``ONLY_CACHED`` uses only what is
+    stored and fails, saying how to get it, for anything else. Local datasets are never
+    fetched. When one of several datasets fails, the others are still built and stored, and
+    one error naming every failure is raised at the end. (``force``/``offline``: the old
+    booleans, accepted until the commands pass ``reuse``.)
     """
     from enso.data.build import Sources, read_dataset
     from enso.data.downloader import Downloader
+    from enso.progress import bar
     from enso.store import clean_temporaries
 
+    policy = _reuse_policy(reuse, force=force, offline=offline)
+    datasets = DATASETS.in_workspace(workspace)
     canonical: list[str] = []
     records: dict[str, DatasetRecord | None] = {}
-    with DATASETS.using(workspace):
-        for name in names:
-            resolved = DATASETS.canonical(name)
-            if resolved not in canonical:
-                canonical.append(resolved)
-                records[resolved] = DATASETS.record(resolved)
+    for name in names:
+        resolved = datasets.canonical(name)
+        if resolved not in canonical:
+            canonical.append(resolved)
+            records[resolved] = datasets.record(resolved)
     clean_temporaries(workspace.datasets, recursive=True)  # what killed downloads and imports left behind
-    if force and offline:
-        log.warning("--offline: stored datasets are used as they are; --force does not rebuild them")
-        force = False
+    recompute = policy == "recompute"
     results: dict[str, Dataset] = {}
     todo: list[DatasetRecord] = []
     for name in canonical:
@@ -212,11 +304,11 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
         if record is None:  # the user's own data: only ever imported, never fetched
             results[name] = load_dataset(name, workspace)
             continue
-        stored = None if force else read_dataset(name, location, record.key())
+        stored = None if recompute else read_dataset(name, location, record.key())
         if stored is not None:
             log.info("%s is already downloaded and verified", name)
             results[name] = stored
-        elif offline:
+        elif policy == "only-cached":
             raise EnsoError(f"dataset {name} is not in {workspace.datasets} and --offline forbids fetching it; "
                             f"run `python -m enso.download {name}` with network access (or --mirror)")
         else:
@@ -224,18 +316,18 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
     if todo:
         downloader = downloader or Downloader()
         failures: list[tuple[str, EnsoError]] = []
-        with Sources(workspace, mirror=mirror, downloader=downloader, refetch=force) as sources, \
-                _progress(len(todo)) as bar:
+        with Sources(workspace, mirror=mirror, downloader=downloader, refetch=recompute) as sources, \
+                bar(len(todo), "datasets", "dataset", enabled=len(todo) > 1) as progress:
             for record in todo:
-                bar.set_postfix_str(record.name)
+                progress.set_postfix_str(record.name)
                 try:
-                    results[record.name] = _build_once(record, workspace, sources, force)
+                    results[record.name] = _build_once(record, workspace, sources, recompute)
                 except EnsoError as exc:
                     if len(todo) == 1:
                         raise
                     log.error("%s failed: %s", record.name, exc)
                     failures.append((record.name, exc))
-                bar.update()
+                progress.update()
         if failures:
             stored = len(canonical) - len(failures)
             detail = "; ".join(f"{name}: {exc}" for name, exc in failures)
@@ -243,27 +335,18 @@ def download(names: Iterable[str], workspace: Workspace, *, mirror: str | None =
     return [results[name] for name in canonical]
 
 
-def _build_once(record: DatasetRecord, workspace: Workspace, sources, force: bool) -> Dataset:
+def _build_once(record: DatasetRecord, workspace: Workspace, sources, recompute: bool) -> Dataset:
     """Build ``record`` under its artifact's lock; one that another run stored meanwhile is read instead."""
     from enso.data.build import build, read_dataset
     from enso.store import artifact_lock
 
     location = workspace.dataset_dir(record.name)
     with artifact_lock(location):
-        stored = None if force else read_dataset(record.name, location, record.key())
+        stored = None if recompute else read_dataset(record.name, location, record.key())
         if stored is not None:
             log.info("%s was stored by another run meanwhile", record.name)
             return stored
         return build(record, workspace, sources)
-
-
-def _progress(total: int):
-    import sys
-
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="datasets", unit="dataset", file=sys.stderr, disable=None if total > 1 else True,
-                leave=False)
 
 
 def import_local(*args, **kwargs) -> Dataset:

@@ -107,13 +107,13 @@ def parse_record(record: DatasetRecord, sources: Sources) -> tuple[pd.DataFrame,
                 raise EnsoError(f"{record.name}: parsed split sizes {sizes}, the record expects "
                                 f"{record.split_rows}; the source is not what the record describes")
     else:
-        frame["split"] = stratified_test_split(frame["label"], fraction=record.split.test_fraction,
+        frame["split"] = stratified_test_split(record.task_type.strata(frame), fraction=record.split.test_fraction,
                                                name=record.name)
     return frame, {"files": notes}
 
 
 def check_rows(record: DatasetRecord, frame: pd.DataFrame) -> None:
-    found = sorted(set(frame["label"]))
+    found = record.task_type.classes(frame)
     if record.classes is not None:
         extra = sorted(set(found) - set(record.classes))
         if extra:
@@ -133,20 +133,22 @@ def card_splits(dataset: Dataset) -> tuple[str, ...]:
 
 
 def make_card(summary: dict[str, Any], dataset: Dataset, extra: dict[str, Any]) -> dict[str, Any]:
-    """The dataset card: the record's description plus counts of what is stored."""
+    """The dataset card: the record's description plus counts of what is stored.
+
+    What is counted besides rows and splits is the task type's (``card_stats``; for
+    classification: classes per split and duplicated texts); ``task`` names it.
+    """
     frame = dataset.frame
     splits = card_splits(dataset)
-    counts = frame.groupby(["split", "label"], sort=True).size()
-    by_class = {label: {split: int(counts.get((split, label), 0)) for split in splits}
-                for label in sorted(set(frame["label"]))}
-    duplicated = int(frame["text"].duplicated().sum())
+    stats = dataset.task.card_stats(frame, splits)
+    first = {key: stats.pop(key) for key in ("n_classes",) if key in stats}
     return {
         **summary,
+        "task": dataset.task.name,
         "rows": len(frame),
-        "n_classes": len(by_class),
+        **first,
         "splits": {split: int((frame["split"] == split).sum()) for split in splits},
-        "class_counts": by_class,
-        "duplicated_texts": duplicated,
+        **stats,
         "test_in_train": dataset.test_in_train(),
         "content_hash": dataset.content_hash,
         "built_by": f"enso {__version__}",
@@ -171,7 +173,7 @@ def write_dataset(location: Path, *, key: str, kind: str, dataset: Dataset, card
 def build(record: DatasetRecord, workspace: Workspace, sources: Sources) -> Dataset:
     log.info("building %s", record.name)
     frame, notes = parse_record(record, sources)
-    dataset = Dataset.from_frame(record.name, frame)
+    dataset = Dataset.from_frame(record.name, frame, task=record.task)
     card = make_card(record.summary(), dataset, {"parse_notes": notes["files"]})
     inputs = {source.label: source.sha256 for source in record.sources}
     return write_dataset(workspace.dataset_dir(record.name), key=record.key(), kind=KIND, dataset=dataset,

@@ -14,8 +14,6 @@ from urllib.parse import urlsplit
 
 from enso.hashing import stable_hash
 
-TASKS = ("classification",)
-
 
 @dataclass(frozen=True)
 class UrlSource:
@@ -167,14 +165,19 @@ class DatasetRecord:
     homepage: str
     split: GivenSplit | StratifiedSplit = StratifiedSplit()
     aliases: tuple[str, ...] = ()
-    task: str = "classification"
+    task: str = "classification"  # a task type registered in enso.tasks.TASKS
     parsing: str = ""  # how the bytes become rows, in words, for the card
     split_rows: dict[str, int] | None = None  # given splits' sizes, checked like ``rows``
     n_classes: int | None = None
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"{self.name}: task must be one of {TASKS}")
+        from enso.errors import UnknownNameError
+        from enso.tasks import TASKS
+
+        try:
+            object.__setattr__(self, "task", TASKS.canonical(self.task))
+        except UnknownNameError as exc:
+            raise ValueError(f"{self.name}: {exc}") from None
         if not self.files:
             raise ValueError(f"{self.name}: a record needs at least one file")
         if self.classes is None:
@@ -196,14 +199,24 @@ class DatasetRecord:
             seen.setdefault(data_file.source.sha256, data_file.source)
         return tuple(seen.values())
 
+    @property
+    def task_type(self):
+        """The registered task type this record's rows are (``enso.tasks.TaskType``)."""
+        from enso.tasks import get_task
+
+        return get_task(self.task)
+
     def identity(self) -> dict[str, Any]:
-        return {
+        identity = {
             "name": self.name,
             "files": [f.identity() for f in self.files],
             "format": self.format.identity(),
             "split": self.split.identity(),
             "classes": list(self.classes) if self.classes is not None else self.n_classes,
         }
+        if self.task != "classification":  # classification records keep the keys they had before task types
+            identity["task"] = self.task
+        return identity
 
     def key(self) -> str:
         return stable_hash({"dataset-record": self.identity()})
