@@ -1,7 +1,10 @@
 """Metrics of a fitted target on a labelled sample: ``METRICS`` by name.
 
 A metric reads true labels, predicted labels and, for ranking metrics, class scores
-(probabilities or decision values, columns in the order of the target's classes). When a
+(probabilities or decision values, columns in the order of the target's classes); it is called
+``metric(y_true, y_pred, classes=None, scores=None, offsets=None)``, where ``offsets`` are the
+sentence boundaries of a sequence task's per-token labels (unused by the metrics here, which
+score one label per row). ``Metric.tasks`` names the task types a metric applies to. When a
 metric cannot be computed for a target (log loss without probabilities, AUC with one class
 in the sample) it is NaN, never a made-up number.
 
@@ -21,22 +24,33 @@ import numpy as np
 
 from enso.registry import Registry
 
+#: The task types whose predictions are one label per row (a text, or a pair of texts).
+ROW_TASKS = ("classification", "pair-classification")
+
 
 @dataclass(frozen=True)
 class Metric:
     name: str
-    needs: str  # "labels", "scores" (probabilities or decisions) or "proba"
+    needs: str  # "labels", "scores" (probabilities or decisions), "proba", or "spans" (labels and offsets)
     greater_is_better: bool
     description: str
     compute: Callable[..., float]
     from_confusion: Callable[[np.ndarray], np.ndarray] | None = None
     per_row: Callable[..., np.ndarray] | None = None
+    #: the task types (``enso.tasks`` names) it applies to
+    tasks: tuple[str, ...] = ROW_TASKS
 
-    def __call__(self, y_true, y_pred, classes=None, scores=None) -> float:
-        """``scores`` is ``None`` or ``(kind, array)`` with kind ``"proba"`` or ``"decision"``."""
+    def __call__(self, y_true, y_pred, classes=None, scores=None, offsets=None) -> float:
+        """``scores`` is ``None`` or ``(kind, array)`` with kind ``"proba"`` or ``"decision"``.
+
+        ``offsets`` (sentence boundaries of per-token labels, for sequence tasks) is not read by
+        row metrics; a span metric computes from it.
+        """
         y_true = np.asarray(y_true)
         if self.needs == "labels":
             return float(self.compute(y_true, np.asarray(y_pred)))
+        if self.needs == "spans":  # per-token labels scored by the spans they make within each sentence
+            return float(self.compute(y_true, np.asarray(y_pred), None if offsets is None else np.asarray(offsets)))
         if scores is None or (self.needs == "proba" and scores[0] != "proba"):
             return float("nan")
         return float(self.compute(y_true, np.asarray(classes), scores[1], scores[0]))
@@ -150,7 +164,7 @@ for _metric, _aliases in (
 
 
 def needs_scores(names: list[str]) -> bool:
-    return any(METRICS.get(name).needs != "labels" for name in names)
+    return any(METRICS.get(name).needs in ("scores", "proba") for name in names)
 
 
 #: Bootstrap replicates for the test-set interval, and the interval's coverage.
@@ -227,5 +241,5 @@ def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-__all__ = ["LEVEL", "METRICS", "REPLICATES", "Metric", "bootstrap_confusion", "bootstrap_interval", "confusion",
+__all__ = ["LEVEL", "METRICS", "REPLICATES", "ROW_TASKS", "Metric", "bootstrap_confusion", "bootstrap_interval", "confusion",
            "needs_scores"]

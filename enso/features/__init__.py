@@ -5,9 +5,12 @@
 parameters; ``load_features`` reads or computes a dataset's features; ``featurize_config``
 does every dataset x featurizer of an experiment.
 
-A third-party featurizer subclasses ``enso.features.Featurizer`` (parameters in ``__init__``,
-``featurize(texts)``; ``in_domain = True`` and ``fit(texts)`` if it learns from the train split;
-``model_files()`` returning the sha256 of what it loads) and is registered from its package::
+A third-party featurizer subclasses ``enso.features.Featurizer``: parameters stored by
+``__init__`` and declared in ``_parameter_constraints`` (``enso.params``); ``featurize(texts)``;
+``tags = FeaturizerTags(in_domain=True)`` and ``fit(texts)`` if it learns from the train split;
+``model_files()`` returning the sha256 of what it loads; ``tags = FeaturizerTags(source_model=True)``
+and ``source_model_folder()`` if a fine-tuning target can take its model. It is registered
+from its package::
 
     [project.entry-points."enso.featurizers"]
     my-encoder = "my_package.features:MyEncoder"
@@ -17,11 +20,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from enso.features.base import Featurizer
-from enso.features.cache import FeatureSet, featurize_config, featurizer_id, load_features, open_feature_file
-from enso.features.indomain import Doc2VecFeaturizer, FastTextFeaturizer, Word2VecFeaturizer
+from enso.errors import ConfigError
+from enso.features.base import Featurizer, FeaturizerTags
+from enso.features.cache import (
+    FeatureSet,
+    featurize_config,
+    featurizer_id,
+    load_features,
+    open_feature_file,
+)
+from enso.features.indomain import (
+    Doc2VecFeaturizer,
+    FastTextFeaturizer,
+    Word2VecFeaturizer,
+)
+from enso.features.model_folder import ModelFolder, SourceModel
 from enso.features.tfidf import TfidfFeaturizer
-from enso.features.transformer import HFEncoderFeaturizer, MiniLMFeaturizer, RandomEncoderFeaturizer
+from enso.features.transformer import (
+    HFEncoderFeaturizer,
+    MiniLMFeaturizer,
+    RandomEncoderFeaturizer,
+)
 from enso.features.vectors import GloveFeaturizer, StaticVectorsFeaturizer
 from enso.registry import Registry, build
 
@@ -41,12 +60,27 @@ FEATURIZERS.register("random-encoder", RandomEncoderFeaturizer)
 def make_featurizer(name: str, params: dict[str, Any] | None = None) -> Featurizer:
     """A featurizer by registered name with ``params``; ``ConfigError`` on an unknown name or bad value.
 
-    Cheap: nothing is loaded until the featurizer is used.
+    Cheap: nothing is loaded until the featurizer is used. The parameters are checked by the
+    featurizer's one validator (``_validate_params``: its declared constraints, then the checks
+    across parameters), with a one-line error naming the featurizer and the parameter.
     """
     featurizer = build(FEATURIZERS, name, params)
     featurizer.name = FEATURIZERS.canonical(name)
+    validate_featurizer(featurizer)
     return featurizer
 
 
-__all__ = ["FEATURIZERS", "FeatureSet", "Featurizer", "featurize_config", "featurizer_id", "load_features",
-           "make_featurizer", "open_feature_file"]
+def validate_featurizer(featurizer: Featurizer) -> Featurizer:
+    """``featurizer`` if its parameters pass its validator; else ``ConfigError`` naming it and the parameter."""
+    try:
+        featurizer._validate_params()
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad parameters for featurizer {featurizer.name!r}: {exc}") from exc
+    return featurizer
+
+
+__all__ = ["FEATURIZERS", "FeatureSet", "Featurizer", "FeaturizerTags", "ModelFolder", "SourceModel",
+           "featurize_config", "featurizer_id", "load_features", "make_featurizer", "open_feature_file",
+           "validate_featurizer"]

@@ -1,30 +1,91 @@
-"""The featurizer interface: parameters in ``__init__``, ``fit`` on train texts, ``featurize`` in batches."""
+"""The featurizer interface: declared tags and parameters, ``fit`` on train texts, ``featurize`` in batches."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from enso.params import Constraint, validate_params
+
+if TYPE_CHECKING:
+    from enso.features.model_folder import SourceModel
+
 Allocate = Callable[[tuple[int, ...]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class FeaturizerTags:
+    """What a featurizer is, readable from its class without building it (``FEATURIZERS.get(name).tags``).
+
+    - ``in_domain``: it learns from texts in ``fit``, which callers give the train split (or a
+      protocol's fit rows) only; the others learn nothing from the data and ignore fit rows.
+    - ``sparse``: ``featurize`` returns a scipy CSR matrix; the others float32 arrays.
+    - ``units``: what it featurizes: ``("text",)`` one row per text (every featurizer today);
+      ``"token"`` in it when it can give one row per token (sequence labelling, next).
+    - ``source_model``: it has a model folder a fine-tuning target can take
+      (``Featurizer.source_model_folder()``).
+
+    What depends on parameters (``layers = "all"`` gives ``(n, layers, d)``) is the instance
+    method ``Featurizer.output_ndim()``.
+    """
+
+    in_domain: bool = False
+    sparse: bool = False
+    units: tuple[str, ...] = ("text",)
+    source_model: bool = False
+
+
+class _Tag:
+    """A read-only alias of one ``tags`` field, on the class and its instances (the names before tags)."""
+
+    def __init__(self, field: str):
+        self.field = field
+
+    def __get__(self, obj, owner):
+        return getattr(owner.tags, self.field)
+
+
+#: The class attributes that were tags before ``FeaturizerTags``; a subclass that still sets one
+#: (a plug-in written against the old interface) has it folded into its ``tags``.
+_LEGACY_TAGS = ("in_domain", "sparse")
 
 
 class Featurizer:
     """Turns texts into one feature row each, in the order given.
 
-    Subclasses follow scikit-learn's rule: ``__init__`` stores and checks its arguments and
-    does no work. ``in_domain`` featurizers learn from texts in ``fit``, which callers give the
-    train split only. ``sparse`` ones return a scipy CSR matrix, the rest float32 arrays.
+    Subclasses follow scikit-learn's rule: parameters are declared once in
+    ``_parameter_constraints`` (``enso.params`` constraints, checked by ``_validate_params``,
+    which ``make_featurizer`` calls when a config loads and ``load_features`` again before any
+    work); ``__init__`` only stores them, so ``set_params`` behaves as in scikit-learn. Checks
+    that involve more than one parameter or the file system go in ``_check_together``.
+    ``tags`` (a ``FeaturizerTags``) says what kind of featurizer it is. In-domain featurizers
+    learn from texts in ``fit``; sparse ones return a scipy CSR matrix, the rest float32 arrays.
     """
 
     name: str = "featurizer"
-    in_domain: bool = False
-    sparse: bool = False
+    tags: ClassVar[FeaturizerTags] = FeaturizerTags()
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {}
     #: Parameters that change speed or placement but not the numbers; left out of the identity.
     runtime_params: tuple[str, ...] = ()
     #: Bumped when the code changes what a featurizer outputs, so old cached features are not reused.
     version: int = 1
+
+    in_domain = _Tag("in_domain")
+    sparse = _Tag("sparse")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        legacy = {name: cls.__dict__[name] for name in _LEGACY_TAGS
+                  if isinstance(cls.__dict__.get(name), bool)}
+        if legacy:
+            cls.tags = dataclasses.replace(cls.tags, **legacy)
+            for name in legacy:
+                delattr(cls, name)
 
     @classmethod
     def param_names(cls) -> list[str]:
@@ -37,8 +98,36 @@ class Featurizer:
         signature = inspect.signature(cls.__init__)
         return {name: signature.parameters[name].default for name in cls.param_names()}
 
-    def get_params(self) -> dict[str, Any]:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.param_names()}
+
+    def set_params(self, **params: Any) -> Featurizer:
+        """Store parameters (checked by ``_validate_params``, as after ``__init__``)."""
+        names = self.param_names()
+        for key, value in params.items():
+            if key not in names:
+                raise ValueError(f"{type(self).__name__} has no parameter {key!r}; its parameters: {', '.join(names)}")
+            setattr(self, key, value)
+        return self
+
+    def _validate_params(self) -> None:
+        """Raise ValueError naming the first parameter that breaks its declared constraint."""
+        validate_params(self._parameter_constraints, self.get_params())
+        self._check_together()
+
+    def _check_together(self) -> None:
+        """Checks that involve more than one parameter, or files the parameters name; none by default."""
+
+    def output_ndim(self) -> int:
+        """2 for ``(n, d)`` features, 3 for ``(n, layers, d)``; from the parameters alone, loading nothing."""
+        return 2
+
+    def source_model_folder(self) -> SourceModel:
+        """The model folder a fine-tuning target takes, with its file hashes; only if ``tags.source_model``."""
+        from enso.errors import ConfigError
+
+        raise ConfigError(f"featurizer {self.name!r} has no model folder a fine-tuning target can take; "
+                          f"name one of {', '.join(source_model_featurizers())}")
 
     def identity(self) -> dict[str, Any]:
         """What the output depends on: parameters (runtime ones excluded) and model file hashes."""
@@ -50,15 +139,15 @@ class Featurizer:
         return {}
 
     def configure(self, *, device: str | None = None, batch_size: int | None = None,
-                  precision: str | None = None) -> "Featurizer":
+                  precision: str | None = None) -> Featurizer:
         """Apply run-time overrides; featurizers that have no such knobs ignore them."""
         return self
 
-    def prepare(self) -> "Featurizer":
+    def prepare(self) -> Featurizer:
         """Load models or vectors now, so that featurize times only the featurizing."""
         return self
 
-    def fit(self, texts: Sequence[str]) -> "Featurizer":
+    def fit(self, texts: Sequence[str]) -> Featurizer:
         return self
 
     def featurize(self, texts: Sequence[str]):
@@ -86,6 +175,47 @@ class Featurizer:
         defaults = self.param_defaults()
         shown = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v)
         return f"{type(self).__name__}({shown})"
+
+
+class BoolOrAuto(Constraint):
+    """``true``, ``false`` or ``"auto"`` (the featurizer decides from its model or vocabulary)."""
+
+    def check(self, name, value):
+        if not (isinstance(value, bool) or value == "auto"):
+            raise ValueError(f"{name} must be true, false or 'auto', got {value!r}")
+
+    def describe(self):
+        return "true, false or 'auto'"
+
+
+class LocalPath(Constraint):
+    """A non-empty string naming a file (``kind="file"``) or a model folder (``kind="model-folder"``: one
+    with a ``config.json`` or ``modules.json``) that exists when the config is checked."""
+
+    def __init__(self, kind: str, what: str, fix: str):
+        self.kind, self.what, self.fix = kind, what, fix
+
+    def check(self, name, value):
+        from pathlib import Path
+
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be {self.what}, got {value!r}")
+        path = Path(value).expanduser()
+        if self.kind == "file":
+            if not path.is_file():
+                raise ValueError(f"{self.what} {value} does not exist; {self.fix}")
+        elif not ((path / "config.json").is_file() or (path / "modules.json").is_file()):
+            raise ValueError(f"{value} is not a model folder (no config.json or modules.json); {self.fix}")
+
+    def describe(self):
+        return self.what
+
+
+def source_model_featurizers() -> list[str]:
+    """Registered featurizers whose ``tags.source_model`` is set: those a fine-tuning target can name."""
+    from enso.features import FEATURIZERS
+
+    return [name for name, cls in FEATURIZERS.items() if getattr(cls, "tags", FeaturizerTags()).source_model]
 
 
 def is_blank(text: str) -> bool:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from enso.hashing import stable_hash
-from enso.store import Artifact, read_artifact, write_artifact
+from enso.store import Artifact, Reuse, missing, read_artifact, write_artifact
 
 if TYPE_CHECKING:
     from enso.config import ExperimentConfig, Spec
@@ -92,14 +93,14 @@ class FeatureSet:
         return f"FeatureSet({self.featurizer_id}, {self.artifact.meta.get('dataset')}, shape={self.shape})"
 
 
-def featurizer_id(featurizer: "Featurizer", identity: dict[str, Any] | None = None) -> str:
+def featurizer_id(featurizer: Featurizer, identity: dict[str, Any] | None = None) -> str:
     """``<name>-<hash of identity>``; pass ``identity`` when it is already at hand (it hashes model files)."""
     identity = featurizer.identity() if identity is None else identity
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in featurizer.name)
     return f"{safe}-{stable_hash(identity, 12)}"
 
 
-def _as_spec(spec) -> "Spec":
+def _as_spec(spec) -> Spec:
     from enso.config import Spec
 
     if isinstance(spec, Spec):
@@ -118,7 +119,7 @@ def fit_rows_digest(rows) -> str:
     return hashlib.sha256(np.ascontiguousarray(rows, dtype="<i8").tobytes()).hexdigest()
 
 
-def check_fit_rows(fit_rows, dataset: "Dataset") -> np.ndarray:
+def check_fit_rows(fit_rows, dataset: Dataset) -> np.ndarray:
     """``fit_rows`` as an int64 array of distinct row positions of ``dataset``; ValueError otherwise."""
     rows = np.asarray(fit_rows)
     if rows.ndim != 1 or rows.size == 0:
@@ -134,30 +135,44 @@ def check_fit_rows(fit_rows, dataset: "Dataset") -> np.ndarray:
     return rows
 
 
-def load_features(spec, dataset: "Dataset", workspace: "Workspace", *, device: str = "auto",
-                  batch_size: int | None = None, precision: str | None = None, force: bool = False,
-                  featurizer: "Featurizer | None" = None, progress: bool = True, fit_rows=None) -> FeatureSet:
+def _reuse(reuse: Reuse | str, force: bool | None) -> Reuse:
+    """The policy from ``reuse``, or from the old ``force`` flag (``True``: recompute) while callers still pass it."""
+    if force is not None:
+        return Reuse.RECOMPUTE if force else Reuse.parse(reuse)
+    return Reuse.parse(reuse)
+
+
+def load_features(spec, dataset: Dataset, workspace: Workspace, *, device: str = "auto",
+                  batch_size: int | None = None, precision: str | None = None, reuse: Reuse | str = Reuse.REUSE,
+                  featurizer: Featurizer | None = None, progress: bool = True, fit_rows=None,
+                  command: str = "enso featurize EXPERIMENT", force: bool | None = None) -> FeatureSet:
     """Features of ``dataset`` from the featurizer ``spec``: read from the cache, or computed and stored.
 
     In-domain featurizers are fit on the dataset's train split only, or, given ``fit_rows``
     (dataset row positions, e.g. one outer CV fold's training part), on those rows only, in
     that order: a cached artifact of its own beside the train-split one, its location and
     key carrying a digest of ``fit_rows``. Featurizers that learn nothing from the data
-    ignore ``fit_rows``. ``force`` recomputes.
+    ignore ``fit_rows``. ``reuse`` (``enso.store.Reuse``): ``REUSE`` reads a valid stored artifact
+    and computes a missing one, ``RECOMPUTE`` computes anyway, ``ONLY_CACHED`` raises a one-line
+    ``EnsoError`` for a missing one, naming ``command`` as what makes it. (``force=True``, the
+    flag ``reuse`` replaces, still means ``RECOMPUTE`` until its last callers switch.)
 
     The check for a cached artifact and its computation run under the artifact's lock, so
     two processes asking for the same features compute them once; the second reads the
     first's artifact.
     """
-    from enso.features import make_featurizer
+    from enso.features import make_featurizer, validate_featurizer
     from enso.store import artifact_lock
 
+    reuse = _reuse(reuse, force)
     spec = _as_spec(spec)
     if featurizer is None:
         featurizer = make_featurizer(spec.name, spec.params)
+    else:
+        validate_featurizer(featurizer)  # one given built (or changed by set_params) is checked here too
     featurizer.configure(device=device, batch_size=batch_size, precision=precision)
     rows = None
-    if fit_rows is not None and featurizer.in_domain:
+    if fit_rows is not None and featurizer.tags.in_domain:
         rows = check_fit_rows(fit_rows, dataset)
         if np.array_equal(rows, dataset.split_index("train")):
             rows = None  # exactly the train split: the ordinary artifact
@@ -171,11 +186,14 @@ def load_features(spec, dataset: "Dataset", workspace: "Workspace", *, device: s
         key_parts["fit_rows"] = digest
     key = stable_hash(key_parts)
     with artifact_lock(location):
-        if not force:
+        if reuse.reads:
             artifact = read_artifact(location, key)
             if artifact is not None:
                 log.info("%s on %s: cached in %s", spec.label, dataset.name, location)
                 return FeatureSet(artifact, cached=True)
+        if not reuse.computes:
+            fitted = " fitted on the given rows" if rows is not None else ""
+            raise missing(f"features {spec.label} on {dataset.name}{fitted} ({fid})", command)
         _compute(featurizer, fid, identity, dataset, location, key, progress, rows)
         artifact = read_artifact(location, key)
     if artifact is None:  # only if the folder was changed under us
@@ -184,9 +202,9 @@ def load_features(spec, dataset: "Dataset", workspace: "Workspace", *, device: s
     return FeatureSet(artifact, cached=False)
 
 
-def _compute(featurizer: "Featurizer", fid: str, identity: dict, dataset: "Dataset", location: Path,
+def _compute(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset, location: Path,
              key: str, show_progress: bool, fit_rows: np.ndarray | None = None) -> None:
-    from tqdm.auto import tqdm
+    from enso import progress
 
     texts = dataset.texts
     log.info("%s on %s: computing %d rows -> %s", featurizer.name, dataset.name, len(texts), location)
@@ -197,7 +215,7 @@ def _compute(featurizer: "Featurizer", fid: str, identity: dict, dataset: "Datas
     meta["load_seconds"] = round(time.perf_counter() - started, 4)
     fit_seconds = 0.0
     inputs = {"dataset": dataset.content_hash, "dataset_name": dataset.name, "models": identity["models"]}
-    if featurizer.in_domain:
+    if featurizer.tags.in_domain:
         train = dataset.split_index("train") if fit_rows is None else fit_rows
         if len(train) == 0:
             from enso.errors import EnsoError
@@ -205,15 +223,14 @@ def _compute(featurizer: "Featurizer", fid: str, identity: dict, dataset: "Datas
         started = time.perf_counter()
         featurizer.fit([texts[i] for i in train])
         fit_seconds = time.perf_counter() - started
-        meta["fit_rows"] = int(len(train))
+        meta["fit_rows"] = len(train)
         meta["fit_split"] = "train" if fit_rows is None else "rows"
         if fit_rows is not None:
             meta["fit_rows_digest"] = inputs["fit_rows"] = fit_rows_digest(fit_rows)
     with write_artifact(location, key=key, kind="features", params=identity["params"], inputs=inputs) as writer, \
-            tqdm(total=len(texts), desc=f"{featurizer.name} {dataset.name}", unit="text", leave=False,
-                 disable=None if show_progress else True) as bar:
+            progress.bar(len(texts), f"{featurizer.name} {dataset.name}", "text", enabled=show_progress) as bar:
         started = time.perf_counter()
-        if featurizer.sparse:
+        if featurizer.tags.sparse:
             X = featurizer.featurize(texts)
             bar.update(len(texts))
             _save_sparse(writer.path / SPARSE_FILE, X)
@@ -251,21 +268,21 @@ def _compute(featurizer: "Featurizer", fid: str, identity: dict, dataset: "Datas
              len(texts) / seconds if seconds > 0 else float("inf"))
 
 
-def featurize_config(config: "ExperimentConfig", workspace: "Workspace", *, device: str = "auto",
-                     batch_size: int | None = None, precision: str | None = None, force: bool = False,
+def featurize_config(config: ExperimentConfig, workspace: Workspace, *, device: str = "auto",
+                     batch_size: int | None = None, precision: str | None = None, reuse: Reuse | str = Reuse.REUSE,
                      datasets: Sequence[str] | None = None, featurizers: Sequence[str] | None = None,
-                     ) -> list[FeatureSet]:
+                     force: bool | None = None) -> list[FeatureSet]:
     """Every dataset x featurizer of ``config`` (optionally filtered by name), cached ones read back.
 
     All featurizers are built and all datasets loaded before any work, so a bad name,
-    parameter or missing dataset fails at once.
+    parameter or missing dataset fails at once. ``reuse`` as in ``load_features``.
     """
-    from tqdm.auto import tqdm
-
-    from enso.data import load_dataset
+    from enso import progress
+    from enso.data import load_dataset, resolve_dataset
     from enso.errors import ConfigError
     from enso.features import FEATURIZERS, make_featurizer
 
+    reuse = _reuse(reuse, force)
     specs = list(config.featurizers)
     if featurizers:
         listed = {FEATURIZERS.canonical(s.name) for s in specs}
@@ -276,11 +293,8 @@ def featurize_config(config: "ExperimentConfig", workspace: "Workspace", *, devi
         specs = [s for s in specs if FEATURIZERS.canonical(s.name) in wanted]
     names = list(config.datasets)
     if datasets:
-        from enso.data import DATASETS
-
-        with DATASETS.using(workspace):
-            wanted = {DATASETS.canonical(d): d for d in datasets}
-            listed_datasets = {DATASETS.canonical(n): n for n in names}
+        wanted = {resolve_dataset(d, workspace): d for d in datasets}
+        listed_datasets = {resolve_dataset(n, workspace): n for n in names}
         unknown = [given for canonical, given in wanted.items() if canonical not in listed_datasets]
         if unknown:
             raise ConfigError(f"dataset(s) {', '.join(unknown)} not in experiment {config.name!r}, "
@@ -295,11 +309,13 @@ def featurize_config(config: "ExperimentConfig", workspace: "Workspace", *, devi
     loaded = [load_dataset(name, workspace, max_examples=config.cap_for(name)) for name in names]
     results = []
     pairs = [(dataset, spec, featurizer) for dataset in loaded for spec, featurizer in built]
-    with tqdm(pairs, desc="featurize", unit="pair", disable=None) as bar:
-        for dataset, spec, featurizer in bar:
+    with progress.bar(len(pairs), "featurize", "pair") as bar:
+        for dataset, spec, featurizer in pairs:
             bar.set_postfix_str(f"{spec.label} {dataset.name}")
             results.append(load_features(spec, dataset, workspace, device=device, batch_size=batch_size,
-                                         precision=precision, force=force, featurizer=featurizer))
+                                         precision=precision, reuse=reuse, featurizer=featurizer,
+                                         command=f"enso featurize {config.name}"))
+            bar.update()
     cached = sum(fs.cached for fs in results)
     log.info("featurized %d dataset x featurizer pairs (%d cached, %d computed)",
              len(results), cached, len(results) - cached)

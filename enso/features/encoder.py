@@ -5,21 +5,23 @@ Needs only numpy, torch, tokenizers and transformers (no pandas, scikit-learn or
 texts in chunks, sorts each chunk by token length so batches carry little padding, and pads
 (on CUDA also pins and copies) the next batches while the model runs the current one.
 Pooled rows go straight into the output array, which is usually a memory-mapped ``.npy``.
+What a model folder holds (``ModelFolder``) is read in ``enso.features.model_folder``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
+
+from enso.features.model_folder import ModelFolder  # noqa: F401 - re-exported for benchmarks/featurize.py, one phase
 
 log = logging.getLogger(__name__)
 
@@ -69,96 +71,6 @@ def default_batch_size(device: str, precision: str = "fp32") -> int:
     if device.startswith("cuda"):
         return 256
     return 32 if precision == "fp32" else 128
-
-
-@dataclass(frozen=True)
-class ModelFolder:
-    """Where a transformers or sentence-transformers model keeps its parts."""
-
-    root: Path
-    transformer: Path
-    max_length: int | None
-    pooling: str | None
-    normalize: bool | None
-
-    @classmethod
-    def inspect(cls, path: str | Path) -> "ModelFolder":
-        root = Path(path).expanduser()
-        if not root.is_dir():
-            from enso.errors import ConfigError
-            raise ConfigError(f"model folder {root} does not exist; pass the folder of a transformers "
-                              "or sentence-transformers model (with config.json)")
-        transformer, pooling, normalize, max_length = root, None, None, None
-        modules_file = root / "modules.json"
-        if modules_file.is_file():
-            modules = json.loads(modules_file.read_text(encoding="utf-8"))
-            normalize = False
-            for module in modules:
-                kind = module.get("type", "")
-                folder = root / module.get("path", "")
-                if kind.endswith("Transformer"):
-                    transformer = folder
-                elif kind.endswith("Pooling") and (folder / "config.json").is_file():
-                    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-                    if config.get("pooling_mode_cls_token"):
-                        pooling = "cls"
-                    elif config.get("pooling_mode_mean_tokens"):
-                        pooling = "mean"
-                elif kind.endswith("Normalize"):
-                    normalize = True
-            for candidate in (transformer / "sentence_bert_config.json", root / "sentence_bert_config.json"):
-                if candidate.is_file():
-                    max_length = json.loads(candidate.read_text(encoding="utf-8")).get("max_seq_length")
-                    break
-        if not (transformer / "config.json").is_file():
-            from enso.errors import ConfigError
-            raise ConfigError(f"{transformer} has no config.json; pass the folder of a transformers "
-                              "or sentence-transformers model")
-        return cls(root, transformer, max_length, pooling, normalize)
-
-    def position_limit(self) -> int | None:
-        config = json.loads((self.transformer / "config.json").read_text(encoding="utf-8"))
-        positions = config.get("max_position_embeddings")
-        return positions if isinstance(positions, int) and positions > 0 else None
-
-    def default_max_length(self) -> int:
-        if self.max_length:
-            return int(self.max_length)
-        config = json.loads((self.transformer / "config.json").read_text(encoding="utf-8"))
-        limit = 512
-        tokenizer_config = self.transformer / "tokenizer_config.json"
-        if tokenizer_config.is_file():
-            declared = json.loads(tokenizer_config.read_text(encoding="utf-8")).get("model_max_length")
-            if isinstance(declared, int) and 0 < declared < 100_000:
-                limit = min(limit, declared)
-        positions = config.get("max_position_embeddings")
-        if isinstance(positions, int) and positions > 0:
-            limit = min(limit, positions)
-        return limit
-
-    def files(self, include_weights: bool = True) -> list[Path]:
-        """The files that define the model's output: configs, tokenizer, and the weights torch loads.
-
-        Not READMEs, git metadata, other frameworks' weights (TF, Flax, ONNX, OpenVINO), nor
-        ``.bin`` weights when ``.safetensors`` ones are there (transformers prefers those).
-        """
-        skipped_suffixes = {".md", ".h5", ".msgpack", ".onnx", ".ot", ".tflite"}
-        skipped_folders = {"onnx", "openvino", "tf", "flax"}
-        has_safetensors = any(self.transformer.glob("*.safetensors"))
-        chosen = []
-        for path in sorted(self.root.rglob("*")):
-            relative = path.relative_to(self.root)
-            suffix = path.suffix.lower()
-            if not path.is_file() or any(part.startswith(".") for part in relative.parts) \
-                    or suffix in skipped_suffixes or skipped_folders & set(relative.parts[:-1]):
-                continue
-            weights = suffix in {".safetensors", ".bin", ".pt", ".pth"}
-            if weights and (not include_weights or (suffix != ".safetensors" and has_safetensors)):
-                continue
-            if path.name.endswith(".index.json") and not include_weights:
-                continue
-            chosen.append(path)
-        return chosen
 
 
 def load_tokenizer(folder: Path, max_length: int):
@@ -393,7 +305,7 @@ def encode(
                 flush()
         flush()
     stats = {
-        "empty_texts": int(len(blank)),
+        "empty_texts": len(blank),
         "tokens": counts["tokens"],
         "texts_at_max_length": counts["at_max"],
         "padding_share": round(1.0 - counts["tokens"] / counts["padded"], 4) if counts["padded"] else 0.0,

@@ -8,14 +8,15 @@ vectors in any process.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
-from enso.features.base import Featurizer, is_blank
+from enso.features.base import Featurizer, FeaturizerTags, is_blank
 from enso.features.tokens import tokenize_all
 from enso.features.vectors import mean_of_vectors
-from enso.params import check_bool, check_choice, check_int, check_number
+from enso.params import Bool, Choice, Integer, Number, check_int
 from enso.seeds import derive_seed
 
 
@@ -29,18 +30,15 @@ def _not_enough_text(name: str, texts: int, exc: Exception):
     return EnsoError(f"{name} could not train on {texts} train texts ({exc}); lower min_count")
 
 
-class _GensimFeaturizer(Featurizer):
-    in_domain = True
+#: Parameters every gensim featurizer takes.
+_GENSIM_CONSTRAINTS = {
+    "vector_size": Integer(1), "window": Integer(1), "min_count": Integer(1), "epochs": Integer(1),
+    "negative": Integer(0), "sample": Number(0.0, 1.0), "seed": Integer(0), "lowercase": Bool(),
+}
 
-    def _check(self, vector_size, window, min_count, epochs, negative, sample, seed, lowercase) -> None:
-        check_int("vector_size", vector_size)
-        check_int("window", window)
-        check_int("min_count", min_count)
-        check_int("epochs", epochs)
-        check_int("negative", negative, minimum=0)
-        check_number("sample", sample, 0.0, 1.0)
-        check_int("seed", seed, minimum=0)
-        check_bool("lowercase", lowercase)
+
+class _GensimFeaturizer(Featurizer):
+    tags = FeaturizerTags(in_domain=True)
 
     def _common(self) -> dict[str, Any]:
         return {"vector_size": self.vector_size, "window": self.window, "min_count": self.min_count,
@@ -57,11 +55,10 @@ class Word2VecFeaturizer(_GensimFeaturizer):
     """word2vec trained on the train split (``algorithm``: skipgram or cbow); a text is the mean of its word vectors."""
 
     name = "word2vec"
+    _parameter_constraints: ClassVar[dict] = {"algorithm": Choice("skipgram", "cbow"), **_GENSIM_CONSTRAINTS}
 
     def __init__(self, algorithm: str = "skipgram", vector_size: int = 100, window: int = 5, min_count: int = 2,
                  epochs: int = 10, negative: int = 5, sample: float = 1e-3, seed: int = 0, lowercase: bool = True):
-        check_choice("algorithm", algorithm, ("skipgram", "cbow"))
-        self._check(vector_size, window, min_count, epochs, negative, sample, seed, lowercase)
         self.algorithm = algorithm
         self.vector_size = vector_size
         self.window = window
@@ -77,7 +74,7 @@ class Word2VecFeaturizer(_GensimFeaturizer):
 
         return Word2Vec(sentences, sg=int(self.algorithm == "skipgram"), **self._common())
 
-    def fit(self, texts: Sequence[str]) -> "Word2VecFeaturizer":
+    def fit(self, texts: Sequence[str]) -> Word2VecFeaturizer:
         sentences = tokenize_all(texts, self.lowercase)
         try:
             self.model_ = self._train(sentences)
@@ -99,17 +96,19 @@ class FastTextFeaturizer(Word2VecFeaturizer):
     """fastText trained on the train split: word vectors from character n-grams, so unseen words get one too."""
 
     name = "fasttext"
+    _parameter_constraints: ClassVar[dict] = {**Word2VecFeaturizer._parameter_constraints,
+                                              "min_n": Integer(1), "max_n": Integer(1), "bucket": Integer(1)}
 
     def __init__(self, algorithm: str = "skipgram", vector_size: int = 100, window: int = 5, min_count: int = 2,
                  epochs: int = 10, negative: int = 5, sample: float = 1e-3, min_n: int = 3, max_n: int = 6,
                  bucket: int = 200_000, seed: int = 0, lowercase: bool = True):
         super().__init__(algorithm, vector_size, window, min_count, epochs, negative, sample, seed, lowercase)
-        check_int("min_n", min_n)
-        check_int("max_n", max_n, minimum=min_n)
-        check_int("bucket", bucket)
         self.min_n = min_n
         self.max_n = max_n
         self.bucket = bucket
+
+    def _check_together(self) -> None:
+        check_int("max_n", self.max_n, minimum=self.min_n)
 
     def _train(self, sentences: list[list[str]]):
         from gensim.models import FastText
@@ -127,14 +126,12 @@ class Doc2VecFeaturizer(_GensimFeaturizer):
     """
 
     name = "doc2vec"
+    _parameter_constraints: ClassVar[dict] = {"algorithm": Choice("pv-dbow", "pv-dm"), **_GENSIM_CONSTRAINTS,
+                                              "infer_epochs": Integer(1, allow_none=True), "dbow_words": Bool()}
 
     def __init__(self, algorithm: str = "pv-dbow", vector_size: int = 100, window: int = 5, min_count: int = 2,
                  epochs: int = 20, infer_epochs: int | None = None, dbow_words: bool = True, negative: int = 5,
                  sample: float = 1e-3, seed: int = 0, lowercase: bool = True):
-        check_choice("algorithm", algorithm, ("pv-dbow", "pv-dm"))
-        self._check(vector_size, window, min_count, epochs, negative, sample, seed, lowercase)
-        check_int("infer_epochs", infer_epochs, allow_none=True)
-        check_bool("dbow_words", dbow_words)
         self.algorithm = algorithm
         self.vector_size = vector_size
         self.window = window
@@ -147,7 +144,7 @@ class Doc2VecFeaturizer(_GensimFeaturizer):
         self.seed = seed
         self.lowercase = lowercase
 
-    def fit(self, texts: Sequence[str]) -> "Doc2VecFeaturizer":
+    def fit(self, texts: Sequence[str]) -> Doc2VecFeaturizer:
         from gensim.models.doc2vec import Doc2Vec, TaggedDocument
 
         documents = [TaggedDocument(words, [i]) for i, words in enumerate(tokenize_all(texts, self.lowercase))]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
-from enso.features.base import Featurizer, is_blank
-from enso.params import check_bool, check_choice, check_int, check_number
+from enso.features.base import Featurizer, FeaturizerTags, is_blank
+from enso.params import Bool, Choice, Integer, Number, check_int
 
 
 class TfidfFeaturizer(Featurizer):
@@ -17,21 +18,16 @@ class TfidfFeaturizer(Featurizer):
     """
 
     name = "tfidf"
-    in_domain = True
-    sparse = True
+    tags = FeaturizerTags(in_domain=True, sparse=True)
+    _parameter_constraints: ClassVar[dict] = {
+        "ngram_min": Integer(1), "ngram_max": Integer(1), "min_df": Integer(1), "max_df": Number(0.0, 1.0),
+        "max_features": Integer(1, allow_none=True), "sublinear_tf": Bool(), "lowercase": Bool(),
+        "norm": Choice("l2", "l1", None), "smooth_idf": Bool(),
+    }
 
     def __init__(self, ngram_min: int = 1, ngram_max: int = 2, min_df: int = 1, max_df: float = 1.0,
                  max_features: int | None = None, sublinear_tf: bool = True, lowercase: bool = True,
                  norm: str | None = "l2", smooth_idf: bool = True):
-        check_int("ngram_min", ngram_min)
-        check_int("ngram_max", ngram_max, minimum=ngram_min)
-        check_int("min_df", min_df)
-        check_number("max_df", max_df, 0.0, 1.0)
-        check_int("max_features", max_features, allow_none=True)
-        check_choice("norm", norm, ("l2", "l1", None))
-        check_bool("sublinear_tf", sublinear_tf)
-        check_bool("lowercase", lowercase)
-        check_bool("smooth_idf", smooth_idf)
         self.ngram_min = ngram_min
         self.ngram_max = ngram_max
         self.min_df = min_df
@@ -42,7 +38,10 @@ class TfidfFeaturizer(Featurizer):
         self.norm = norm
         self.smooth_idf = smooth_idf
 
-    def fit(self, texts: Sequence[str]) -> "TfidfFeaturizer":
+    def _check_together(self) -> None:
+        check_int("ngram_max", self.ngram_max, minimum=self.ngram_min)
+
+    def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         texts = list(texts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 # "don't" -> "do", "n't"; "it's" -> "it", "'s"; "e-mail" and "3.5" stay whole; other punctuation alone.
 _TOKEN = re.compile(r"\w+(?=n't\b)|n't\b|'\w+|\w+(?:[-.,]\w+)*|\.\.\.|--|[^\w\s]", re.UNICODE)

