@@ -2,12 +2,59 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from enso.params import Constraint, Registered, Seed, validate_params
+
+#: The task types a target that classifies feature rows fits: one label per row, whether the row
+#: is a text's features or a pair's combined features.
+ROW_CLASSIFICATION = ("classification", "pair-classification")
+
+
+@dataclass(frozen=True)
+class TargetTags:
+    """What a target takes and gives, readable from its class without building it (``TARGETS.get(name).tags``).
+
+    - ``input``: ``"features"``: a feature matrix from a featurizer (every target today);
+      ``"texts"``: the texts themselves plus the source model of the featurizer the target
+      names (``Featurizer.source_model_folder()``, a ``SourceModel``): the fine-tuning targets.
+    - ``accepts_sparse``: whether ``fit``/``predict`` take scipy sparse matrices.
+    - ``input_ndim``: 2 for ``(n, d)`` features, 3 for ``(n, layers, d)`` (``layers = "all"``).
+    - ``tasks``: the task types (``enso.tasks`` names) it fits.
+    - ``proba``: whether ``scores`` gives probabilities (log loss, and searching by it, need them).
+    """
+
+    input: str = "features"
+    accepts_sparse: bool = True
+    input_ndim: int = 2
+    tasks: tuple[str, ...] = ROW_CLASSIFICATION
+    proba: bool = True
+
+    def __post_init__(self):
+        if self.input not in ("features", "texts"):
+            raise ValueError(f"TargetTags.input must be 'features' or 'texts', got {self.input!r}")
+        if self.input_ndim not in (2, 3):
+            raise ValueError(f"TargetTags.input_ndim must be 2 or 3, got {self.input_ndim!r}")
+
+
+class _Tag:
+    """A read-only alias of one ``tags`` field, on the class and its instances (the names before tags)."""
+
+    def __init__(self, field: str):
+        self.field = field
+
+    def __get__(self, obj, owner):
+        return getattr(owner.tags, self.field)
+
+
+#: Class attributes that were tags before ``TargetTags`` (old name -> field); a subclass that still
+#: sets one (a plug-in written against the old interface) has it folded into its ``tags``.
+_LEGACY_TAGS = {"accepts_sparse": "accepts_sparse", "input_ndim": "input_ndim", "has_proba": "proba"}
 
 #: Parameters every registered target takes (the engine sets them per cell).
 COMMON_CONSTRAINTS: dict[str, Constraint] = {
@@ -16,6 +63,23 @@ COMMON_CONSTRAINTS: dict[str, Constraint] = {
 }
 #: The parameter of every target that chooses hyperparameters: the METRICS name it optimises.
 SCORING_CONSTRAINT: dict[str, Constraint] = {"scoring": Registered("enso.metrics:METRICS")}
+
+
+class SourceFeaturizer(Constraint):
+    """The featurizer whose model an ``input="texts"`` target fine-tunes (its ``source`` parameter):
+    a registered featurizer name whose ``tags.source_model`` is set."""
+
+    def check(self, name, value):
+        Registered("enso.features:FEATURIZERS").check(name, value)
+        from enso.features import FEATURIZERS
+        from enso.features.base import source_model_featurizers
+
+        if not FEATURIZERS.get(value).tags.source_model:
+            raise ValueError(f"{name}: featurizer {value!r} has no model folder a fine-tuning target can take; "
+                             f"name one of {', '.join(source_model_featurizers())}")
+
+    def describe(self):
+        return "a featurizer with a model folder"
 
 
 class Target(ClassifierMixin, BaseEstimator):
@@ -29,16 +93,31 @@ class Target(ClassifierMixin, BaseEstimator):
     ``fit(X, y, *, validation=None)``. After fitting it exposes ``classes_``,
     ``chosen_params_`` (the hyperparameters used and how they were chosen) and ``n_fit_``
     (rows of the final fit, after resampling).
+
+    ``tags`` (a ``TargetTags``) says what it takes. ``input="features"`` targets get ``X`` from
+    the features of the featurizer they are crossed with (the task type lays them out per
+    cell). ``input="texts"`` targets (fine-tuning) get ``X`` as the list of texts and the source
+    model as ``fit(X, y, *, validation=None, source=SourceModel)``, from the featurizer their
+    ``source`` parameter names (``SourceFeaturizer`` checks it); ``predict``/``scores`` take texts.
     """
 
     name = "target"
-    #: whether ``fit``/``predict`` take scipy sparse matrices
-    accepts_sparse = True
-    #: 2 for ``(n, d)`` features, 3 for ``(n, layers, d)`` features
-    input_ndim = 2
-    #: whether ``scores`` gives probabilities (searching by log loss needs them)
-    has_proba = True
+    tags: ClassVar[TargetTags] = TargetTags()
     _parameter_constraints: ClassVar[dict[str, Constraint]] = {}
+
+    accepts_sparse = _Tag("accepts_sparse")
+    input_ndim = _Tag("input_ndim")
+    has_proba = _Tag("proba")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        legacy = {field: cls.__dict__[old] for old, field in _LEGACY_TAGS.items()
+                  if isinstance(cls.__dict__.get(old), (bool, int))}
+        if legacy:
+            cls.tags = dataclasses.replace(cls.tags, **legacy)
+            for old in _LEGACY_TAGS:
+                if old in cls.__dict__ and not isinstance(cls.__dict__[old], _Tag):
+                    delattr(cls, old)
 
     def _validate_params(self) -> None:
         """Raise ValueError naming the first parameter that breaks its declared constraint."""
@@ -47,7 +126,7 @@ class Target(ClassifierMixin, BaseEstimator):
 
     def _check_together(self) -> None:
         """Checks that involve more than one parameter (or the class); none by default."""
-        if "scoring" in self._parameter_constraints and not self.has_proba:
+        if "scoring" in self._parameter_constraints and not self.tags.proba:
             from enso.metrics import METRICS
 
             metric = METRICS.get(self.get_params(deep=False)["scoring"])
@@ -57,7 +136,7 @@ class Target(ClassifierMixin, BaseEstimator):
 
     def scores(self, X) -> tuple[str, np.ndarray] | None:
         """Class scores for ranking metrics: ``("proba", P)`` or ``("decision", D)``, columns in ``classes_`` order."""
-        if hasattr(self, "predict_proba") and self.has_proba:
+        if hasattr(self, "predict_proba") and self.tags.proba:
             return "proba", np.asarray(self.predict_proba(X))
         if hasattr(self, "decision_function"):
             return "decision", np.asarray(self.decision_function(X))

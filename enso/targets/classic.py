@@ -14,7 +14,7 @@ from sklearn.preprocessing import normalize
 from sklearn.svm import SVC
 
 from enso.params import AnyOf, Choice, Grid, ListOf, Number, Positive
-from enso.targets.base import COMMON_CONSTRAINTS, Target
+from enso.targets.base import COMMON_CONSTRAINTS, Target, TargetTags
 from enso.targets.linear import DEFAULT_CS, _ByC
 from enso.targets.search import FINAL_STREAM, SearchTarget, resample_rows, take
 
@@ -23,7 +23,7 @@ class RBFSVM(_ByC):
     """Support vector machine with an RBF kernel (gamma='scale'), C by inner CV (ties to the larger C)."""
 
     name = "rbf-svm"
-    has_proba = False
+    tags = TargetTags(proba=False)
     _parameter_constraints: ClassVar[dict] = {
         **SearchTarget._parameter_constraints,
         "C": Positive(allow_none=True), "Cs": Grid(), "gamma": AnyOf(Choice("scale", "auto"), Positive()),
@@ -231,7 +231,7 @@ class NearestCentroidTarget(Target):
     """Nearest class mean, by cosine (centroids of unit vectors) or euclidean distance; no hyperparameters."""
 
     name = "nearest-centroid"
-    has_proba = False
+    tags = TargetTags(proba=False)
     _parameter_constraints: ClassVar[dict] = {**COMMON_CONSTRAINTS, "metric": Choice("cosine", "euclidean")}
 
     def __init__(self, metric="cosine", resampler="none", random_state=None):

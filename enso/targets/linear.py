@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.svm import LinearSVC
 
 from enso.params import Choice, Grid, Positive
+from enso.targets.base import TargetTags
 from enso.targets.search import Search, SearchTarget
 
 DEFAULT_CS = (0.01, 0.1, 1.0, 10.0, 100.0)
@@ -168,7 +169,7 @@ class LinearSVM(_ByC):
     """Linear support vector machine (liblinear), C by inner CV (ties to the larger C); ranked by decision scores."""
 
     name = "linear-svm"
-    has_proba = False
+    tags = TargetTags(proba=False)
     _parameter_constraints: ClassVar[dict] = {
         **SearchTarget._parameter_constraints,
         "C": Positive(allow_none=True), "Cs": Grid(), "cv": Positive(integer=True),

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from enso.params import Number, Positive
-from enso.targets.base import COMMON_CONSTRAINTS, Target
+from enso.targets.base import COMMON_CONSTRAINTS, Target, TargetTags
 from enso.targets.search import FINAL_STREAM, resample_rows
 
 
@@ -78,8 +78,6 @@ _TORCH_CONSTRAINTS = {
 
 
 class _TorchTarget(Target):
-    has_proba = True
-
     def _network(self, n_features, n_classes):
         raise NotImplementedError
 
@@ -209,8 +207,7 @@ class LayerMix(_TorchTarget):
     """
 
     name = "layer-mix"
-    accepts_sparse = False
-    input_ndim = 3
+    tags = TargetTags(accepts_sparse=False, input_ndim=3)
 
     _parameter_constraints: ClassVar[dict] = _TORCH_CONSTRAINTS
 
