@@ -1,4 +1,4 @@
-"""A loopback HTTP server that misbehaves on purpose, small builders for test archives, and a CLI runner."""
+"""A loopback HTTP server that misbehaves on purpose, and small builders for test archives."""
 
 from __future__ import annotations
 
@@ -147,13 +147,3 @@ def tar_with(path: Path, members: dict[str, bytes], symlinks: dict[str, str] | N
                 info.linkname = target
                 archive.addfile(info)
     return path
-
-
-def run_download(workspace, *args: str):
-    """``python -m enso.download --root WORKSPACE ARGS`` in-process: the result and its ``error:`` lines."""
-    from click.testing import CliRunner
-
-    from enso.download import main
-
-    result = CliRunner().invoke(main, ["--root", str(workspace.root), *args])
-    return result, [line for line in result.stderr.splitlines() if line.startswith("error:")]

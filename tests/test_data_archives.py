@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data_helpers import tar_with, zip_with  # noqa: E402
-
-from enso.data.archives import Archive, UnsafeArchiveError  # noqa: E402
-from enso.errors import EnsoError  # noqa: E402
+from enso.data.archives import Archive, UnsafeArchiveError
+from enso.errors import EnsoError
+from tests.data_helpers import tar_with, zip_with
 
 GOOD = {"pkg/data/a.csv": b"1,hello\n", "pkg/data/b.txt": b"x"}
 

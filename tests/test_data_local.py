@@ -9,9 +9,21 @@ import sys
 import pandas as pd
 import pytest
 
-from enso.data import DATASETS, download, load_dataset
+from enso.data import DATASETS, download, import_local, is_downloaded, load_dataset, resolve_dataset
+from enso.data.cards import info_text, listing_text
+from enso.errors import UnknownNameError
 from enso.store import read_artifact
-from tests.data_helpers import run_download as run
+from enso.workspace import Workspace
+from tests.cli import enso
+
+
+
+
+def run(workspace, *args):
+    """``enso download ARGS`` in ``workspace``: what it did, and its ``error:`` lines."""
+    ran = enso("download", *args, root=workspace)
+    return ran, ran.errors
+
 
 TEXTS = [f"review number {i} says {'good' if i % 3 else 'bad'} things" for i in range(30)]
 LABELS = ["pos" if i % 3 else "neg" for i in range(30)]
@@ -34,13 +46,39 @@ def test_csv_import_stores_a_dataset_usable_by_name(workspace, tmp_path):
     assert dataset.frame.groupby("label")["split"].apply(lambda s: (s == "test").sum()).to_dict() == \
         {"neg": 2, "pos": 4}
     assert dataset.card["sources"][0]["sha256"] and dataset.card["local"] is True
-    # Configs name it like a registered dataset (ENSO_ROOT points at the workspace).
-    assert DATASETS.canonical("myreviews") == "MyReviews"
+    # Configs name it like a registered dataset, through the workspace that holds it.
+    assert DATASETS.in_workspace(workspace).canonical("myreviews") == "MyReviews"
     assert download(["MyReviews"], workspace)[0].content_hash == dataset.content_hash
     listing, _ = run(workspace, "--list")
     assert any(line.startswith("MyReviews") and line.endswith("local") for line in listing.output.splitlines())
     info, _ = run(workspace, "--info", "MyReviews")
     assert info.exit_code == 0 and "mine.csv" in info.output
+
+
+def test_a_local_dataset_is_found_through_its_workspace_from_any_directory(tmp_path, monkeypatch):
+    """No attached workspace, no current-directory fallback: the workspace passed is where names are looked up."""
+    workspace = Workspace(tmp_path / "ws")
+    path = write_csv(tmp_path / "mine.csv")
+    stored = import_local(path, workspace, name="MyReviews", text_column="body", label_column="stars")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("ENSO_ROOT", raising=False)
+    assert resolve_dataset("myreviews", workspace) == "MyReviews"
+    assert "MyReviews" in DATASETS.in_workspace(workspace) and DATASETS.in_workspace(workspace).is_local("myreviews")
+    assert load_dataset("MYREVIEWS", workspace).content_hash == stored.content_hash
+    assert download(["myreviews"], workspace)[0].content_hash == stored.content_hash
+    assert is_downloaded("myreviews", workspace)
+    assert any(line.startswith("MyReviews") and line.endswith("local") for line in listing_text(workspace).splitlines())
+    assert "the user's own data from mine.csv" in info_text("myreviews", workspace)
+    # Without its workspace the name is unknown, even from inside that workspace's folder.
+    monkeypatch.chdir(workspace.root)
+    monkeypatch.setenv("ENSO_ROOT", str(workspace.root))
+    for lookup in (lambda: resolve_dataset("myreviews", None), lambda: load_dataset("myreviews", Workspace(elsewhere))):
+        with pytest.raises(UnknownNameError, match="unknown dataset 'myreviews'"):
+            lookup()
+    # A registered name wins over nothing and needs no workspace.
+    assert resolve_dataset("trec", None) == "TREC"
 
 
 def test_a_byte_order_mark_does_not_hide_the_first_column(workspace, tmp_path):
@@ -196,7 +234,7 @@ def test_a_csv_with_only_a_header_is_one_error_line(workspace, tmp_path):
     path = tmp_path / "header.csv"
     path.write_text("body,stars\n")
     result, errors = _import(workspace, path, "Header")
-    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1 and result.exception is None, result.exception  # an error line, not a traceback
     assert errors == ["error: header.csv: no data rows (only a header); add rows of text and label"]
     assert not workspace.dataset_dir("Header").exists()
 

@@ -11,12 +11,11 @@ import shutil
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from enso.data import DATASETS, download, load_dataset
-from enso.download import main
 from enso.errors import EnsoError
 from enso.workspace import Workspace
+from tests.cli import enso
 
 PYPI = ["PangLeeSentences", "PangLeeReviews", "Uncertainty", "AirlineSentiment", "Reuters8", "Reuters52",
         "NewsGroups20", "ElectionTweets2016"]
@@ -98,8 +97,7 @@ def pypi_workspace(tmp_path_factory) -> Workspace:
 def mirror_workspace(tmp_path_factory, mirror_url) -> Workspace:
     """The HTTPS datasets, fetched through the CLI from the loopback mirror of shared/datasets."""
     workspace = Workspace(tmp_path_factory.mktemp("mirror-ws"))
-    result = CliRunner().invoke(main, ["--root", str(workspace.root), "--mirror", mirror_url, "--retries", "0",
-                                       *MIRRORED])
+    result = enso("download", "--mirror", mirror_url, "--retries", "0", *MIRRORED, root=workspace)
     assert result.exit_code == 0, result.output
     return workspace
 
@@ -156,15 +154,15 @@ def test_sst2_phrases_is_senteval_sst2_with_its_dev_split(mirror_workspace, shar
 
 
 def test_dev_split_shows_on_the_card_and_in_the_download_line(mirror_workspace, mirror_url):
-    result = CliRunner().invoke(main, ["--root", str(mirror_workspace.root), "--info", "SST2Phrases"])
+    result = enso("download", "--info", "SST2Phrases", root=mirror_workspace)
     assert result.exit_code == 0, result.output
     assert "70,042 (train 67,349, dev 872, test 1,821)" in result.output
     assert [line.split() for line in result.output.splitlines() if line.strip().startswith(("class", "negative"))] \
         == [["class", "train", "dev", "test"], ["negative", "29,780", "428", "912"]]
-    again = CliRunner().invoke(main, ["--root", str(mirror_workspace.root), "--mirror", mirror_url, "SST2Phrases"])
+    again = enso("download", "--mirror", mirror_url, "SST2Phrases", root=mirror_workspace)
     assert "train 67,349 / dev 872 / test 1,821" in again.output
     # A dataset without a dev split shows none.
-    trec = CliRunner().invoke(main, ["--root", str(mirror_workspace.root), "--info", "TREC"])
+    trec = enso("download", "--info", "TREC", root=mirror_workspace)
     assert "5,952 (train 5,452, test 500)" in trec.output and "dev" not in trec.output.split("sources:")[1]
 
 
@@ -195,11 +193,11 @@ def test_test_texts_also_in_train_are_counted(mirror_workspace, name):
 
 
 def test_mpqa_test_in_train_is_shown_by_info_and_list(mirror_workspace):
-    info = CliRunner().invoke(main, ["--root", str(mirror_workspace.root), "--info", "MPQA"])
+    info = enso("download", "--info", "MPQA", root=mirror_workspace)
     assert info.exit_code == 0, info.output
     assert "test in train:    585 of 2,120 test rows (27.6%) have a text that is also in the train split" \
         in info.output
-    listing = CliRunner().invoke(main, ["--root", str(mirror_workspace.root), "--list"])
+    listing = enso("download", "--list", root=mirror_workspace)
     lines = listing.output.splitlines()
     column = lines[0].split().index("test-in-train")
     rows = {line.split()[0]: line for line in lines[2:]}
@@ -289,7 +287,7 @@ def test_max_examples_caps_stratified(mirror_workspace):
 def test_default_experiment_offline_from_stored_datasets(pypi_workspace, workspace):
     for name in ("PangLeeSentences", "AirlineSentiment"):
         shutil.copytree(pypi_workspace.dataset_dir(name), workspace.dataset_dir(name))
-    result = CliRunner().invoke(main, ["--offline"])
+    result = enso("download", "--offline", root=workspace)
     assert result.exit_code == 0, result.output
     assert "PangLeeSentences" in result.output and "14,638 rows" in result.output
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data_helpers import FaultServer, run_download, sha256, tar_with, zip_with  # noqa: E402
-
-from enso.data import DATASETS, DataFile, DatasetRecord, Format, UrlSource, load_dataset  # noqa: E402
-from enso.errors import EnsoError  # noqa: E402
-from enso.store import read_artifact  # noqa: E402
+from enso.data import DATASETS, DataFile, DatasetRecord, Format, UrlSource, load_dataset
+from enso.errors import EnsoError
+from enso.store import read_artifact
+from tests.cli import enso
+from tests.data_helpers import FaultServer, sha256, tar_with, zip_with
 
 POS = "".join(f"a fine sentence number {i}\n" for i in range(60)).encode()
 NEG = "".join(f"a poor sentence number {i}\n" for i in range(40)).encode("latin-1") + b"ends \x85 here\n"
@@ -54,7 +52,9 @@ def register():
 
 
 def run(workspace, *args):
-    return run_download(workspace, "--timeout", "0.5", "--retries", "1", *args)
+    """``enso download`` with short timeouts: what it did, and its ``error:`` lines."""
+    ran = enso("download", "--timeout", "0.5", "--retries", "1", *args, root=workspace)
+    return ran, ran.errors
 
 
 def assert_nothing_accepted(workspace):
@@ -254,7 +254,7 @@ def test_offline_uses_stored_datasets_even_with_force(server, register, workspac
     server.routes["/files/pos.txt"].always = "500"
     result, errors = run(workspace, "--offline", "--force", "FaultyData")
     assert result.exit_code == 0 and errors == []
-    assert "--force does not rebuild them" in result.stderr
+    assert "--force does not recompute them" in result.stderr
     assert len(server.requests) == 2  # only the first run's two files
 
 

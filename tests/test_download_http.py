@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data_helpers import FaultServer, sha256  # noqa: E402
-
 from enso.data.downloader import Downloader, mirror_location
 from enso.errors import ChecksumError, DownloadError
+from tests.data_helpers import FaultServer, sha256
 
 BODY = os.urandom(200_000)
 GOOD = sha256(BODY)

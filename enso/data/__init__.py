@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from enso.data.dataset import Dataset
 from enso.data.records import DataFile, DatasetRecord, Format, GivenSplit, PyPISource, StratifiedSplit, UrlSource
@@ -54,11 +54,11 @@ class DatasetRegistry(Registry[DatasetRecord]):
         finally:
             self._workspace = previous
 
-    def in_workspace(self, workspace: Workspace | None) -> "WorkspaceDatasets":
+    def in_workspace(self, workspace: Workspace | None) -> WorkspaceDatasets:
         """Registered records plus the local datasets stored in ``workspace`` (None: registered only)."""
         return WorkspaceDatasets(self, workspace)
 
-    def _attached(self) -> "WorkspaceDatasets":
+    def _attached(self) -> WorkspaceDatasets:
         return WorkspaceDatasets(self, self._workspace)
 
     def local_names(self) -> list[str]:
@@ -208,27 +208,19 @@ def resolve_dataset(name: str, workspace: Workspace | None) -> str:
     return DATASETS.in_workspace(workspace).canonical(name)
 
 
-_REUSE_NAMES = {"reuse": "reuse", "recompute": "recompute", "only-cached": "only-cached", "only_cached": "only-cached"}
+def _reuse_policy(reuse, *, force: bool | None = None, offline: bool | None = None):
+    """``reuse`` as an ``enso.store.Reuse``; ``force``/``offline`` are the booleans it replaces.
 
-
-def _reuse_policy(reuse, *, force: bool | None = None, offline: bool | None = None) -> str:
-    """``"reuse"``, ``"recompute"`` or ``"only-cached"`` from ``enso.store.Reuse`` (or its name).
-
-    ``force``/``offline`` are the booleans ``reuse`` replaces, accepted while the commands
-    switch (issue 11); with both, stored datasets are used as they are, as ``--offline`` did.
+    The booleans are accepted while the commands switch to ``reuse=`` (issue 11), mapped as
+    the command line maps ``--force``/``--offline``.
     """
-    if reuse is not None:
-        if force or offline:
+    from enso.store import Reuse
+
+    if force is not None or offline is not None:
+        if reuse is not None:
             raise TypeError("give reuse= or the old force=/offline= booleans, not both")
-        key = getattr(reuse, "name", reuse)
-        policy = _REUSE_NAMES.get(str(key).lower()) or _REUSE_NAMES.get(str(getattr(reuse, "value", "")).lower())
-        if policy is None:
-            raise ValueError(f"reuse must be one of REUSE, RECOMPUTE, ONLY_CACHED, got {reuse!r}")
-        return policy
-    if force and offline:
-        log.warning("--offline: stored datasets are used as they are; --force does not rebuild them")
-        return "only-cached"
-    return "only-cached" if offline else "recompute" if force else "reuse"
+        return Reuse.from_flags(force=bool(force), offline=bool(offline))
+    return Reuse.REUSE if reuse is None else Reuse.parse(reuse)
 
 
 def _how_to_get(name: str, local: bool) -> str:
@@ -283,7 +275,7 @@ def download(names: Iterable[str], workspace: Workspace, *, reuse=None, mirror: 
     from enso.data.build import Sources, read_dataset
     from enso.data.downloader import Downloader
     from enso.progress import bar
-    from enso.store import clean_temporaries
+    from enso.store import clean_temporaries, missing
 
     policy = _reuse_policy(reuse, force=force, offline=offline)
     datasets = DATASETS.in_workspace(workspace)
@@ -295,7 +287,7 @@ def download(names: Iterable[str], workspace: Workspace, *, reuse=None, mirror: 
             canonical.append(resolved)
             records[resolved] = datasets.record(resolved)
     clean_temporaries(workspace.datasets, recursive=True)  # what killed downloads and imports left behind
-    recompute = policy == "recompute"
+    recompute = not policy.reads
     results: dict[str, Dataset] = {}
     todo: list[DatasetRecord] = []
     for name in canonical:
@@ -308,9 +300,9 @@ def download(names: Iterable[str], workspace: Workspace, *, reuse=None, mirror: 
         if stored is not None:
             log.info("%s is already downloaded and verified", name)
             results[name] = stored
-        elif policy == "only-cached":
-            raise EnsoError(f"dataset {name} is not in {workspace.datasets} and --offline forbids fetching it; "
-                            f"run `python -m enso.download {name}` with network access (or --mirror)")
+        elif not policy.computes:
+            raise missing(f"dataset {name}", f"python -m enso.download {name}",
+                          reason=f"--offline (only-cached) forbids fetching it into {workspace.datasets}")
         else:
             todo.append(record)
     if todo:

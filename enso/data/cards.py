@@ -9,8 +9,9 @@ dataset (stored counts when it is downloaded, the record's description otherwise
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import astuple, dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from enso.data.dataset import Dataset
 from enso.data.records import DatasetRecord

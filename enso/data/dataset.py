@@ -19,7 +19,7 @@ import pandas as pd
 
 from enso.seeds import derive_seed
 from enso.tasks import DEFAULT_TASK, SPLITS, Layout, Ragged, TaskType, Units, get_task
-from enso.tasks.classification import content_hash  # noqa: F401 - the classification hash, importable from here
+from enso.tasks.classification import content_hash
 
 #: classification's columns (each task type declares its own: ``Dataset.task.columns``)
 COLUMNS = ("text", "label", "split")
@@ -39,7 +39,7 @@ class Dataset:
 
     @classmethod
     def from_frame(cls, name: str, frame: pd.DataFrame, card: dict[str, Any] | None = None,
-                   task: str | TaskType | None = None) -> "Dataset":
+                   task: str | TaskType | None = None) -> Dataset:
         """The dataset of ``frame``, checked by its task type (``task``, else the card's, else classification)."""
         card = dict(card or {})
         task_type = get_task(task if task is not None else card.get("task"))
@@ -112,7 +112,7 @@ class Dataset:
         count = len(self.duplicate_test_rows())
         return {"count": count, "share": count / n_test if n_test else 0.0}
 
-    def capped(self, max_examples: int | None) -> "Dataset":
+    def capped(self, max_examples: int | None) -> Dataset:
         """At most ``max_examples`` rows, drawn stratified by split and stratum (the label) with a fixed seed.
 
         Row order is kept, so the capped view is a stable, hashable dataset of its own.

@@ -1,27 +1,25 @@
 """Fetching one file over HTTP(S) the way a package manager would.
 
-The body streams into ``<dest>.part`` with a progress bar on stderr. Connection errors,
+The body streams into ``<dest>.part`` with progress on stderr (``enso.progress``). Connection errors,
 timeouts, HTTP 429 and 5xx are retried with exponential backoff (``Retry-After`` is
 honoured, capped); other 4xx answers, 404 included, fail at once. A retry after a
 dropped connection asks for the rest with an HTTP Range request and appends when the
 server answers 206. The finished file is checked against its sha256 and only then
 renamed to ``dest``; a mismatch deletes it and names the file, the expected and the
-actual hash. A lock file beside the download keeps two runs from writing one file.
+actual hash. A lock file beside the download (``filelock``) keeps two runs from writing one file.
 A mirror (an ``http(s)://`` base or a local folder holding ``HOST/PATH``) is tried
 before the upstream address.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 from enso.errors import ChecksumError, DownloadError
@@ -66,7 +64,7 @@ class Downloader:
     timeout: float = 30.0
     retries: int = 4
     backoff: float = 1.0
-    progress: bool | None = None  # None: a bar only when stderr is a terminal
+    progress: bool | None = None  # None or True: enso.progress (a bar on a terminal, log lines elsewhere); False: none
     sleep: Callable[[float], None] = time.sleep
 
     def __post_init__(self) -> None:
@@ -78,15 +76,19 @@ class Downloader:
             raise ValueError(f"backoff must be zero or more, got {self.backoff}")
 
     def fetch(self, url: str, dest: str | Path, *, sha256: str, mirror: str | None = None,
-              reuse: bool = True) -> Path:
+              reuse=True) -> Path:
         """``dest`` holding the verified bytes of ``url``.
 
-        A verified ``dest`` is kept as is unless ``reuse`` is False; then it is replaced only
-        once the new copy has been fetched and verified.
+        A verified ``dest`` is kept as is unless ``reuse`` is False (or ``Reuse.RECOMPUTE``);
+        then it is replaced only once the new copy has been fetched and verified.
         """
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(dest.with_name(dest.name + ".lock")):
+        from enso.store import Reuse, artifact_lock
+
+        if isinstance(reuse, Reuse):
+            reuse = reuse.reads
+        with artifact_lock(dest):  # <dest>.lock: two runs never write one partial file
             return self._fetch_locked(url, dest, sha256=sha256, mirror=mirror, reuse=reuse)
 
     def _fetch_locked(self, url: str, dest: Path, *, sha256: str, mirror: str | None, reuse: bool) -> Path:
@@ -196,22 +198,6 @@ class Downloader:
                 raise _Transient(f"connection closed after {size} of {total} bytes")
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` so two runs never write the same partial file."""
-    try:
-        import fcntl
-    except ImportError:  # no POSIX locks (Windows): runs must not overlap
-        yield
-        return
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _part(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
 
@@ -249,7 +235,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _progress(enabled: bool | None, total: int | None, initial: int, desc: str):
-    from tqdm import tqdm
+    """A byte bar on a terminal, a log line every few seconds elsewhere (``enso.progress``); False: none."""
+    from enso.progress import bar
 
-    return tqdm(total=total, initial=initial, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                file=sys.stderr, disable=(None if enabled is None else not enabled), leave=False)
+    return bar(total, desc, "B", initial=initial, unit_scale=True, enabled=enabled is not False)

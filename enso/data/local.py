@@ -169,8 +169,19 @@ def _check_case(name: str, workspace: Workspace) -> None:
 def import_local(path: str | Path, workspace: Workspace, *, name: str, text_column: str = "text",
                  label_column: str = "label", split_column: str | None = None, fmt: str | None = None,
                  encoding: str = "utf-8", drop_empty: bool = False, test_fraction: float = 0.2,
-                 force: bool = False) -> Dataset:
-    """Check ``path`` and store it as ``datasets/<name>/``; see the checks in the README."""
+                 reuse=None, force: bool | None = None) -> Dataset:
+    """Check ``path`` and store it as ``datasets/<name>/``; see the checks in the README.
+
+    ``reuse`` (``enso.store.Reuse``): ``REUSE`` (default) keeps a dataset already imported
+    from this very file and refuses to replace another one; ``RECOMPUTE`` imports again and
+    replaces whatever ``datasets/<name>/`` holds (``--force``); ``ONLY_CACHED`` only returns
+    the stored import of this file. (``force``: the old boolean, until the command passes ``reuse``.)
+    """
+    from enso.data import _reuse_policy
+    from enso.store import missing
+
+    policy = _reuse_policy(reuse, force=force)
+    force = not policy.reads
     path = Path(path).expanduser()
     check_name(name)
     if not path.is_file():
@@ -195,6 +206,9 @@ def import_local(path: str | Path, workspace: Workspace, *, name: str, text_colu
     stored = _stored(name, location, key, force)
     if stored is not None:
         return stored
+    if not policy.computes:
+        raise missing(f"dataset {name} from {path.name}", f"python -m enso.download --{fmt} {path} --name {name}",
+                      reason="--offline (only-cached) forbids importing it")
     dataset, card = _parse(path, fmt, name=name, sha256=sha256, text_column=text_column,
                            label_column=label_column, split_column=split_column, encoding=encoding,
                            drop_empty=drop_empty, test_fraction=test_fraction)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 
 from enso.registry import Registry
-from enso.tasks.base import SPLITS, Layout, Ragged, TaskType, Units, distinct_text_units, hash_rows, row_units, \
-    token_units
+from enso.tasks.base import (SPLITS, Layout, Ragged, TaskType, Units, distinct_text_units, hash_rows, row_units,
+                             token_units)
 from enso.tasks.classification import Classification
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class TaskRegistry(Registry[TaskType]):
         if isinstance(obj, type) and issubclass(obj, TaskType):
             obj = obj()
         if not isinstance(obj, TaskType):
-            raise ValueError(f"task type {name!r} must be a TaskType, not {type(obj).__name__}")
+            raise TypeError(f"task type {name!r} must be a TaskType, not {type(obj).__name__}")
         if not obj.name or obj.name.lower() != name.lower():
             raise ValueError(f"task type registered as {name!r} must have name = {name!r} "
                              f"(its class {type(obj).__name__} says {obj.name!r})")
@@ -51,7 +51,7 @@ class TaskRegistry(Registry[TaskType]):
     def _register_plugin(self, entry, obj) -> None:
         try:
             self.register(entry.name, obj)
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             log.warning("ignoring task type plug-in %r: %s", entry.name, exc)
 
     def unregister(self, name: str) -> None:

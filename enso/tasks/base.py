@@ -57,7 +57,7 @@ class Ragged:
         object.__setattr__(self, "offsets", offsets)
 
     @classmethod
-    def from_lists(cls, sequences: Iterable[Sequence[Any]], dtype: Any = object) -> "Ragged":
+    def from_lists(cls, sequences: Iterable[Sequence[Any]], dtype: Any = object) -> Ragged:
         sequences = list(sequences)
         lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -82,7 +82,7 @@ class Ragged:
         shift = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
         return np.arange(int(lengths.sum()), dtype=np.int64) + shift
 
-    def __getitem__(self, rows) -> "Ragged":
+    def __getitem__(self, rows) -> Ragged:
         rows = np.asarray(rows)
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
@@ -268,11 +268,15 @@ class TaskType:
         bad = sorted(set(frame["split"]) - set(SPLITS))
         if bad:
             raise ValueError(f"dataset {name} has unknown splits {bad}; use 'train', 'dev' and 'test'")
-        self.check_values(frame, name)
-        return frame
+        return self.check_values(frame, name)
 
-    def check_values(self, frame: pd.DataFrame, name: str) -> None:
-        """Checks beyond columns and splits (sequence tasks: as many tags as tokens); none by default."""
+    def check_values(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
+        """Checks and conversions beyond columns and splits; returns the frame.
+
+        Sequence tasks check as many tags as tokens here, and turn list columns read back
+        from Parquet (numpy arrays) into lists. Nothing by default.
+        """
+        return frame
 
     def content_hash(self, frame: pd.DataFrame) -> str:
         """sha256 of the checked frame's rows; features and cells made from the rows are keyed by it."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ class Classification(TaskType):
     name = "classification"
     description = "one text per row, labelled with one class"
     columns = ("text", "label", "split")
-    dtypes = {"text": str, "label": str, "split": str}
+    dtypes: ClassVar[dict[str, Any]] = {"text": str, "label": str, "split": str}
     unit = "text"
     label_unit = "row"
     row_noun = "example"
