@@ -175,7 +175,7 @@ def test_a_dry_run_holds_no_cell_in_memory(tmp_path):
     for resamples in (50, 1000):
         config = configured(tmp_path, f"train_sizes = [8, 16, 32]\nresamples = {resamples}\n"
                                       'targets = ["logreg", "knn"]\n')
-        counter = DryRun(CellStore(tmp_path / "results"), force=False)
+        counter = DryRun(CellStore(tmp_path / "results"))
         tracemalloc.start()
         plan = build_plan(config, {"TREC": dataset}, sink=counter)
         gc.collect()  # also empties CPython's free lists, which tracemalloc would count

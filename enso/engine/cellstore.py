@@ -2,7 +2,9 @@
 
 ``results/<experiment>/cells/<key[:2]>/<key>/`` is written with ``store.write_artifact``
 (temporary folder, manifest with sha256 last, rename), so a run killed at any moment, even by
-SIGKILL, leaves only whole cells behind; a resumed run computes the missing ones. It holds:
+SIGKILL, leaves only whole cells behind; a resumed run computes the missing ones. Cells are
+written only under the experiment's lock (``enso.engine.lock``), which covers all of them, so
+no ``<key>.lock`` file sits beside each cell. It holds:
 
 - ``cell.json``: ``key``, ``format``, ``meta`` (the cell's identity columns), ``chosen_params``,
   ``timings`` (``seconds``, ``fit_seconds``, ``predict_seconds``), ``n_train`` (rows of the final
@@ -123,8 +125,9 @@ class CellStore:
         return StoredCell(key, location, info, predictions)
 
     def write(self, key: str, info: dict[str, Any], predictions: dict[str, np.ndarray]) -> None:
+        """Store a cell; the caller holds the experiment lock, which covers every cell (no lock file per cell)."""
         check_cell(key, info, predictions)  # never store what a read would refuse
-        with store.write_artifact(self.path(key), key=key, kind="cell") as writer:
+        with store.write_artifact(self.path(key), key=key, kind="cell", lock=False) as writer:
             (writer.path / CELL_FILE).write_text(json.dumps(info, sort_keys=True, allow_nan=False) + "\n",
                                                  encoding="utf-8")
             np.savez(writer.path / PREDICTIONS_FILE, **predictions)

@@ -3,6 +3,12 @@
 The plan is streamed: each cell is counted as the protocol adds it and then dropped, so a dry
 run's memory grows with the number of (dataset, featurizer, target, size) groups it prints,
 not with the number of cells or resamples.
+
+A cell's time is estimated as ``a + b * n_train + c * n_test`` seconds: from the stored cells of
+the same target once three or more at two sizes exist (a least-squares line on ``n_train``),
+else from the target's declared ``cost`` (a class attribute ``(a, b)`` or ``(a, b, c)``: how a
+fine-tuning target, whose cells cost orders of magnitude more, says so), else from the table
+below. Featurization is not included.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import pandas as pd
+
+from enso.store import Reuse
 
 # Rough seconds per cell, ``a + b * n_train``, used until finished cells give real timings.
 _COST = {"logreg": (0.05, 4e-4), "logreg-sgd": (0.05, 2e-4), "linear-svm": (0.02, 1e-4),
@@ -49,13 +57,27 @@ class _Fit:
         return 0.0, (self.y / max(self.x, 1.0))
 
 
-class DryRun:
-    """A plan sink: counts cells per group and size, done or to run."""
+def declared_cost(name: str) -> tuple[float, float, float]:
+    """``(a, b, c)`` seconds for a cell of target ``name``: its class's ``cost``, the table, or a default."""
+    cost = None
+    if ":" not in name:
+        from enso.targets import TARGETS
 
-    def __init__(self, store, *, force: bool):
+        if name in TARGETS:
+            cost = getattr(TARGETS.get(name), "cost", None)
+    if cost is None:
+        cost = _COST.get(name, _DEFAULT_COST)
+    a, b, *rest = (float(v) for v in cost)
+    return a, b, (rest[0] if rest else 0.0)
+
+
+class DryRun:
+    """A plan sink: counts cells per group and size, done or to run (``reuse``: RECOMPUTE counts every cell)."""
+
+    def __init__(self, store, *, reuse: Reuse = Reuse.REUSE):
         self.store = store
-        self.force = force
-        self.todo: dict[tuple, int] = defaultdict(int)  # (dataset, featurizer, target, name, size) -> cells
+        self.recompute = reuse is Reuse.RECOMPUTE
+        self.todo: dict[tuple, int] = defaultdict(int)  # (dataset, featurizer, target, name, size, n_test) -> cells
         self.done: dict[tuple, int] = defaultdict(int)  # (dataset, featurizer, target) -> cells
         self.order: dict[tuple, None] = {}
         self.observed: dict[str, _Fit] = defaultdict(_Fit)
@@ -67,18 +89,24 @@ class DryRun:
         stored = self.store.read(cell.key) if cell.key in self.stored else None
         if stored is not None:
             self.observed[cell.target.label].add(stored.info["n_train"], stored.info["timings"]["seconds"])
-        if stored is not None and not self.force:
+        if stored is not None and not self.recompute:
             self.done[group] += 1
         else:
-            self.todo[(*group, cell.target.name, cell.train_size)] += 1
+            self.todo[(*group, cell.target.name, cell.train_size, len(cell.test))] += 1
 
     def table(self, plan, jobs: int) -> pd.DataFrame:
         estimate: dict[tuple, float] = defaultdict(float)
         to_run: dict[tuple, int] = defaultdict(int)
-        for (dataset, featurizer, target, name, size), count in self.todo.items():
+        costs: dict[str, tuple[float, float, float]] = {}
+        for (dataset, featurizer, target, name, size, n_test), count in self.todo.items():
             fit = self.observed.get(target)
-            a, b = fit.line() if fit is not None and fit.n else _COST.get(name, _DEFAULT_COST)
-            estimate[(dataset, featurizer, target)] += count * (a + b * size)
+            if fit is not None and fit.n:
+                (a, b), c = fit.line(), 0.0
+            else:
+                if name not in costs:
+                    costs[name] = declared_cost(name)
+                a, b, c = costs[name]
+            estimate[(dataset, featurizer, target)] += count * (a + b * size + c * n_test)
             to_run[(dataset, featurizer, target)] += count
         records = [{"dataset": g[0], "featurizer": g[1], "target": g[2], "cells": self.done[g] + to_run[g],
                     "done": self.done[g], "to_run": to_run[g], "estimate_seconds": estimate[g]}

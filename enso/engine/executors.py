@@ -34,11 +34,13 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 
 
 def default_threads(jobs: int) -> int:
-    """BLAS/OpenMP threads per worker: one.
+    """BLAS/OpenMP threads per worker for cells on features: one.
 
     The fits of a sweep are small; on them, threads cost more in hand-offs than they win,
     and on a busy machine they oversubscribe the cores (measured: sparse L-BFGS fits 10x
-    slower with 2 threads under load). ``--jobs`` is the way to use more cores.
+    slower with 2 threads under load). ``--jobs`` is the way to use more cores. A cell that
+    fine-tunes a model gets the cores divided among the workers instead
+    (``enso.engine.prepare.text_threads``): each task carries its own count.
     """
     return 1
 
@@ -55,11 +57,15 @@ def execute(tasks: list[CellTask], *, jobs: int = 1, scheduler: str | None = Non
 
 
 def _serial(tasks: list[CellTask]) -> Iterator[dict]:
+    """In this process; each run of tasks with the same thread count under one (restored) limit."""
+    import itertools
+
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=tasks[0].threads):
-        for task in tasks:
-            yield run_cell(_in_process(task))
+    for threads, group in itertools.groupby(tasks, key=lambda task: task.threads):
+        with threadpool_limits(limits=threads):
+            for task in group:
+                yield run_cell(_in_process(task))
 
 
 def _in_process(task: CellTask) -> CellTask:
@@ -131,7 +137,7 @@ def _processes(tasks: list[CellTask], jobs: int) -> Iterator[dict]:
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    threads = tasks[0].threads or 1
+    threads = min(task.threads or 1 for task in tasks)  # a task that may use more sets them itself
     context = multiprocessing.get_context("spawn")
     with _thread_environment(threads):
         executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,

@@ -10,9 +10,11 @@ reused exactly when the same predictions are asked for again. Samples come from 
 from what they are, so a rerun, a resumed run or a run on other workers draws the same
 examples.
 
-Protocols (``enso.protocols``) add cells with ``Plan.add_cell``, the only way into a plan. A
-plan made with ``sink=`` hands each cell to the sink instead of keeping it (dry runs count
-cells without holding them all).
+Protocols (``enso.protocols``) add cells with ``Plan.add_cell``, the only way into a plan, from
+the ``Draw``s they make (``enso.protocols.base``, re-exported here). A plan made with ``sink=``
+hands each cell to the sink instead of keeping it (dry runs count cells without holding them
+all); either way it records each (dataset, featurizer, target) it holds once, in
+``combinations``, which ``enso.engine.checks`` checks before any feature is computed.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from enso.config import ExperimentConfig, Spec
-from enso.engine.sampling import SAMPLERS
-from enso.errors import EnsoError
 from enso.hashing import stable_hash
+from enso.protocols.base import Draw, Skip
+from enso.sampling import SAMPLERS
 from enso.seeds import derive_seed
 
 log = logging.getLogger(__name__)
@@ -46,19 +48,6 @@ COLUMNS = [
 
 #: Parameters the engine sets on registered targets that declare them (unless the config sets them).
 ENGINE_SET_PARAMS = ("scoring", "resampler")
-
-
-@dataclass
-class Draw:
-    """A training sample: how to draw it, and (once drawn) the dataset rows it holds."""
-
-    dataset: str
-    sampler: str
-    size: int
-    resample: int
-    seed: int
-    featurizer: Spec | None = None  # set for samplers that look at features
-    rows: np.ndarray | None = None
 
 
 @dataclass
@@ -95,17 +84,6 @@ class Cell:
 
 
 @dataclass
-class Skip:
-    dataset: str
-    sampler: str
-    train_size: int
-    reason: str
-
-    def describe(self) -> str:
-        return f"{self.dataset}: {self.sampler} sample of size {self.train_size} skipped: {self.reason}"
-
-
-@dataclass
 class Plan:
     config: ExperimentConfig
     cells: list[Cell] = field(default_factory=list)
@@ -116,6 +94,9 @@ class Plan:
     #: when set, each added cell goes to the sink and is not kept in ``cells``
     sink: Callable[[Cell], None] | None = None
     count: int = 0
+    #: (dataset, featurizer id, target id) -> (dataset name, featurizer, target) of every pair of the plan,
+    #: so that their compatibility is checked once per pair, before any feature is computed
+    combinations: dict[tuple[str, str, str], tuple[str, Spec, Spec]] = field(default_factory=dict)
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def add_cell(self, *, dataset, featurizer: Spec, target: Spec, sampler: str, resampler: str,
@@ -166,6 +147,7 @@ class Plan:
             target_params=params,
         )
         self.count += 1
+        self.combinations.setdefault((dataset.name, featurizer.id, target.id), (dataset.name, featurizer, target))
         if self.sink is not None:
             self.sink(cell)
         else:
@@ -262,21 +244,17 @@ def build_plan(config: ExperimentConfig, datasets: dict[str, Any], *, featurizer
     return plan
 
 
-def check_runnable(plan: Plan) -> None:
-    """An ``EnsoError`` naming why when the plan has no cell at all (every dataset and size impossible)."""
-    if plan.count:
-        return
-    reasons = "; ".join(skip.describe() for skip in plan.skipped[:3]) or "the protocol made no cells"
-    more = f" (and {len(plan.skipped) - 3} more)" if len(plan.skipped) > 3 else ""
-    raise EnsoError(f"experiment {plan.config.name!r} has nothing to run: {reasons}{more}; "
-                    "pick train_sizes that the datasets' train splits can give")
-
-
 def draw_rows(draw: Draw, dataset, features=None) -> np.ndarray:
-    """The dataset rows of ``draw`` (computed once, then kept on the draw)."""
+    """The dataset rows of ``draw`` (computed once, then kept on the draw).
+
+    ``features`` (the train pool's rows of them are used) is needed only by samplers that look
+    at features; it may be a callable that returns them, called only then.
+    """
     if draw.rows is None:
         pool = dataset.split_index("train")
         sampler = SAMPLERS.get(draw.sampler)
+        if sampler.needs_features and callable(features):
+            features = features()
         pool_features = features[pool] if sampler.needs_features else None
         picked = sampler.sample(dataset.labels[pool], draw.size, np.random.default_rng(draw.seed), pool_features)
         draw.rows = pool[picked]

@@ -4,6 +4,10 @@ Both files are written with ``store.write_fileset`` (each to a temporary name, r
 ``results.manifest.json`` with their sha256 last). ``load_results`` reads the table only if
 the manifest verifies it, and otherwise says how to rebuild it; the engine rebuilds a broken
 table from the cells (which are verified on their own).
+
+The engine's side of it: ``previous_table`` (the stored table, if it verifies), ``finished_cells``
+(the result rows of every planned cell already stored, metric values reused from the previous
+table where it holds them) and ``assemble_table`` (the table of a run, in plan order).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from enso import store
-from enso.engine.assemble import ASSEMBLY_VERSION, METRIC_COLUMNS
+from enso.engine.assemble import ASSEMBLY_VERSION, METRIC_COLUMNS, metric_rows
 from enso.engine.plan import COLUMNS
 from enso.errors import EnsoError
 
@@ -128,4 +132,48 @@ def load_results(experiment: str, workspace) -> pd.DataFrame:
         raise EnsoError(f"{path} is not a readable results table; rerun {rerun}, which rebuilds it from the "
                         "stored cells")
     table.attrs.pop("assembly_version", None)
+    return table
+
+
+def previous_table(results_dir: Path) -> pd.DataFrame | None:
+    """The stored table of an earlier run if it verifies; None on a first run or (warned) when it does not."""
+    if not (results_dir / RESULTS).exists() and not (results_dir / MANIFEST).exists():
+        return None  # a first run
+    table = read_table(results_dir)
+    if table is None:
+        log.warning("the results table in %s does not verify; rebuilding it from the cells", results_dir)
+    return table
+
+
+def finished_cells(plan, cells: list, cells_store, reuse: dict[str, dict[str, dict]]) -> dict[str, list[dict]]:
+    """key -> result rows of every planned cell stored whole, metric values reused where known.
+
+    A stored cell whose identity columns differ from the plan's (a relabelled featurizer, say)
+    is warned about and left out, so it is recomputed.
+    """
+    config = plan.config
+    finished = {}
+    for cell in cells:
+        stored = cells_store.read(cell.key)
+        if stored is None:
+            continue
+        meta = cell.meta(config.name, config.protocol)
+        if stored.info["meta"] != meta:
+            changed = sorted(k for k in meta if stored.info["meta"].get(k) != meta[k])
+            log.warning("cell %s was stored with other %s; recomputing it", stored.path, ", ".join(changed))
+            continue
+        finished[cell.key] = metric_rows(stored.info, stored.predictions, list(config.metrics), reuse.get(cell.key))
+    return finished
+
+
+def assemble_table(cells: list, finished: dict[str, list[dict]]) -> pd.DataFrame:
+    """The results table of ``cells`` (plan order) from their rows; refuses one featurizer label with two identities."""
+    table = to_table([row for cell in cells for row in finished[cell.key]])
+    if len(table):
+        ids = table.groupby("featurizer")["featurizer_id"].unique()
+        mixed = {label: sorted(found) for label, found in ids.items() if len(found) > 1}
+        if mixed:
+            label, found = next(iter(mixed.items()))
+            raise EnsoError(f"the results would hold featurizer {label} with two identities ({', '.join(found)}); "
+                            "rerun with --force to recompute its cells on one")
     return table

@@ -1,39 +1,35 @@
 """Running one cell: fit a target on a training sample, score it on the test split.
 
 This is what worker processes (local or on a Dask cluster) execute. A task carries row
-positions and labels, not features: each worker opens a feature file once (memory-mapped)
-and keeps it, with the test rows already gathered, for every later cell on it. A cell's
-result is its predictions (test rows and training sample; labels, and scores where the
-target gives them), from which the engine computes every metric.
+positions, labels and a small description of the target's input (``enso.engine.inputs``:
+a feature file and the task's layout, or the texts and a source model folder), never the
+features themselves: each worker opens an input once (a feature file memory-mapped) and keeps
+it, with the test rows already gathered, for every later cell on it. The loop below is the
+same whatever the input: it asks the input's source for the rows of the training sample, the
+test split and a given validation set. A cell's result is its predictions (test rows and
+training sample; labels, and scores where the target gives them), from which the engine
+computes every metric.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import threading
 import time
 import traceback
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-#: How workers open a feature file; tests point it at their own reader.
-FEATURE_OPENER = "enso.features:open_feature_file"
-_CACHE_ENTRIES = 4
+from enso.engine.inputs import FEATURE_OPENER, TargetInput, open_input
 
-_lock = threading.Lock()
-_features: OrderedDict[str, Any] = OrderedDict()
-_test_rows: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _configured_threads: int | None = None
 
 
 @dataclass
 class CellTask:
     key: str
-    feature_path: str
+    input: TargetInput  # what the target is fitted on (a feature file, or texts and a model folder)
     train: np.ndarray  # dataset row positions of the training sample, as drawn
     test: np.ndarray  # dataset row positions of the test rows
     test_id: str  # identifies ``test`` (for the per-worker cache)
@@ -46,7 +42,6 @@ class CellTask:
     resample_seed: int
     metrics: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
-    opener: str = FEATURE_OPENER
     threads: int | None = None
     config_params: dict[str, Any] | None = None  # the config's own target parameters (None: target_params)
     validation: np.ndarray | None = None  # dataset rows of a given validation set
@@ -55,7 +50,7 @@ class CellTask:
 
 
 def configure_threads(threads: int | None) -> None:
-    """Limit BLAS/OpenMP (and torch) threads in this process, once."""
+    """Limit BLAS/OpenMP (and torch) threads in this process to ``threads`` (each time it changes)."""
     global _configured_threads
     if threads is None or threads == _configured_threads:
         return
@@ -69,50 +64,6 @@ def configure_threads(threads: int | None) -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     _configured_threads = threads
-
-
-def _resolve(path: str):
-    module, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module), attribute)
-
-
-def prime(path: str, X) -> None:
-    """Give this process's cache an already-open feature matrix (the in-process runner)."""
-    with _lock:
-        _features[path] = X
-        _features.move_to_end(path)
-
-
-def _open(path: str, opener: str):
-    with _lock:
-        if path in _features:
-            _features.move_to_end(path)
-            return _features[path]
-    X = _resolve(opener)(path)
-    with _lock:
-        _features[path] = X
-        while len(_features) > _CACHE_ENTRIES:
-            _features.popitem(last=False)
-    return X
-
-
-def _rows(X, positions: np.ndarray):
-    part = X[positions]
-    return np.ascontiguousarray(part) if isinstance(part, np.ndarray) else part
-
-
-def _test_matrix(path: str, X, test: np.ndarray, test_id: str):
-    key = (path, test_id)
-    with _lock:
-        if key in _test_rows:
-            _test_rows.move_to_end(key)
-            return _test_rows[key]
-    part = _rows(X, test)
-    with _lock:
-        _test_rows[key] = part
-        while len(_test_rows) > _CACHE_ENTRIES:
-            _test_rows.popitem(last=False)
-    return part
 
 
 def run_cell(task: CellTask) -> dict[str, Any]:
@@ -158,20 +109,20 @@ def _score_matrix(scores, n: int, k: int, where: str):
 
 
 def _run(task: CellTask) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    from enso.engine.sampling import RESAMPLERS
+    from enso.sampling import RESAMPLERS
     from enso.targets import make_target, with_seed
 
     configure_threads(task.threads)
     started = time.perf_counter()
-    X = _open(task.feature_path, task.opener)
-    X_train = _rows(X, task.train)
-    X_test = _test_matrix(task.feature_path, X, task.test, task.test_id)
+    source = open_input(task.input)
+    X_train = source.rows(task.train)
+    X_test = source.rows(task.test, cache_id=task.test_id)
     y_train, y_test = np.asarray(task.y_train), np.asarray(task.y_test)
     given = task.target_params if task.config_params is None else task.config_params
     target = with_seed(make_target(task.target_name, task.target_params), task.target_seed, given)
-    fit_kwargs = {}
+    fit_kwargs = source.fit_kwargs()
     if task.validation is not None:
-        fit_kwargs["validation"] = (_rows(X, task.validation), np.asarray(task.y_validation))
+        fit_kwargs["validation"] = (source.rows(task.validation), np.asarray(task.y_validation))
 
     fit_started = time.perf_counter()
     if task.resampler == "none" or "resampler" in task.target_params:
@@ -239,3 +190,6 @@ def _plain(value):
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+__all__ = ["FEATURE_OPENER", "CellTask", "configure_threads", "encode", "run_cell"]

@@ -3,8 +3,9 @@
 ``PROTOCOLS`` maps names to ``Protocol`` objects: ``enso`` (learning curves, the default),
 ``mteb`` (MTEB's classification protocol, exactly) and ``senteval`` (SentEval's). A config
 names one with ``protocol = "..."`` and sets its options in ``protocol_options``; the
-protocol checks them (``check_options``), may map the config's datasets to the ones it runs
-(``resolve_datasets``) and adds each dataset's cells to the plan (``build``).
+protocol checks them (``check_options``, against its declared ``_parameter_constraints``), may
+map the config's datasets to the ones it runs (``resolve_datasets``) and adds each dataset's
+cells to the plan (``build``), made of ``Draw``s and ``Skip``s (``enso.protocols.base``).
 
 A third-party protocol subclasses ``enso.protocols.Protocol`` in its own module and is
 registered from its package (the entry point may name the class or an instance)::
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from enso.protocols.base import Protocol
+from enso.protocols.base import Draw, Protocol, Skip
 from enso.protocols.enso import EnsoProtocol
 from enso.protocols.mteb import MTEBProtocol
 from enso.protocols.senteval import SentEvalProtocol
@@ -49,4 +50,5 @@ PROTOCOLS: ProtocolRegistry = ProtocolRegistry("protocol", "enso.protocols")
 for _protocol in (EnsoProtocol(), MTEBProtocol(), SentEvalProtocol()):
     PROTOCOLS.register(_protocol.name, _protocol)
 
-__all__ = ["PROTOCOLS", "EnsoProtocol", "MTEBProtocol", "Protocol", "ProtocolRegistry", "SentEvalProtocol"]
+__all__ = ["PROTOCOLS", "Draw", "EnsoProtocol", "MTEBProtocol", "Protocol", "ProtocolRegistry", "SentEvalProtocol",
+           "Skip"]

@@ -3,27 +3,83 @@
 A protocol turns one dataset of an experiment into cells, each added through
 ``plan.add_cell(...)``: which rows a target is fitted on, which it is scored on, and (where the
 protocol says so) which rows an in-domain featurizer learns from (``fit_rows``) and which given
-validation rows choose the target's hyperparameters (``validation_rows``).
+validation rows choose the target's hyperparameters (``validation_rows``). The planning types a
+protocol produces live here too: ``Draw`` (a training sample, drawn later or given as rows) and
+``Skip`` (a sample the dataset cannot give, with the reason). A protocol imports nothing from
+the engine: the plan it fills is handed to ``build``.
 
-Options are declared once: ``defaults`` names every option and its default, ``checks`` maps an
-option to a function that raises ``ValueError`` with a message naming the option. A config's
-``protocol_options`` is checked against both before any work starts.
+Options are declared once: ``defaults`` names every option and its default,
+``_parameter_constraints`` maps an option to an ``enso.params.Constraint``, checked by
+``enso.params.validate_params``, the validator of component parameters and config keys, with
+the same one-line messages. A config's ``protocol_options`` is checked before any work starts.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
 
 from enso.errors import ConfigError
-from enso.params import check_int
+from enso.params import Constraint, Integer, check_int, validate_params
+
+if TYPE_CHECKING:
+    from enso.config import Spec
 
 OptionCheck = Callable[[str, Any], None]
 
 
+@dataclass
+class Draw:
+    """A training sample: how to draw it, and (once drawn) the dataset rows it holds."""
+
+    dataset: str
+    sampler: str
+    size: int
+    resample: int
+    seed: int
+    featurizer: Spec | None = None  # set for samplers that look at features
+    rows: np.ndarray | None = None
+
+
+@dataclass
+class Skip:
+    """A sample the protocol could not make for a dataset, and why (reported, never silent)."""
+
+    dataset: str
+    sampler: str
+    train_size: int
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.dataset}: {self.sampler} sample of size {self.train_size} skipped: {self.reason}"
+
+
+class PositiveList(Constraint):
+    """A non-empty list of positive numbers (a hyperparameter grid)."""
+
+    def check(self, name: str, value: Any) -> None:
+        check_positive_list(name, value)
+
+    def describe(self) -> str:
+        return "a non-empty list of positive numbers"
+
+
+class _Function(Constraint):
+    """A plain ``check(name, value)`` function declared in a protocol's legacy ``checks``."""
+
+    def __init__(self, check: OptionCheck):
+        self.function = check
+
+    def check(self, name: str, value: Any) -> None:
+        self.function(name, value)
+
+
 def check_min_int(minimum: int) -> OptionCheck:
-    """An option that must be an integer >= ``minimum``."""
+    """An option that must be an integer >= ``minimum`` (prefer ``enso.params.Integer(minimum)``)."""
 
     def check(name: str, value: Any) -> None:
         check_int(name, value, minimum)
@@ -38,15 +94,76 @@ def check_positive_list(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a non-empty list of positive numbers, got {value!r}")
 
 
+#: A seed option: an integer numpy and scikit-learn both take.
+SEED = Integer(0, maximum=2**32 - 1)
+
+
+def takes_texts(target: Spec) -> bool:
+    """Whether ``target`` is fitted on texts and a featurizer's model (``TargetTags.input == "texts"``)."""
+    from enso.targets import make_target
+
+    return make_target(target.name, target.params).tags.input == "texts"
+
+
+def source_featurizer(target: Spec, featurizers: list[Spec]) -> Spec:
+    """The featurizer whose model the texts target ``target`` takes: the one its ``source`` parameter names.
+
+    ``source`` is a featurizer's label as the results show it (``minilm``, ``hf-encoder(path=...)``)
+    or its name when the experiment lists that featurizer once. ``ConfigError`` otherwise.
+    """
+    source = target.params.get("source")
+    listed = ", ".join(f.label for f in featurizers)
+    if not isinstance(source, str) or not source:
+        raise ConfigError(f"target {target.label} fine-tunes a featurizer's model: give it source = \"NAME\", "
+                          f"one of the experiment's featurizers ({listed})")
+    by_label = [f for f in featurizers if f.label == source]
+    if len(by_label) == 1:
+        return by_label[0]
+    name = source
+    from enso.features import FEATURIZERS
+
+    if source in FEATURIZERS:
+        name = FEATURIZERS.canonical(source)
+    by_name = [f for f in featurizers if f.name == name]
+    if len(by_name) == 1:
+        return by_name[0]
+    if by_name:
+        raise ConfigError(f"target {target.label}: source = {source!r} matches {len(by_name)} featurizers "
+                          f"({', '.join(f.label for f in by_name)}); give the label of one of them")
+    raise ConfigError(f"target {target.label}: source = {source!r} is not a featurizer of this experiment "
+                      f"({listed}); add it to featurizers or name one of them")
+
+
+def featurizer_target_pairs(config) -> list[tuple[Spec, Spec]]:
+    """The (featurizer, target) pairs of the config's cross product, featurizer by featurizer.
+
+    A target fitted on features pairs with every featurizer; a texts target (fine-tuning) only
+    with the featurizer its ``source`` names, so that a sweep holds frozen and fine-tuned
+    targets side by side.
+    """
+    texts = {target.id: source_featurizer(target, config.featurizers) for target in config.targets
+             if takes_texts(target)}
+    return [(featurizer, target) for featurizer in config.featurizers for target in config.targets
+            if target.id not in texts or texts[target.id] == featurizer]
+
+
 class Protocol:
-    """An evaluation protocol; subclasses set ``name``, ``description``, ``defaults``, ``checks`` and ``build``."""
+    """An evaluation protocol; subclasses set ``name``, ``description``, ``defaults``,
+    ``_parameter_constraints`` and ``build``."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     #: every option of the protocol and its default; an option not named here is refused
     defaults: ClassVar[dict[str, Any]] = {}
-    #: option -> check raising ValueError (options without one are taken as given)
+    #: option -> constraint (options without one are taken as given)
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {}
+    #: legacy: option -> check function raising ValueError; validated as constraints, after them
     checks: ClassVar[dict[str, OptionCheck]] = {}
+
+    @classmethod
+    def option_constraints(cls) -> dict[str, Constraint]:
+        """Every option's constraint: the declared ones, and any legacy ``checks`` wrapped as constraints."""
+        return {**{k: _Function(v) for k, v in cls.checks.items()}, **cls._parameter_constraints}
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """``options`` merged over the defaults; ``ConfigError`` on an unknown or bad option."""
@@ -57,13 +174,10 @@ class Protocol:
                 valid = ", ".join(sorted(self.defaults)) or "none"
                 raise ConfigError(f"protocol_options: {key!r} is not an option of protocol {self.name!r} "
                                   f"(valid: {valid})")
-        for key, value in options.items():
-            check = self.checks.get(key)
-            if check is not None:
-                try:
-                    check(key, value)
-                except ValueError as exc:
-                    raise ConfigError(f"protocol_options: {exc}") from exc
+        try:
+            validate_params(self.option_constraints(), options)
+        except ValueError as exc:
+            raise ConfigError(f"protocol_options: {exc}") from exc
         return {**copy.deepcopy(self.defaults), **options}
 
     def resolve_datasets(self, names: list[str]) -> list[str]:
@@ -76,3 +190,7 @@ class Protocol:
 
     def __repr__(self) -> str:
         return f"<protocol {self.name}>"
+
+
+__all__ = ["SEED", "Draw", "PositiveList", "Protocol", "Skip", "check_min_int", "check_positive_list",
+           "featurizer_target_pairs", "source_featurizer", "takes_texts"]

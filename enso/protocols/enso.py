@@ -6,7 +6,9 @@ resample)``), and every featurizer x target x resampler is fitted on it and scor
 whole test split. Label-only samplers share one sample across featurizers (paired
 comparisons); samplers that look at features draw one per featurizer. A size the train split
 cannot give is skipped with the reason. In-domain featurizers learn from the train split
-(``fit_rows`` left unset), never from test rows; a given dev split is not used.
+(``fit_rows`` left unset), never from test rows; a given dev split is not used. A target fitted
+on texts (fine-tuning) pairs only with the featurizer whose model it takes
+(``featurizer_target_pairs``), on the same samples as the frozen targets.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from enso.protocols.base import Protocol
+from enso.protocols.base import Draw, Protocol, Skip, featurizer_target_pairs
+from enso.sampling import SAMPLERS, ImpossibleSample
 from enso.seeds import derive_seed
 
 
@@ -25,9 +28,6 @@ class EnsoProtocol(Protocol):
     defaults: ClassVar[dict[str, Any]] = {}
 
     def build(self, config, dataset, plan) -> None:
-        from enso.engine.plan import Draw, Skip
-        from enso.engine.sampling import SAMPLERS, ImpossibleSample
-
         pool = dataset.split_index("train")
         test = dataset.split_index("test")
         if len(test) == 0:
@@ -35,6 +35,7 @@ class EnsoProtocol(Protocol):
             return
         labels = dataset.labels[pool]
         options = self.check_options(config.protocol_options)
+        pairs = featurizer_target_pairs(config)
         for sampler_name in config.samplers:
             sampler = SAMPLERS.get(sampler_name)
             for size in config.train_sizes:
@@ -46,11 +47,14 @@ class EnsoProtocol(Protocol):
                 for resample in range(config.resamples):
                     seed = derive_seed(config.seed, dataset.name, sampler_name, size, resample)
                     shared = None if sampler.needs_features else Draw(dataset.name, sampler_name, size, resample, seed)
-                    for featurizer in config.featurizers:
-                        draw = shared or Draw(dataset.name, sampler_name, size, resample, seed, featurizer)
-                        for target in config.targets:
-                            for resampler in config.resamplers:
-                                plan.add_cell(dataset=dataset, featurizer=featurizer, target=target,
-                                              sampler=sampler_name, resampler=resampler, train_size=size,
-                                              resample=resample, seed=seed, draw=draw,
-                                              test_rows=np.asarray(test, dtype=np.int64), options=options)
+                    draws = {}
+                    for featurizer, target in pairs:
+                        if featurizer.id not in draws:
+                            draws[featurizer.id] = shared or Draw(dataset.name, sampler_name, size, resample, seed,
+                                                                  featurizer)
+                        draw = draws[featurizer.id]
+                        for resampler in config.resamplers:
+                            plan.add_cell(dataset=dataset, featurizer=featurizer, target=target,
+                                          sampler=sampler_name, resampler=resampler, train_size=size,
+                                          resample=resample, seed=seed, draw=draw,
+                                          test_rows=np.asarray(test, dtype=np.int64), options=options)

@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from enso.protocols.base import Protocol, check_min_int
+from enso.params import Integer
+from enso.protocols.base import SEED, Draw, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,8 @@ class MTEBProtocol(Protocol):
     name = "mteb"
     description = "MTEB classification: k examples per label, 10 draws, scikit-learn logistic regression"
     defaults: ClassVar[dict[str, Any]] = {"samples_per_label": 8, "n_experiments": 10, "seed": 42, "max_iter": 100}
-    checks: ClassVar = {"samples_per_label": check_min_int(1), "n_experiments": check_min_int(1),
-                        "max_iter": check_min_int(1), "seed": check_min_int(0)}
+    _parameter_constraints: ClassVar = {"samples_per_label": Integer(1), "n_experiments": Integer(1),
+                                        "max_iter": Integer(1), "seed": SEED}
 
     @staticmethod
     def target(options: dict[str, Any]):
@@ -56,7 +57,6 @@ class MTEBProtocol(Protocol):
 
     def build(self, config, dataset, plan) -> None:
         from enso.config import Spec
-        from enso.engine.plan import Draw
 
         options = self.check_options(config.protocol_options)
         if config.targets != [Spec("logreg")] and dataset.name == config.datasets[0]:

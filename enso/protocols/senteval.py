@@ -46,7 +46,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from enso.errors import ConfigError
-from enso.protocols.base import Protocol, check_min_int, check_positive_list
+from enso.params import Constraint, Integer
+from enso.protocols.base import SEED, Draw, PositiveList, Protocol, Skip
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,15 @@ KFOLD_CS = [2.0 ** t for t in range(-1, 6)]
 CV, GIVEN_TEST, GIVEN_DEV = "senteval-cv", "senteval-split", "senteval-dev"
 
 
-def _check_cv_datasets(name: str, value: Any) -> None:
-    if value != "auto" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-        raise ValueError(f"{name} must be \"auto\" or a list of dataset names, got {value!r}")
+class DatasetChoice(Constraint):
+    """``"auto"`` or a list of dataset names."""
+
+    def check(self, name: str, value: Any) -> None:
+        if value != "auto" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
+
+    def describe(self) -> str:
+        return "\"auto\" or a list of dataset names"
 
 
 def derived_test_split(dataset) -> bool:
@@ -83,9 +90,9 @@ class SentEvalProtocol(Protocol):
                    "logistic regression")
     defaults: ClassVar[dict[str, Any]] = {"folds": 10, "inner_folds": 10, "Cs": INNER_KFOLD_CS, "kfold_Cs": KFOLD_CS,
                                           "seed": 1111, "cv_datasets": "auto"}
-    checks: ClassVar = {"folds": check_min_int(2), "inner_folds": check_min_int(2), "seed": check_min_int(0),
-                        "Cs": check_positive_list, "kfold_Cs": check_positive_list,
-                        "cv_datasets": _check_cv_datasets}
+    _parameter_constraints: ClassVar = {"folds": Integer(2), "inner_folds": Integer(2), "seed": SEED,
+                                        "Cs": PositiveList(), "kfold_Cs": PositiveList(),
+                                        "cv_datasets": DatasetChoice()}
     #: datasets SentEval runs on other files than the enso record of the same name
     replacements: ClassVar[dict[str, tuple[str, str]]] = {
         "SST2": ("SST2Phrases", "SentEval trains SST-2 on the 67,349 training phrases and chooses C on dev"),
@@ -132,7 +139,6 @@ class SentEvalProtocol(Protocol):
 
     def build(self, config, dataset, plan) -> None:
         from enso.config import Spec
-        from enso.engine.plan import Draw, Skip
 
         options = self.check_options(config.protocol_options)
         seed = int(options["seed"])
