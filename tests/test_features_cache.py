@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from enso.errors import ConfigError, UnknownNameError
+from enso.errors import ConfigError, EnsoError, UnknownNameError
 from enso.features import FEATURIZERS, load_features, make_featurizer, open_feature_file
 from enso.features.tfidf import TfidfFeaturizer
+from enso.store import Reuse
 from tests.features_helpers import dataset_from_rows, sst2_dataset
 
 
@@ -21,7 +22,7 @@ def sst2(shared_datasets):
     return sst2_dataset(shared_datasets, n_train=400, n_test=150)
 
 
-def test_unknown_featurizer_is_a_config_error_naming_the_closest(shared_datasets):
+def test_unknown_featurizer_is_a_config_error_naming_the_closest():
     with pytest.raises(UnknownNameError, match=r"unknown featurizer 'minlm'; did you mean 'minilm'\?") as info:
         make_featurizer("minlm", {})
     assert "tfidf" in str(info.value) and isinstance(info.value, ConfigError)
@@ -98,11 +99,37 @@ def test_second_run_is_a_cache_hit_that_fits_nothing(sst2, workspace, monkeypatc
     assert second.featurizer_id == first.featurizer_id
 
 
-def test_force_recomputes(sst2, workspace):
+def test_recompute_recomputes(sst2, workspace):
     first = load_features("tfidf", sst2, workspace)
-    again = load_features("tfidf", sst2, workspace, force=True)
+    again = load_features("tfidf", sst2, workspace, reuse=Reuse.RECOMPUTE)
     assert not again.cached and again.path == first.path
     assert abs(again.X - first.X).max() == 0
+    assert not load_features("tfidf", sst2, workspace, reuse="recompute").cached
+
+
+def test_only_cached_reads_what_is_stored_and_names_the_command_for_what_is_not(workspace):
+    dataset = dataset_from_rows("cached", ["good film", "bad film", "a good story", "a bad story"], ["good"])
+    with pytest.raises(EnsoError) as info:
+        load_features("tfidf", dataset, workspace, reuse=Reuse.ONLY_CACHED, command="enso featurize mine")
+    message = str(info.value)
+    assert "features tfidf on cached" in message and "`enso featurize mine`" in message and "\n" not in message
+    assert not list(workspace.featurizers.rglob("manifest.json")), "only-cached computed nothing"
+    stored = load_features("tfidf", dataset, workspace)
+    again = load_features("tfidf", dataset, workspace, reuse="only-cached")
+    assert again.cached and again.path == stored.path
+    with pytest.raises(EnsoError, match="fitted on the given rows"):
+        load_features("tfidf", dataset, workspace, reuse=Reuse.ONLY_CACHED, fit_rows=np.array([0, 1, 4]))
+
+
+def test_a_featurizer_changed_after_it_was_built_is_checked_before_any_work(workspace):
+    dataset = dataset_from_rows("changed", ["good film", "bad film"], ["good"])
+    featurizer = make_featurizer("tfidf", {}).set_params(ngram_min=3)  # ngram_max (2) is now below it
+    assert featurizer.ngram_min == 3, "set_params only stores"
+    with pytest.raises(ConfigError, match="bad parameters for featurizer 'tfidf': ngram_max must be an integer >= 3"):
+        load_features("tfidf", dataset, workspace, featurizer=featurizer)
+    assert not workspace.featurizers.exists()
+    with pytest.raises(ValueError, match="no parameter 'ngrams'"):
+        featurizer.set_params(ngrams=2)
 
 
 def test_parameter_or_dataset_change_makes_a_new_artifact(sst2, shared_datasets, workspace):
@@ -149,7 +176,7 @@ def test_failure_midway_leaves_no_artifact_and_keeps_the_old_one(sst2, workspace
     broken = Broken()
     broken.name = "tfidf"
     with pytest.raises(RuntimeError, match="disk on fire"):
-        load_features("tfidf", sst2, workspace, force=True, featurizer=broken)
+        load_features("tfidf", sst2, workspace, reuse=Reuse.RECOMPUTE, featurizer=broken)
     assert load_features("tfidf", sst2, workspace).cached
     # Nothing but the good artifact (and the lock file beside it, which stays by design).
     assert [p.name for p in good.path.parent.parent.iterdir() if not p.name.endswith(".lock")] == \

@@ -1,4 +1,4 @@
-"""``python -m enso.featurize``: filters, listing, errors before work, and a second run that computes nothing."""
+"""``enso featurize``: filters, listing, errors before work, and a second run that computes nothing."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from enso.featurize import main
+from tests.cli import enso
 
 CONFIG = """
 name = "feat"
@@ -22,12 +21,12 @@ max_examples = 400
 
 
 @pytest.fixture(scope="module")
-def sst2_workspace(tmp_path_factory, mirror_dir):
-    from enso.data import download
+def sst2_workspace(tmp_path_factory, real_root):
+    """The session's real datasets with a feature cache of its own (the tests count what is computed)."""
     from enso.workspace import Workspace
 
     workspace = Workspace(tmp_path_factory.mktemp("featurize-cli"))
-    download(["SST2"], workspace, mirror=str(mirror_dir))
+    (workspace.root / "datasets").symlink_to(real_root / "datasets", target_is_directory=True)
     (workspace.root / "experiments").mkdir()
     (workspace.root / "experiments" / "feat.toml").write_text(CONFIG.format(extra=""))
     (workspace.root / "experiments" / "typo.toml").write_text(CONFIG.format(extra=', "glove-6b-5d"'))
@@ -37,7 +36,7 @@ def sst2_workspace(tmp_path_factory, mirror_dir):
 
 
 def invoke(workspace, *args):
-    return CliRunner().invoke(main, [*args, "--root", str(workspace.root)], catch_exceptions=False)
+    return enso("featurize", *args, root=workspace, catch_exceptions=False)
 
 
 def feature_files(workspace) -> dict[str, int]:
@@ -103,7 +102,7 @@ def test_cuda_on_a_machine_without_one_is_a_clear_error(sst2_workspace, tmp_path
 
 
 def test_list_shows_every_featurizer_with_parameters():
-    result = CliRunner().invoke(main, ["--list"])
+    result = enso("featurize", "--list")
     assert result.exit_code == 0
     for name in ("tfidf", "glove-6b-50d", "static-vectors", "word2vec", "fasttext", "doc2vec", "minilm",
                  "hf-encoder", "random-encoder"):

@@ -66,10 +66,12 @@ def test_layers_all_stores_every_layer_mean_pooled(minilm_vectors, sentences, wo
     features = load_features({"name": "minilm", "layers": "all", "device": "cpu"}, dataset, workspace)
     X = np.asarray(features.X)
     assert X.shape == (40, 7, 384) and X.dtype == np.float32
+    assert X.ndim == make_featurizer("minilm", {"layers": "all"}).output_ndim()  # declared before any work
     assert cosines(X[:, -1], minilm_vectors[:40]).min() >= 0.99999  # last layer = the usual embedding
     assert cosines(X[:, 0], X[:, -1]).mean() < 0.9  # and the embeddings layer is something else
     plain = load_features({"name": "minilm", "device": "cpu"}, dataset, workspace)
     assert plain.featurizer_id != features.featurizer_id
+    assert np.ndim(plain.X) == make_featurizer("minilm", {}).output_ndim() == 2
 
 
 def test_bf16_agrees_with_fp32(minilm_vectors, sentences):
@@ -123,13 +125,14 @@ def test_random_encoder_is_seeded_and_unlike_the_pretrained_model(minilm_vectors
 _BARE = """
 import runpy, sys
 from enso.features import encoder
+from enso.features.model_folder import ModelFolder
 from enso.features.transformer import minilm_folder
 sys.argv = ["featurize.py", "--help"]
 try:
     runpy.run_path("benchmarks/featurize.py", run_name="__main__")
 except SystemExit:
     pass
-folder = encoder.ModelFolder.inspect(minilm_folder())
+folder = ModelFolder.inspect(minilm_folder())
 model = encoder.load_model(folder.transformer, "cpu", "fp32")
 X, stats = encoder.encode(["a fine film", " "], model, encoder.load_tokenizer(folder.transformer, 256))
 print(X.shape, stats["empty_texts"])

@@ -13,7 +13,6 @@ import pytest
 
 from enso.errors import ConfigError
 from enso.features import load_features, make_featurizer
-from enso.features.base import Featurizer
 from tests.features_helpers import dataset_from_rows, read_sst2, sst2_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,9 +189,3 @@ def test_gensim_featurizers_give_identical_vectors_under_any_pythonhashseed(shar
         digests.append(json.loads(result.stdout.strip().splitlines()[-1]))
     assert digests[0] == digests[1]
     assert len(set(digests[0].values())) == 4
-
-
-def test_featurizer_base_class_is_what_registered_entries_build_on():
-    for name in ("glove-6b-50d", "word2vec", "fasttext", "doc2vec", "static-vectors"):
-        from enso.features import FEATURIZERS
-        assert issubclass(FEATURIZERS.get(name), Featurizer)

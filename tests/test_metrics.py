@@ -138,3 +138,30 @@ def test_bootstrap_interval_of_a_large_multiclass_test_set_is_fast():
         low, high = bootstrap_interval(METRICS.get(name), y_true, y_pred, seed=3)
         assert low < METRICS.get(name)(y_true, y_pred) < high
     assert time.perf_counter() - started < 5
+
+
+# -- task types and the call signature every metric shares --
+
+from enso.metrics import Metric  # noqa: E402
+
+
+def test_every_metric_says_its_tasks_and_row_metrics_ignore_offsets(multiclass):
+    classes, y_true, y_pred, proba = multiclass
+    for name, metric in METRICS.items():
+        assert metric.tasks == ("classification", "pair-classification"), name
+        plain = metric(y_true, y_pred, classes, ("proba", proba))
+        given = metric(y_true, y_pred, classes, ("proba", proba), offsets=np.array([0, 50, 200]))
+        assert np.float64(plain).tobytes() == np.float64(given).tobytes(), name  # the same bits
+
+
+def test_a_span_metric_gets_the_sentence_offsets():
+    """A sequence task's metric plugs in as a new Metric (needs="spans"), with no edit to the call."""
+    def sentences_all_right(y_true, y_pred, offsets):
+        return np.mean([np.array_equal(y_true[a:b], y_pred[a:b]) for a, b in zip(offsets[:-1], offsets[1:])])
+
+    metric = Metric("sentence_accuracy", "spans", True, "share of sentences tagged without a mistake",
+                    sentences_all_right, tasks=("sequence-labelling",))
+    y_true = np.array(["B-PER", "O", "O", "B-LOC", "I-LOC"])
+    y_pred = np.array(["B-PER", "O", "O", "B-LOC", "O"])
+    assert metric(y_true, y_pred, offsets=[0, 2, 5]) == 0.5
+    assert metric.tasks == ("sequence-labelling",)

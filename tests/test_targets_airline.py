@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from enso.engine.sampling import SAMPLERS
+from enso.sampling import SAMPLERS
 from enso.seeds import derive_seed
 from enso.targets import make_target, with_seed
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.dummy import DummyClassifier
 
-from enso.engine.sampling import SAMPLERS
+from enso.sampling import SAMPLERS
 from enso.metrics import METRICS
 from enso.targets import TARGETS, make_target
 from tests.engine_helpers import dense_matrices

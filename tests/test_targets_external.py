@@ -9,7 +9,7 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from enso.engine.sampling import SAMPLERS
+from enso.sampling import SAMPLERS
 from enso.errors import ConfigError
 from enso.targets import make_target, with_seed
 from tests.engine_helpers import tfidf_matrices

@@ -20,8 +20,9 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import normalize
 from sklearn.svm import SVC, LinearSVC
 
-from enso.engine.sampling import SAMPLERS
+from enso.sampling import SAMPLERS
 from enso.targets import TARGETS, make_target, with_seed
+from enso.targets.base import TargetTags
 from tests.engine_helpers import dense_matrices, tfidf_matrices
 
 
@@ -352,14 +353,18 @@ def test_torch_targets_stop_early_on_a_given_validation_set(trec_dense):
 
 
 def fit_input(name, X):
-    if name == "layer-mix":
+    """Features of the dimensionality the target's tags declare (``layers = "all"`` gives 3-d)."""
+    if TARGETS.get(name).tags.input_ndim == 3:
         return np.stack([X, X], axis=1)
     return X
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS.names()))
-def test_every_target_declares_its_parameters_once_and_keeps_the_fit_contract(name, trec_dense):
+def test_every_target_declares_its_parameters_once_and_keeps_the_fit_contract(name, trec_dense, trec_tfidf):
     target = make_target(name, {})
+    tags = TARGETS.get(name).tags  # read from the class, nothing built
+    assert isinstance(tags, TargetTags) and target.tags == tags
+    assert tags.input == "features" and "classification" in tags.tasks
     params = target.get_params(deep=False)
     assert set(type(target)._parameter_constraints) == set(params), "each parameter is declared, and only those"
     assert {"random_state", "resampler"} <= set(params)
@@ -381,4 +386,31 @@ def test_every_target_declares_its_parameters_once_and_keeps_the_fit_contract(na
     json.dumps(fitted.chosen_params_)
     assert "search" in fitted.chosen_params_
     kind, scores = fitted.scores(fit_input(name, X_test))
-    assert kind in ("proba", "decision") and scores.shape == (len(X_test), len(fitted.classes_))
+    assert kind == ("proba" if tags.proba else "decision"), "tags.proba says what scores gives"
+    assert scores.shape == (len(X_test), len(fitted.classes_))
+
+    # tags.accepts_sparse says whether sparse features can be fitted on
+    X_sparse, y_sparse = trec_tfidf[0][rows], trec_tfidf[1][rows]
+    sparse_fit = make_target(name, {**small, "random_state": 0})
+    if tags.accepts_sparse:
+        assert list(sparse_fit.fit(X_sparse, y_sparse).predict(X_sparse[:5]).shape) == [5]
+    else:
+        with pytest.raises(ValueError):
+            sparse_fit.fit(X_sparse, y_sparse)
+
+
+def test_a_plugin_target_that_sets_the_old_tag_attributes_keeps_its_meaning():
+    from enso.targets.base import Target
+
+    class OldStyle(Target):  # written against the interface before TargetTags
+        has_proba = False
+        input_ndim = 3
+        accepts_sparse = False
+
+    assert OldStyle.tags == TargetTags(proba=False, input_ndim=3, accepts_sparse=False)
+    assert not OldStyle.has_proba and OldStyle().input_ndim == 3  # the old names still read the tags
+    assert Target.tags == TargetTags()
+    with pytest.raises(ValueError, match="input_ndim must be 2 or 3"):
+        TargetTags(input_ndim=1)
+    with pytest.raises(ValueError, match="input must be 'features' or 'texts'"):
+        TargetTags(input="images")

@@ -199,16 +199,16 @@ class LocalPath(Constraint):
         from pathlib import Path
 
         if not isinstance(value, str) or not value:
-            raise ValueError(f"{name} must be {self.what}, got {value!r}")
+            raise ValueError(f"{name} must be a {self.what}, got {value!r}")
         path = Path(value).expanduser()
         if self.kind == "file":
             if not path.is_file():
-                raise ValueError(f"{self.what} {value} does not exist; {self.fix}")
+                raise ValueError(f"{name}: {self.what} {value} does not exist; {self.fix}")
         elif not ((path / "config.json").is_file() or (path / "modules.json").is_file()):
-            raise ValueError(f"{value} is not a model folder (no config.json or modules.json); {self.fix}")
+            raise ValueError(f"{name}: {value} is not a {self.what} (no config.json or modules.json); {self.fix}")
 
     def describe(self):
-        return self.what
+        return f"a {self.what}"
 
 
 def source_model_featurizers() -> list[str]:

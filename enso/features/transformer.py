@@ -169,7 +169,7 @@ class HFEncoderFeaturizer(TransformerFeaturizer):
 
     name = "hf-encoder"
     _parameter_constraints: ClassVar[dict] = {
-        "path": LocalPath("model-folder", "the folder of a model",
+        "path": LocalPath("model-folder", "model folder",
                           "pass the folder of a transformers or sentence-transformers model"),
         "pooling": Choice("auto", *encoder.POOLINGS), "normalize": BoolOrAuto(), **_COMMON_CONSTRAINTS,
     }

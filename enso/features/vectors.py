@@ -172,7 +172,7 @@ class StaticVectorsFeaturizer(WordVectorFeaturizer):
 
     name = "static-vectors"
     _parameter_constraints: ClassVar[dict] = {
-        "path": LocalPath("file", "a word-vector file", "pass path = a word2vec, GloVe or fastText vector file"),
+        "path": LocalPath("file", "word-vector file", "pass path = a word2vec, GloVe or fastText vector file"),
         "format": Choice(*FORMATS), "lowercase": BoolOrAuto(), "limit": Integer(1, allow_none=True),
     }
 

@@ -59,7 +59,7 @@ _LEGACY_TAGS = {"accepts_sparse": "accepts_sparse", "input_ndim": "input_ndim", 
 #: Parameters every registered target takes (the engine sets them per cell).
 COMMON_CONSTRAINTS: dict[str, Constraint] = {
     "random_state": Seed(),
-    "resampler": Registered("enso.engine.sampling:RESAMPLERS"),
+    "resampler": Registered("enso.sampling:RESAMPLERS"),
 }
 #: The parameter of every target that chooses hyperparameters: the METRICS name it optimises.
 SCORING_CONSTRAINT: dict[str, Constraint] = {"scoring": Registered("enso.metrics:METRICS")}

@@ -55,7 +55,7 @@ def inner_folds(y: np.ndarray, cv: int, random_state: int | None = None):
 
 def resample_rows(resampler: str, y: np.ndarray, random_state: int | None, stream: int) -> np.ndarray | None:
     """Positions of ``y`` to fit on after ``resampler`` (``None``: all of them, as given)."""
-    from enso.engine.sampling import RESAMPLERS
+    from enso.sampling import RESAMPLERS
 
     chosen = RESAMPLERS.get(resampler)
     if chosen.name == "none":
