@@ -1,19 +1,35 @@
-"""The ``enso`` command: the four stages as subcommands, and ``run`` for all four in order."""
+"""The ``enso`` command: the four stages as subcommands, and ``run`` for all four in order.
+
+The group makes the one ``Workspace`` every subcommand works in (``--root``, else
+``$ENSO_ROOT``, else the current directory) and hands it on as click's context object;
+each subcommand takes it with ``enso.cli_common.pass_workspace``.
+"""
 
 from __future__ import annotations
 
 import click
 
 from enso import __version__
-from enso.cli_common import EXPERIMENT_HELP, check_scheduler, common_options, experiment_argument, force_option
+from enso.cli_common import (
+    EXPERIMENT_HELP,
+    check_scheduler,
+    common_options,
+    experiment_argument,
+    group_options,
+    pass_workspace,
+    reuse_options,
+    with_reuse,
+)
 from enso.download import main as download_command
 from enso.experiment import main as experiment_command
 from enso.featurize import main as featurize_command
+from enso.store import Reuse
 from enso.visualize import main as visualize_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="enso")
+@group_options
 def main() -> None:
     """Benchmark pretrained text representations and simple target models on small labelled data.
 
@@ -37,27 +53,34 @@ main.add_command(visualize_command, "visualize")
               help="Run the experiment's cells on this Dask distributed scheduler instead of locally.")
 @click.option("--mirror", envvar="ENSO_MIRROR", show_envvar=True, metavar="URL|DIR",
               help="Dataset mirror tried before upstream (laid out as MIRROR/HOST/PATH).")
-@click.option("--offline", is_flag=True, help="Use only datasets already in datasets/.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where transformer featurizers run.")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True,
               help="File format of the figures.")
-@force_option
+@reuse_options(offline_help="Fetch nothing: use only the datasets already in datasets/ (the other stages "
+                            "compute what is missing, as without it).")
 @common_options
-def run(experiment, jobs, scheduler, mirror, offline, device, fmt, force, workspace) -> None:
-    """Run all four stages on EXPERIMENT and print where the report and plots are."""
-    from enso.config import load_config
+@pass_workspace
+def run(workspace, experiment, jobs, scheduler, mirror, device, fmt, reuse) -> None:
+    """Run all four stages on EXPERIMENT and print where the report and plots are.
+
+    --force recomputes every stage's artifacts; --offline (only-cached) applies to the
+    download stage, the one that needs the network.
+    """
+    from enso.components import load_config
     from enso.data import download
     from enso.engine import run_experiment
     from enso.features import featurize_config
     from enso.report import build_report
 
     check_scheduler(scheduler)  # before the download and featurize stages do any work
-    config = load_config(workspace.experiment_path(experiment))
-    download(config.datasets, workspace, mirror=mirror, offline=offline, force=force)
-    featurize_config(config, workspace, device=device, force=force)
-    run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, force=force, device=device)
-    report = build_report(config.name, workspace, fmt=fmt, force=force)
+    config = load_config(experiment, workspace)
+    download(config.datasets, workspace, mirror=mirror, reuse=reuse)
+    compute = Reuse.REUSE if reuse is Reuse.ONLY_CACHED else reuse  # --offline: no fetching, not no computing
+    featurize_config(config, workspace, device=device, reuse=compute)
+    run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, device=device,
+                   **with_reuse(run_experiment, compute))
+    report = build_report(config.name, workspace, fmt=fmt, **with_reuse(build_report, compute))
     click.echo(f"results: {workspace.results_dir(config.name) / 'results.parquet'}")
     click.echo(f"report:  {report.html}")
     click.echo(f"         {report.markdown}")

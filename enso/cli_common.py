@@ -1,9 +1,17 @@
-"""What every stage command shares: the workspace option, logging, signals and error handling."""
+"""What every stage command shares: the workspace, logging, signals, error handling and the reuse flags.
+
+The workspace is no global: the ``enso`` group makes one ``Workspace`` from ``--root`` /
+``$ENSO_ROOT`` / the current directory as its click context object, and each command takes it
+with :data:`pass_workspace` (click's ``make_pass_decorator``). A command's own ``--root`` (so
+``enso experiment default --root DIR`` and ``python -m enso.experiment --root DIR`` work) replaces
+it for that command. ``--force`` and ``--offline`` become one ``enso.store.Reuse``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
 import os
 import signal
@@ -11,15 +19,22 @@ import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import click
+from click.core import ParameterSource
 
-from enso.errors import EnsoError, Terminated
+from enso.errors import ConfigError, EnsoError, Terminated
+from enso.store import Reuse
 from enso.workspace import ROOT_ENV, Workspace
 
 log = logging.getLogger("enso")
 
 RESUME_HINT = "finished artifacts are kept and a rerun resumes"
+
+#: ``@pass_workspace`` gives a command the ``Workspace`` of its click context as first argument
+pass_workspace = click.make_pass_decorator(Workspace)
+_VERBOSITY = "enso.verbosity"
 
 
 def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
@@ -71,40 +86,78 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def common_options(func: Callable) -> Callable:
-    """``--root``, ``-v`` and ``-q``; the command receives ``workspace`` instead of ``root``."""
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[None]:
+    """What goes wrong in the block ends the command with one ``error:`` line and its exit code."""
+    try:
+        with sigterm_raises():
+            yield
+    except EnsoError as exc:
+        _fail(str(exc), exc.exit_code)
+    except BrokenPipeError:
+        # stdout was closed early (`enso ... | head`): nothing left to tell anyone
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}; check the path, its permissions and the free disk space", 1)
+    except UnicodeError as exc:
+        _fail(f"cannot decode text ({exc}); save text files as UTF-8", 1)
+    except KeyboardInterrupt:
+        _fail(f"interrupted; {RESUME_HINT}", 130)
+    except Terminated as exc:
+        _fail(f"terminated (SIGTERM); {RESUME_HINT}", exc.exit_code)
 
-    @click.option("--root", type=click.Path(file_okay=False), envvar=ROOT_ENV, show_envvar=True,
-                  help="Workspace folder holding datasets/, featurizers/, experiments/, results/ "
-                       "[default: the current directory].")
-    @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
-    @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+
+def _root_option(func: Callable) -> Callable:
+    return click.option("--root", type=click.Path(file_okay=False), envvar=ROOT_ENV, show_envvar=True,
+                        help="Workspace folder holding datasets/, featurizers/, experiments/, results/ "
+                             "[default: the current directory].")(func)
+
+
+def _verbosity_options(func: Callable) -> Callable:
+    func = click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")(func)
+    return click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")(func)
+
+
+def group_options(func: Callable) -> Callable:
+    """``--root``, ``-v``, ``-q`` on the ``enso`` group: the context's ``Workspace`` and the log level."""
+
+    @_root_option
+    @_verbosity_options
     @functools.wraps(func)
-    def wrapper(*args, root=None, verbose=0, quiet=False, **kwargs):
+    def wrapper(*args: Any, root: str | None = None, verbose: int = 0, quiet: bool = False, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        ctx.meta[_VERBOSITY] = (verbose, quiet)
         setup_logging(verbose, quiet)
-        try:
-            with sigterm_raises():
-                workspace = Workspace.resolve(root)
-                from enso.data import DATASETS
+        with one_line_errors():
+            ctx.obj = Workspace.resolve(root)
+            return func(*args, **kwargs)
 
-                DATASETS.attach(workspace)  # the user's own datasets in this workspace become names
-                return func(*args, workspace=workspace, **kwargs)
-        except EnsoError as exc:
-            _fail(str(exc), exc.exit_code)
-        except BrokenPipeError:
-            # stdout was closed early (`enso ... | head`): nothing left to tell anyone
-            with contextlib.suppress(OSError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(1)
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            _fail(f"{where}{exc.strerror or exc}; check the path, its permissions and the free disk space", 1)
-        except UnicodeError as exc:
-            _fail(f"cannot decode text ({exc}); save text files as UTF-8", 1)
-        except KeyboardInterrupt:
-            _fail(f"interrupted; {RESUME_HINT}", 130)
-        except Terminated as exc:
-            _fail(f"terminated (SIGTERM); {RESUME_HINT}", exc.exit_code)
+    return wrapper
+
+
+def common_options(func: Callable) -> Callable:
+    """``--root``, ``-v`` and ``-q`` on a command, one-line errors, and its ``Workspace`` in the context.
+
+    Decorate the command function with :data:`pass_workspace` below this, so it receives the
+    workspace: the command's own ``--root`` when given on its command line, else the group's,
+    else ``$ENSO_ROOT`` or the current directory.
+    """
+
+    @_root_option
+    @_verbosity_options
+    @functools.wraps(func)
+    def wrapper(*args: Any, root: str | None = None, verbose: int = 0, quiet: bool = False, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        group_verbose, group_quiet = ctx.meta.get(_VERBOSITY, (0, False))
+        setup_logging(max(verbose, group_verbose), quiet or group_quiet)
+        with one_line_errors():
+            own = root is not None and ctx.get_parameter_source("root") is ParameterSource.COMMANDLINE
+            if own or ctx.find_object(Workspace) is None:
+                ctx.obj = Workspace.resolve(root)
+            return func(*args, **kwargs)
 
     return wrapper
 
@@ -123,6 +176,38 @@ def check_scheduler(address: str | None) -> None:
 def force_option(func: Callable) -> Callable:
     return click.option("--force", is_flag=True,
                         help="Recompute even when a valid cached artifact exists.")(func)
+
+
+def reuse_options(offline_help: str | None = None) -> Callable[[Callable], Callable]:
+    """``--force`` (and, with ``offline_help``, ``--offline``) as one ``reuse: Reuse`` argument."""
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, force: bool = False, offline: bool = False, **kwargs: Any) -> Any:
+            return func(*args, reuse=Reuse.from_flags(force=force, offline=offline), **kwargs)
+
+        if offline_help:
+            wrapper = click.option("--offline", is_flag=True, help=offline_help)(wrapper)
+        return force_option(wrapper)
+
+    return decorate
+
+
+def with_reuse(function: Callable, reuse: Reuse) -> dict[str, Any]:
+    """The keyword arguments that give ``function`` the policy ``reuse``.
+
+    Transitional: a library entry point that still takes ``force``/``offline`` booleans gets
+    them (``ONLY_CACHED`` where it has no ``offline`` is refused, not ignored).
+    """
+    accepted = inspect.signature(function).parameters
+    if "reuse" in accepted:
+        return {"reuse": reuse}
+    out: dict[str, Any] = {"force": reuse is Reuse.RECOMPUTE}
+    if reuse is Reuse.ONLY_CACHED:
+        if "offline" not in accepted:
+            raise ConfigError(f"--offline is not supported by {function.__module__}.{function.__name__} yet")
+        out["offline"] = True
+    return out
 
 
 def experiment_argument(func: Callable) -> Callable:

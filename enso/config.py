@@ -26,11 +26,11 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from enso.errors import ConfigError
 from enso.hashing import stable_hash
-from enso.registry import unknown_name_message
+from enso.params import Bool, Constraint, Satisfies, check_names, shown, validate_params
 
 MAX_RESAMPLES = 1000
 MAX_TRAIN_SIZE = 10_000_000
@@ -61,6 +61,184 @@ _DEFAULTS: dict[str, Any] = {
     "max_examples": None,
 }
 KEYS = ("name", "datasets", *_DEFAULTS)
+
+
+# -- The registries a config is validated against ---------------------------------------------
+
+class Lookup(Protocol):
+    """A registry as config sees it: names in their registered spelling (``UnknownNameError`` otherwise).
+
+    ``enso.registry.Registry`` is one. Registries of components with parameters (featurizers,
+    targets) also offer ``validate(name, params) -> str``: the registered name once the
+    parameters pass the component's declared constraints (``Registry.validate``); a
+    protocol registry's ``get(name)`` gives the protocol, whose ``check_options`` checks its options.
+    """
+
+    kind: str
+
+    def canonical(self, name: str) -> str: ...
+
+    def get(self, name: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Registries:
+    """Every registry a config names things in; ``enso.components.registries(workspace)`` builds the default."""
+
+    datasets: Lookup
+    featurizers: Lookup
+    targets: Lookup
+    metrics: Lookup
+    samplers: Lookup
+    resamplers: Lookup
+    protocols: Lookup
+    tasks: Lookup | None = None
+
+
+# -- Config keys, declared once -------------------------------------------------------------
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _control_character(text: str) -> str | None:
+    """The first control or format character in ``text`` (newline, NUL, bidi override, ...), if any."""
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs"):
+            return char
+    return None
+
+
+def _check_name(key: str, name: str, limit: int = MAX_NAME_LENGTH) -> None:
+    """A name that becomes a label or a folder: at most ``limit`` characters, no control characters."""
+    if len(name) > limit:
+        raise ValueError(f"{key}: {name[:40]!r}... is {len(name)} characters long; at most {limit} are allowed")
+    char = _control_character(name)
+    if char is not None:
+        raise ValueError(f"{key}: {shown(name)} contains the control character {char!r}; use printable characters")
+
+
+class Name(Constraint):
+    """A printable name of at most :data:`MAX_NAME_LENGTH` characters (``what`` says what kind, when it is not a string)."""
+
+    def __init__(self, what: str | None = None, *, optional: bool = False):
+        self.what, self.optional = what, optional
+
+    def check(self, name, value):
+        if value is None and self.optional:
+            return
+        if self.what is not None and (not isinstance(value, str) or not value):
+            raise ValueError(f"{name} must be {self.what}, got {shown(value)}")
+        _check_name(name, value)
+
+
+class FolderName(Constraint):
+    """The experiment's name: a plain folder name."""
+
+    def check(self, name, value):
+        if not isinstance(value, str) or not value or any(c in value for c in "/\\") or value.startswith("."):
+            raise ValueError(f"{name} must be a plain folder name, got {shown(value)}")
+        _check_name(name, value)
+
+
+class Names(Constraint):
+    """A non-empty list of names (a single name counts as a list of one)."""
+
+    def check(self, name, value):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise ValueError(f"{name} must be a non-empty list of names, got {shown(value)}")
+        for item in value:
+            _check_name(name, item)
+
+
+def _check_param_values(key: str, spec_name: str, value: Any) -> None:
+    """String parameter values appear in labels: no control characters, and a bounded length."""
+    if isinstance(value, str):
+        _check_name(f"{key}: a parameter of {spec_name!r}", value, MAX_PARAM_STRING_LENGTH)
+    elif isinstance(value, list):
+        for item in value:
+            _check_param_values(key, spec_name, item)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            _check_name(f"{key}: a parameter of {spec_name!r}", name)
+            _check_param_values(key, spec_name, item)
+    elif not isinstance(value, (bool, int, float)):
+        raise ValueError(f"{key}: parameter values of {spec_name!r} are strings, numbers, booleans, lists or "  # noqa: TRY004
+                         f"tables, got {type(value).__name__} {shown(value)}")
+
+
+class Specs(Constraint):
+    """A non-empty list of component names or tables with a ``name`` and parameters."""
+
+    def check(self, name, value):
+        if isinstance(value, (str, dict)):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"{name} must be a non-empty list of names or tables with a 'name', got {shown(value)}")
+        for item in value:
+            if isinstance(item, str) and item:
+                _check_name(name, item)
+            elif isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+                _check_name(name, item["name"])
+                _check_param_values(name, item["name"], {k: v for k, v in item.items() if k != "name"})
+            else:
+                raise ValueError(f"each entry of {name} must be a name or a table with a 'name' key, got "
+                                 f"{shown(item)}")
+
+
+class TrainSizes(Constraint):
+    def check(self, name, value):
+        if not isinstance(value, list) or not value or not all(_is_int(s) and s > 0 for s in value):
+            raise ValueError(f"{name} must be a non-empty list of positive integers, got {shown(value)}")
+        if len(value) > MAX_TRAIN_SIZES:
+            raise ValueError(f"{name} lists {len(value)} sizes; at most {MAX_TRAIN_SIZES} are allowed")
+        if max(value) > MAX_TRAIN_SIZE:
+            raise ValueError(f"{name}: {max(value)} is more than {MAX_TRAIN_SIZE:,} examples; give sizes a "
+                             "dataset can have")
+        if len(set(value)) != len(value):
+            raise ValueError(f"{name} has duplicates: {value!r}")
+
+
+class Cap(Constraint):
+    """``max_examples``: a positive integer, or a table of dataset = positive integer."""
+
+    def check(self, name, value):
+        if value is not None and not (_is_int(value) and value > 0) and not (
+                isinstance(value, dict) and all(_is_int(v) and v > 0 for v in value.values())):
+            raise ValueError(f"{name} must be a positive integer or a table of dataset = integer, got {shown(value)}")
+        if isinstance(value, dict):
+            for dataset in value:
+                _check_name(name, dataset)
+
+
+#: Every key of an experiment config and its rule, in the order they are checked.
+KEY_CONSTRAINTS: dict[str, Constraint] = {
+    "name": FolderName(),
+    "datasets": Names(),
+    "featurizers": Specs(),
+    "targets": Specs(),
+    "metrics": Names(),
+    "samplers": Names(),
+    "resamplers": Names(),
+    "selection_metric": Name("a metric name (see `enso experiment --list`)", optional=True),
+    "dedupe": Bool(),
+    "train_sizes": TrainSizes(),
+    "resamples": Satisfies(lambda v: _is_int(v) and v >= 1, "{name} must be a positive integer, got {shown}"),
+    "seed": Satisfies(lambda v: _is_int(v) and 0 <= v <= MAX_SEED,
+                      f"{{name}} must be a non-negative integer of at most {MAX_SEED}, got {{shown}}"),
+    "max_examples": Cap(),
+    "protocol": Name("a protocol name (see `enso experiment --list`)"),
+    "protocol_options": Satisfies(lambda v: isinstance(v, dict), "{name} must be a table"),
+    "description": Satisfies(lambda v: isinstance(v, str), "{name} must be a string, got {shown}"),
+}
+#: Bounds checked after the types, with their own advice.
+_BOUNDS: dict[str, Constraint] = {
+    "resamples": Satisfies(lambda v: v <= MAX_RESAMPLES,
+                           f"{{name}} = {{value}} is more than {MAX_RESAMPLES}; a learning curve needs far fewer "
+                           "(5 to 30 is usual)"),
+}
 
 
 @dataclass(frozen=True)
@@ -141,10 +319,25 @@ class ExperimentConfig:
         }
 
 
-def load_config(path: str | Path, *, validate_names: bool = True) -> ExperimentConfig:
+def read_config(path: str | Path, registries: Registries | None = None, *,
+                validate_names: bool = True) -> ExperimentConfig:
+    """The config in the file ``path``, checked (names too when ``registries`` are given)."""
     path = Path(path)
     raw = parse_toml(read_config_text(path), path)
-    return parse_config(raw, source=path, default_name=path.stem, validate_names=validate_names)
+    return parse_config(raw, registries, source=path, default_name=path.stem, validate_names=validate_names)
+
+
+def load_config(path: str | Path, *, validate_names: bool = True) -> ExperimentConfig:
+    """Deprecated: ``enso.components.load_config(path_or_name, workspace)`` (kept while callers move)."""
+    return read_config(path, _default_registries(), validate_names=validate_names)
+
+
+def _default_registries() -> Registries:
+    """Transitional: the default bundle for ``$ENSO_ROOT`` or the current directory."""
+    from enso.components import registries  # removed once every caller hands a bundle
+    from enso.workspace import Workspace
+
+    return registries(Workspace.resolve(None))
 
 
 def read_config_text(path: Path) -> str:
@@ -200,8 +393,20 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def parse_config(raw: dict[str, Any], *, source: Path | None = None, default_name: str = "experiment",
-                 validate_names: bool = True) -> ExperimentConfig:
+_UNSET: Any = object()
+
+
+def parse_config(raw: dict[str, Any], registries: Registries | None = _UNSET, *, source: Path | None = None,
+                 default_name: str = "experiment", validate_names: bool = True) -> ExperimentConfig:
+    """``raw`` (a parsed TOML table) as a checked config.
+
+    Every key is checked against :data:`KEY_CONSTRAINTS`. With ``registries``, every name is
+    resolved to its registered spelling and every component's parameters and the protocol's
+    options are checked (``validate_names=False``: only the protocol's name). With
+    ``registries=None`` only the structure is checked.
+    """
+    if registries is _UNSET:  # transitional: callers that hand no bundle get the default one
+        registries = _default_registries()
     where = f"{source}: " if source else ""
 
     def fail(message: str) -> ConfigError:
@@ -209,146 +414,76 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None, default_nam
 
     if not isinstance(raw, dict):
         raise fail(f"a config is a TOML table of keys, got {type(raw).__name__}")
-    for key in raw:
-        if key not in KEYS:
-            if len(key) > MAX_NAME_LENGTH:
-                raise fail(f"unknown key {_show(key)} (valid: {', '.join(KEYS)})")
-            raise fail(unknown_name_message("key", key, list(KEYS)))
-    values = {**_DEFAULTS, **raw}
+    try:
+        check_names("key", list(raw), list(KEYS))
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     if "datasets" not in raw:
         raise fail("missing key 'datasets'; list at least one dataset name (see `enso download --list`)")
+    values = {**_DEFAULTS, "name": default_name, **raw}
+    try:
+        validate_params(KEY_CONSTRAINTS, {key: values[key] for key in KEY_CONSTRAINTS})
+        validate_params(_BOUNDS, values)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
-    name = values.get("name", default_name)
-    if not isinstance(name, str) or not name or any(c in name for c in "/\\") or name.startswith("."):
-        raise fail(f"name must be a plain folder name, got {_show(name)}")
-    _check_name("name", name, fail)
-    datasets = _string_list(values["datasets"], "datasets", fail)
-    featurizers = _spec_list(values["featurizers"], "featurizers", fail)
-    targets = _spec_list(values["targets"], "targets", fail)
-    metrics = _string_list(values["metrics"], "metrics", fail)
-    samplers = _string_list(values["samplers"], "samplers", fail)
-    resamplers = _string_list(values["resamplers"], "resamplers", fail)
-    selection_metric = values["selection_metric"]
-    if selection_metric is None:
-        selection_metric = metrics[0]
-    elif not isinstance(selection_metric, str) or not selection_metric:
-        raise fail(f"selection_metric must be a metric name (see `enso experiment --list`), got "
-                   f"{_show(selection_metric)}")
-    _check_name("selection_metric", selection_metric, fail)
-    dedupe = values["dedupe"]
-    if not isinstance(dedupe, bool):
-        raise fail(f"dedupe must be true or false, got {_show(dedupe)}")
+    metrics = _names(values["metrics"])
     sizes = values["train_sizes"]
-    if not isinstance(sizes, list) or not sizes or not all(_is_int(s) and s > 0 for s in sizes):
-        raise fail(f"train_sizes must be a non-empty list of positive integers, got {_show(sizes)}")
-    if len(sizes) > MAX_TRAIN_SIZES:
-        raise fail(f"train_sizes lists {len(sizes)} sizes; at most {MAX_TRAIN_SIZES} are allowed")
-    if max(sizes) > MAX_TRAIN_SIZE:
-        raise fail(f"train_sizes: {max(sizes)} is more than {MAX_TRAIN_SIZE:,} examples; give sizes a dataset "
-                   "can have")
-    if len(set(sizes)) != len(sizes):
-        raise fail(f"train_sizes has duplicates: {sizes!r}")
-    resamples = values["resamples"]
-    if not _is_int(resamples) or resamples < 1:
-        raise fail(f"resamples must be a positive integer, got {_show(resamples)}")
-    if resamples > MAX_RESAMPLES:
-        raise fail(f"resamples = {resamples} is more than {MAX_RESAMPLES}; a learning curve needs far fewer "
-                   "(5 to 30 is usual)")
-    seed = values["seed"]
-    if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
-        raise fail(f"seed must be a non-negative integer of at most {MAX_SEED}, got {_show(seed)}")
-    cap = values["max_examples"]
-    if cap is not None and not (_is_int(cap) and cap > 0) and not (
-        isinstance(cap, dict) and all(_is_int(v) and v > 0 for v in cap.values())
-    ):
-        raise fail(f"max_examples must be a positive integer or a table of dataset = integer, got {_show(cap)}")
-    if isinstance(cap, dict):
-        for dataset in cap:
-            _check_name("max_examples", dataset, fail)
-    protocol = values["protocol"]
-    if not isinstance(protocol, str) or not protocol:
-        raise fail(f"protocol must be a protocol name (see `enso experiment --list`), got {_show(protocol)}")
-    _check_name("protocol", protocol, fail)
-    if not isinstance(values["protocol_options"], dict):
-        raise fail("protocol_options must be a table")
-    description = values["description"]
-    if not isinstance(description, str):
-        raise fail(f"description must be a string, got {_show(description)}")
-    cells = (len(datasets) * len(featurizers) * len(targets) * len(sizes) * resamples * len(samplers)
-             * len(resamplers))
+    config = ExperimentConfig(
+        name=values["name"], datasets=_names(values["datasets"]), featurizers=_specs(values["featurizers"]),
+        targets=_specs(values["targets"]), train_sizes=sorted(int(s) for s in sizes),
+        resamples=int(values["resamples"]), metrics=metrics, samplers=_names(values["samplers"]),
+        resamplers=_names(values["resamplers"]), seed=int(values["seed"]), max_examples=values["max_examples"],
+        protocol=values["protocol"], protocol_options=dict(values["protocol_options"]),
+        description=values["description"], source=source,
+        selection_metric=values["selection_metric"] or metrics[0], dedupe=values["dedupe"],
+    )
+    cells = (len(config.datasets) * len(config.featurizers) * len(config.targets) * len(sizes) * config.resamples
+             * len(config.samplers) * len(config.resamplers))
     if cells > MAX_CELLS:
         raise fail(f"this config asks for {cells:,} cells (datasets x featurizers x targets x train_sizes x "
                    f"resamples x samplers x resamplers), more than {MAX_CELLS:,}; split it into smaller "
                    "experiments")
-
-    config = ExperimentConfig(
-        name=name, datasets=datasets, featurizers=featurizers, targets=targets,
-        train_sizes=sorted(int(s) for s in sizes), resamples=int(resamples), metrics=metrics,
-        samplers=samplers, resamplers=resamplers, seed=int(seed), max_examples=cap,
-        protocol=protocol, protocol_options=dict(values["protocol_options"]),
-        description=description, source=source, selection_metric=selection_metric, dedupe=dedupe,
-    )
+    if registries is None:
+        return config
     try:
-        config = _with_protocol_name(config)
+        if validate_names:
+            return validate_components(config, registries)
+        return _replace(config, protocol=registries.protocols.canonical(config.protocol))
     except ConfigError as exc:
-        raise fail(str(exc)) from exc
-    if validate_names:
-        try:
-            config = validate_components(config)
-        except ConfigError as exc:
-            raise fail(str(exc)) from exc
-    return config
+        raise fail(str(exc)) from None
 
 
-def _with_protocol_name(config: ExperimentConfig) -> ExperimentConfig:
-    """The config with its protocol in the registered spelling (checked even without ``validate_names``)."""
-    from enso.protocols import PROTOCOLS
-
-    return _replace(config, protocol=PROTOCOLS.canonical(config.protocol))
-
-
-def validate_components(config: ExperimentConfig) -> ExperimentConfig:
-    """Resolve every name against its registry and build every component once.
+def validate_components(config: ExperimentConfig, registries: Registries) -> ExperimentConfig:
+    """Resolve every name against ``registries`` and check every component's parameters once.
 
     Returns the config with names in their registered spelling, and with the datasets the
     protocol runs (``Protocol.resolve_datasets``: SentEval runs SST2 on SST2Phrases).
     """
-    from enso.data import DATASETS
-    from enso.engine.sampling import RESAMPLERS, SAMPLERS
-    from enso.features import make_featurizer
-    from enso.metrics import METRICS
-    from enso.protocols import PROTOCOLS
-    from enso.targets import make_target
-
-    protocol = PROTOCOLS.get(config.protocol)
-    listed = [DATASETS.canonical(name) for name in config.datasets]
+    protocol = registries.protocols.get(registries.protocols.canonical(config.protocol))
+    datasets_registry = registries.datasets
+    listed = [datasets_registry.canonical(name) for name in config.datasets]
     if len(set(listed)) != len(listed):
         raise ConfigError("datasets lists the same entry twice")
     resolved = protocol.resolve_datasets(list(listed))
-    datasets = [DATASETS.canonical(name) for name in resolved]
+    datasets = [datasets_registry.canonical(name) for name in resolved]
     max_examples = config.max_examples
     if isinstance(max_examples, dict):
         renamed = dict(zip(listed, datasets)) if len(datasets) == len(listed) else {}
         max_examples = {}
         for name, cap in config.max_examples.items():
-            canonical = DATASETS.canonical(name)
+            canonical = datasets_registry.canonical(name)
             max_examples[renamed.get(canonical, canonical)] = cap
-    featurizers = []
-    for spec in config.featurizers:
-        featurizer = make_featurizer(spec.name, spec.params)
-        featurizers.append(Spec(featurizer.name, dict(spec.params)))
-    targets = []
-    for spec in config.targets:
-        target = make_target(spec.name, spec.params)
-        targets.append(Spec(target.name, dict(spec.params)))
+    featurizers = [_validated(registries.featurizers, spec) for spec in config.featurizers]
+    targets = [_validated(registries.targets, spec) for spec in config.targets]
     protocol.check_options(dict(config.protocol_options))
-    metrics = [METRICS.canonical(name) for name in config.metrics]
+    metrics = [registries.metrics.canonical(name) for name in config.metrics]
     try:
-        selection_metric = METRICS.canonical(config.selection_metric)
+        selection_metric = registries.metrics.canonical(config.selection_metric)
     except ConfigError as exc:
         raise ConfigError(f"selection_metric: {exc}") from exc
-    samplers = [SAMPLERS.canonical(name) for name in config.samplers]
-    resamplers = [RESAMPLERS.canonical(name) for name in config.resamplers]
+    samplers = [registries.samplers.canonical(name) for name in config.samplers]
+    resamplers = [registries.resamplers.canonical(name) for name in config.resamplers]
     for kind, items in (("datasets", datasets), ("featurizers", featurizers), ("targets", targets),
                         ("metrics", metrics), ("samplers", samplers), ("resamplers", resamplers)):
         if len(set(items)) != len(items):
@@ -358,78 +493,23 @@ def validate_components(config: ExperimentConfig) -> ExperimentConfig:
                     max_examples=max_examples, protocol=protocol.name)
 
 
+def _validated(registry: Lookup, spec: Spec) -> Spec:
+    """``spec`` with its registered name, once its parameters pass the component's declared constraints."""
+    validate = getattr(registry, "validate", None)
+    if validate is None:
+        return Spec(registry.canonical(spec.name), dict(spec.params))
+    return Spec(validate(spec.name, dict(spec.params)), dict(spec.params))
+
+
 def _replace(config: ExperimentConfig, **changes: Any) -> ExperimentConfig:
     return ExperimentConfig(**{**config.__dict__, **changes})
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _names(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
-def _show(value: Any, limit: int = 60) -> str:
-    """``repr(value)``, cut short for a long value, so an error message stays one short line."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def _control_character(text: str) -> str | None:
-    """The first control or format character in ``text`` (newline, NUL, bidi override, ...), if any."""
-    for char in text:
-        if unicodedata.category(char) in ("Cc", "Cf", "Cs"):
-            return char
-    return None
-
-
-def _check_name(key: str, name: str, fail, limit: int = MAX_NAME_LENGTH) -> None:
-    """A name that becomes a label or a folder: at most ``limit`` characters, no control characters."""
-    if len(name) > limit:
-        raise fail(f"{key}: {name[:40]!r}... is {len(name)} characters long; at most {limit} are allowed")
-    char = _control_character(name)
-    if char is not None:
-        raise fail(f"{key}: {_show(name)} contains the control character {char!r}; use printable characters")
-
-
-def _check_param_values(key: str, spec_name: str, value: Any, fail) -> None:
-    """String parameter values appear in labels: no control characters, and a bounded length."""
-    if isinstance(value, str):
-        _check_name(f"{key}: a parameter of {spec_name!r}", value, fail, MAX_PARAM_STRING_LENGTH)
-    elif isinstance(value, list):
-        for item in value:
-            _check_param_values(key, spec_name, item, fail)
-    elif isinstance(value, dict):
-        for name, item in value.items():
-            _check_name(f"{key}: a parameter of {spec_name!r}", name, fail)
-            _check_param_values(key, spec_name, item, fail)
-    elif not isinstance(value, (bool, int, float)):
-        raise fail(f"{key}: parameter values of {spec_name!r} are strings, numbers, booleans, lists or tables, "
-                   f"got {type(value).__name__} {_show(value)}")
-
-
-def _string_list(value: Any, key: str, fail) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise fail(f"{key} must be a non-empty list of names, got {_show(value)}")
-    for name in value:
-        _check_name(key, name, fail)
-    return list(value)
-
-
-def _spec_list(value: Any, key: str, fail) -> list[Spec]:
-    if isinstance(value, (str, dict)):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise fail(f"{key} must be a non-empty list of names or tables with a 'name', got {_show(value)}")
-    specs = []
-    for item in value:
-        if isinstance(item, str) and item:
-            _check_name(key, item, fail)
-            specs.append(Spec(item))
-        elif isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
-            _check_name(key, item["name"], fail)
-            params = {k: v for k, v in item.items() if k != "name"}
-            _check_param_values(key, item["name"], params, fail)
-            specs.append(Spec(item["name"], params))
-        else:
-            raise fail(f"each entry of {key} must be a name or a table with a 'name' key, got {_show(item)}")
-    return specs
+def _specs(value: Any) -> list[Spec]:
+    items = [value] if isinstance(value, (str, dict)) else value
+    return [Spec(item) if isinstance(item, str) else Spec(item["name"], {k: v for k, v in item.items() if k != "name"})
+            for item in items]

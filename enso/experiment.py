@@ -9,23 +9,26 @@ from enso.cli_common import (
     check_scheduler,
     common_options,
     experiment_argument,
-    force_option,
+    pass_workspace,
+    reuse_options,
+    with_reuse,
 )
 
 
-def _listing() -> str:
-    from enso.engine.sampling import RESAMPLERS, SAMPLERS
-    from enso.metrics import METRICS
-    from enso.protocols import PROTOCOLS
-    from enso.targets import TARGETS
+def _listing(workspace=None) -> str:
+    """Targets, metrics, samplers, resamplers and protocols of the default registries, plug-ins included."""
+    from enso.components import registries
+    from enso.workspace import Workspace
+
+    bundle = registries(workspace or Workspace.resolve(None))
 
     def first_line(obj) -> str:
         doc = (getattr(obj, "description", None) or obj.__doc__ or "").strip()
         return doc.splitlines()[0] if doc else ""
 
     lines = []
-    for title, registry in (("targets", TARGETS), ("metrics", METRICS), ("samplers", SAMPLERS),
-                            ("resamplers", RESAMPLERS), ("protocols", PROTOCOLS)):
+    for title in ("targets", "metrics", "samplers", "resamplers", "protocols"):
+        registry = getattr(bundle, title)
         lines.append(f"{title}:")
         for name, obj in registry.items():
             aliases = registry.aliases_of(name)
@@ -49,9 +52,10 @@ def _listing() -> str:
 @click.option("--dry-run", is_flag=True,
               help="Print the plan (cells in total, done, to run, skipped sizes, time estimate) and stop.")
 @click.option("--list", "list_", is_flag=True, help="List targets, metrics, samplers, resamplers and protocols, and exit.")
-@force_option
+@reuse_options()
 @common_options
-def main(experiment, jobs, scheduler, threads, dry_run, list_, force, workspace) -> None:
+@pass_workspace
+def main(workspace, experiment, jobs, scheduler, threads, dry_run, list_, reuse) -> None:
     """Fit every target on every training sample of EXPERIMENT and score it on the test split.
 
     Writes results/<experiment>/results.parquet (and results.csv): one row per dataset,
@@ -60,15 +64,15 @@ def main(experiment, jobs, scheduler, threads, dry_run, list_, force, workspace)
     missing cells only; --force recomputes them all.
     """
     if list_:
-        click.echo(_listing())
+        click.echo(_listing(workspace))
         return
-    from enso.config import load_config
+    from enso.components import load_config
     from enso.engine import describe_plan, run_experiment
 
     check_scheduler(scheduler)
-    config = load_config(workspace.experiment_path(experiment))
-    table = run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, dry_run=dry_run, force=force,
-                           threads=threads)
+    config = load_config(experiment, workspace)
+    table = run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, dry_run=dry_run, threads=threads,
+                           **with_reuse(run_experiment, reuse))
     if dry_run:
         click.echo(describe_plan(table))
         return

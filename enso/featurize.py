@@ -6,7 +6,13 @@ import inspect
 
 import click
 
-from enso.cli_common import EXPERIMENT_HELP, common_options, experiment_argument, force_option
+from enso.cli_common import (
+    EXPERIMENT_HELP,
+    common_options,
+    experiment_argument,
+    pass_workspace,
+    reuse_options,
+)
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -52,9 +58,10 @@ def list_featurizers() -> str:
                    "Other precisions give other numbers, stored as other artifacts; set `precision` "
                    "in the config's featurizer table so the experiment stage uses the same ones.")
 @click.option("--list", "list_only", is_flag=True, help="List registered featurizers and their parameters, then exit.")
-@force_option
+@reuse_options()
 @common_options
-def main(experiment, datasets, featurizers, device, batch_size, precision, list_only, force, workspace) -> None:
+@pass_workspace
+def main(workspace, experiment, datasets, featurizers, device, batch_size, precision, list_only, reuse) -> None:
     """Featurize every dataset x featurizer of EXPERIMENT into featurizers/, skipping cached ones.
 
     Each result is a verified artifact in featurizers/<featurizer-id>/<dataset-hash>/
@@ -64,12 +71,12 @@ def main(experiment, datasets, featurizers, device, batch_size, precision, list_
     if list_only:
         click.echo(list_featurizers())
         return
-    from enso.config import load_config
+    from enso.components import load_config
     from enso.features import featurize_config
 
-    config = load_config(workspace.experiment_path(experiment))
+    config = load_config(experiment, workspace)
     results = featurize_config(config, workspace, device=device, batch_size=batch_size, precision=precision,
-                               force=force, datasets=_names(datasets), featurizers=_names(featurizers))
+                               reuse=reuse, datasets=_names(datasets), featurizers=_names(featurizers))
     for features in results:
         meta = features.artifact.meta
         state = "cached" if features.cached else f"computed in {meta.get('seconds', 0):.1f}s"

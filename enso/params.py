@@ -1,13 +1,19 @@
-"""Checks of component parameters, shared by featurizers and targets.
+"""Checks of parameters: component parameters, protocol options and config keys.
 
-Each raises ValueError naming the parameter; ``enso.registry.build`` turns it into a
-one-line ConfigError before any work starts.
+Each raises ValueError naming the parameter; ``enso.registry.build`` and ``enso.config`` turn
+it into a one-line ConfigError before any work starts. ``check_params`` refuses a parameter
+a component does not take, with the closest valid name; ``validate_params`` checks values
+against declared ``Constraint``s, the one validator of featurizers, targets, protocol options
+and the keys of an experiment config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from enso.errors import UnknownNameError, unknown_name_message
 
 
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
@@ -209,9 +215,79 @@ class Registered(Constraint):
             raise ValueError(f"{name}: {exc}") from None
 
 
+class AllOf(Constraint):
+    """Valid when every one of ``constraints`` accepts the value; the first refusal's message is raised."""
+
+    def __init__(self, *constraints: Constraint):
+        self.constraints = constraints
+
+    def check(self, name, value):
+        for constraint in self.constraints:
+            constraint.check(name, value)
+
+    def describe(self):
+        return " and ".join(constraint.describe() for constraint in self.constraints)
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut short for a long value, so an error message stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+class Satisfies(Constraint):
+    """Valid when ``test(value)`` is true; else ``message`` formatted with ``name``, ``value`` and ``shown``.
+
+    For a rule with its own wording, e.g. ``Satisfies(lambda v: v <= 1000, "{name} = {value}
+    is more than 1000")``; ``shown`` is the value's repr cut to one short line.
+    """
+
+    def __init__(self, test: Callable[[Any], bool], message: str, describe: str = "valid"):
+        self.test, self.message, self.description = test, message, describe
+
+    def check(self, name, value):
+        if not self.test(value):
+            raise ValueError(self.message.format(name=name, value=value, shown=shown(value)))
+
+    def describe(self):
+        return self.description
+
+
 def validate_params(constraints: dict[str, Constraint], params: dict[str, Any]) -> None:
     """Check every declared parameter in ``params``; raises ValueError naming the first bad one."""
     for name, value in params.items():
         constraint = constraints.get(name)
         if constraint is not None:
             constraint.check(name, value)
+
+
+def check_names(what: str, given: Sequence[str], accepted: Sequence[str]) -> None:
+    """Refuse a name in ``given`` that is not ``accepted``: ``unknown WHAT 'x'; did you mean 'y'? (valid: ...)``."""
+    for name in given:
+        if name not in accepted:
+            raise UnknownNameError(unknown_name_message(what, name, list(accepted)))
+
+
+def accepted_params(factory: Callable) -> list[str] | None:
+    """The keyword parameters ``factory`` takes (its signature and its declared constraints), or ``None`` for any."""
+    declared = list(getattr(factory, "_parameter_constraints", None) or {})
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return declared or None
+    if any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
+    named = [p.name for p in signature.parameters.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+    return named + [name for name in declared if name not in named]
+
+
+def check_params(kind: str, name: str, factory: Callable, params: dict) -> None:
+    """Refuse parameters that ``factory`` does not take, naming the closest valid one."""
+    accepted = accepted_params(factory)
+    if accepted is None:
+        return
+    if not accepted:
+        for key in params:
+            raise UnknownNameError(f"{kind} {name!r} takes no parameters, got {key!r}")
+    check_names(f"parameter of {kind} {name!r}:", list(params), accepted)

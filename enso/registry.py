@@ -1,4 +1,4 @@
-"""Name-to-object registries for datasets, featurizers, targets and metrics.
+"""Name-to-object registries for datasets, featurizers, targets, metrics, protocols and task types.
 
 Look-up ignores case and knows aliases; a duplicate name is refused; an unknown name
 gets an error that lists the valid ones and the closest match. Third-party packages add
@@ -7,29 +7,17 @@ entries through an entry-point group, loaded on first use.
 
 from __future__ import annotations
 
-import difflib
 import logging
+from collections.abc import Callable, Iterator
 from importlib import metadata
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
-from enso.errors import UnknownNameError
+from enso.errors import ConfigError, UnknownNameError, closest, unknown_name_message
+from enso.params import check_params, validate_params
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-def closest(name: str, candidates: list[str]) -> str | None:
-    lowered = {c.lower(): c for c in candidates}
-    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
-    return lowered[match[0]] if match else None
-
-
-def unknown_name_message(what: str, name: str, valid: list[str], hint: str | None = None) -> str:
-    hint = hint or closest(name, valid)
-    suggestion = f"; did you mean {hint!r}?" if hint else ""
-    shown = repr(name) if len(name) <= 100 else f"{name[:60]!r}... ({len(name)} characters)"
-    return f"unknown {what} {shown}{suggestion} (valid: {', '.join(sorted(valid, key=str.lower))})"
 
 
 class Registry(Generic[T]):
@@ -70,7 +58,7 @@ class Registry(Generic[T]):
         for entry in metadata.entry_points(group=self.entry_point_group):
             try:
                 obj = entry.load()
-            except Exception as exc:  # a broken plug-in must not take the tool down
+            except Exception as exc:  # noqa: BLE001 - a broken plug-in must not take the tool down
                 log.warning("could not load %s plug-in %r from %s: %s", self.kind, entry.name, entry.value, exc)
                 continue
             self._register_plugin(entry, obj)
@@ -114,25 +102,22 @@ class Registry(Generic[T]):
     def __len__(self) -> int:
         return len(self.names())
 
+    def validate(self, name: str, params: dict[str, Any] | None = None) -> str:
+        """The registered spelling of ``name``, once ``params`` pass the entry's declared checks.
 
-def check_params(kind: str, name: str, factory: Callable, params: dict) -> None:
-    """Refuse parameters that ``factory`` does not take, naming the closest valid one."""
-    import inspect
-
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return
-    accepted = [
-        p.name for p in signature.parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
-    ]
-    if any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
-        return
-    for key in params:
-        if key not in accepted:
-            raise UnknownNameError(unknown_name_message(f"parameter of {kind} {name!r}:", key, accepted)
-                                   if accepted else f"{kind} {name!r} takes no parameters, got {key!r}")
+        Unknown parameters are refused with the closest valid name, then the entry's
+        ``_parameter_constraints`` are checked by ``enso.params.validate_params``; a bad value
+        is a one-line ``ConfigError`` naming the entry. Nothing is built.
+        """
+        canonical = self.canonical(name)
+        factory = self.get(canonical)
+        params = dict(params or {})
+        check_params(self.kind, canonical, factory, params)
+        try:
+            validate_params(getattr(factory, "_parameter_constraints", None) or {}, params)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"bad parameters for {self.kind} {canonical!r}: {exc}") from exc
+        return canonical
 
 
 def build(registry: Registry, name: str, params: dict | None = None):
@@ -141,8 +126,6 @@ def build(registry: Registry, name: str, params: dict | None = None):
     Entries follow scikit-learn's rule: ``__init__`` stores and checks its parameters and
     does no work, so building one is cheap and validates a config before anything runs.
     """
-    from enso.errors import ConfigError
-
     params = dict(params or {})
     canonical = registry.canonical(name)
     factory = registry.get(canonical)
@@ -153,3 +136,6 @@ def build(registry: Registry, name: str, params: dict | None = None):
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad parameters for {registry.kind} {canonical!r}: {exc}") from exc
+
+
+__all__ = ["Registry", "build", "check_params", "closest", "unknown_name_message"]

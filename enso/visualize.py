@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from enso.cli_common import common_options, experiment_argument, force_option
+from enso.cli_common import (
+    common_options,
+    experiment_argument,
+    pass_workspace,
+    reuse_options,
+    with_reuse,
+)
 
 DIMENSION_HELP = "dataset, featurizer, target, metric, sampler, resampler, protocol"
 EPILOG = ("EXPERIMENT is a config name in experiments/ (default: 'default'), a path to a .toml file, or the "
@@ -39,10 +45,11 @@ EPILOG = ("EXPERIMENT is a config name in experiments/ (default: 'default'), a p
 @click.option("--holm-family", type=click.Choice(["cell", "all"]), default="cell", show_default=True,
               help="Holm-correct over the featurizer pairs of each dataset, target, size and metric ('cell'), "
                    "or over every test in the report ('all').")
-@force_option
+@reuse_options()
 @common_options
-def main(experiment, fmt, datasets, featurizers, targets, metrics, lines, rows, cols, size, alpha,
-         holm_family, force, workspace) -> None:
+@pass_workspace
+def main(workspace, experiment, fmt, datasets, featurizers, targets, metrics, lines, rows, cols, size, alpha,
+         holm_family, reuse) -> None:
     """Draw learning curves, comparisons and variance plots, rank configurations, test differences,
     and write report.html and report.md beside EXPERIMENT's results."""
     from enso.report import build_report
@@ -51,7 +58,7 @@ def main(experiment, fmt, datasets, featurizers, targets, metrics, lines, rows, 
     report = build_report(
         experiment, workspace, fmt=fmt, datasets=datasets, featurizers=featurizers, targets=targets,
         metric=metrics, lines=lines, rows=rows.strip(), cols=cols.strip(), size=size, alpha=alpha,
-        holm_family=holm_family, force=force)
+        holm_family=holm_family, **with_reuse(build_report, reuse))
     click.echo(f"report:  {report.html}")
     click.echo(f"         {report.markdown}")
     for figure in report.figures:

@@ -21,13 +21,14 @@ def test_a_filesystem_error_is_one_line_not_a_traceback(tmp_path):
 SLEEPER = """
 import multiprocessing, os, sys, time
 import click
-from enso.cli_common import common_options
+from enso.cli_common import common_options, pass_workspace
 
 def child():
     time.sleep(30)
 
 @click.command()
 @common_options
+@pass_workspace
 def main(workspace):
     worker = multiprocessing.get_context("fork").Process(target=child)
     worker.start()
@@ -92,16 +93,18 @@ def test_a_forked_worker_dies_on_sigterm_without_a_traceback(tmp_path):
 def test_error_lines_show_control_characters_escaped(tmp_path):
     from click.testing import CliRunner
 
-    from enso.cli_common import common_options
+    from enso.cli_common import common_options, pass_workspace
     from enso.errors import EnsoError
 
     @click_command()
     @common_options
+    @pass_workspace
     def fails(workspace):
         raise EnsoError("bad name 'a\nb\x00c'")
 
     @click_command()
     @common_options
+    @pass_workspace
     def undecodable(workspace):
         b"\xff".decode("utf-8")
 
@@ -120,10 +123,11 @@ def click_command():
 
 CHATTY = """
 import click
-from enso.cli_common import common_options
+from enso.cli_common import common_options, pass_workspace
 
 @click.command()
 @common_options
+@pass_workspace
 def main(workspace):
     for i in range(100_000):
         click.echo(f"line {i}")

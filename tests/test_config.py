@@ -1,17 +1,34 @@
+import functools
 import subprocess
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from enso.config import Spec, load_config, parse_config
+from enso.components import load_config as load_in
+from enso.components import registries
+from enso.config import Spec, parse_config
 from enso.errors import ConfigError
+from enso.workspace import Workspace
 
 BASE = {"name": "t", "datasets": ["PangLeeSentences"]}
 
 
+@functools.cache
+def bundle():
+    """The default registries for a workspace with no datasets of its own."""
+    return registries(Workspace(Path(tempfile.gettempdir()) / "enso-test-config-empty-workspace"))
+
+
 def parse(**overrides):
-    return parse_config({**BASE, **overrides}, validate_names=False)
+    """Structure and protocol name checked; the other names not (as ``download`` loads a config)."""
+    return parse_config({**BASE, **overrides}, bundle(), validate_names=False)
+
+
+def load_config(path):
+    return load_in(path, Workspace(Path(path).parent))
 
 
 def test_defaults_and_normalisation():
@@ -57,7 +74,7 @@ def test_bad_values_are_rejected_with_one_line(overrides, message):
 
 def test_missing_datasets_key():
     with pytest.raises(ConfigError, match="missing key 'datasets'"):
-        parse_config({"name": "t"}, validate_names=False)
+        parse_config({"name": "t"}, bundle(), validate_names=False)
 
 
 def test_toml_syntax_error_names_the_file(tmp_path):
@@ -73,7 +90,7 @@ def test_repo_configs_are_valid():
     paths = sorted((REPO / "experiments").glob("*.toml"))
     assert {"default", "smoke"} <= {p.stem for p in paths}, "the repository's configs were not found"
     for path in paths:
-        config = load_config(path)
+        config = load_in(path.stem, Workspace(REPO))
         assert config.name == path.stem
 
 
@@ -121,11 +138,11 @@ def test_a_bad_protocol_option_is_rejected_when_the_config_loads(tmp_path):
 
 def test_selection_metric_defaults_to_the_first_metric_and_is_checked():
     assert parse(metrics=["macro_f1", "accuracy"]).selection_metric == "macro_f1"
-    config = parse_config({**BASE, "metrics": ["accuracy"], "selection_metric": "LogLoss"})
+    config = parse_config({**BASE, "metrics": ["accuracy"], "selection_metric": "LogLoss"}, bundle())
     assert config.selection_metric == "log_loss"  # any METRICS name, spelled as registered
     assert config.to_dict()["selection_metric"] == "log_loss"
     with pytest.raises(ConfigError, match="selection_metric: unknown metric 'log_los'; did you mean 'log_loss'?"):
-        parse_config({**BASE, "selection_metric": "log_los"})
+        parse_config({**BASE, "selection_metric": "log_los"}, bundle())
 
 
 def test_dedupe_is_a_boolean_off_by_default():
@@ -170,7 +187,7 @@ def test_the_bounds_themselves_are_allowed():
 
 
 def test_a_capped_dataset_is_found_whatever_the_spelling_of_its_key():
-    config = parse_config({**BASE, "max_examples": {"pangleesentences": 100}})
+    config = parse_config({**BASE, "max_examples": {"pangleesentences": 100}}, bundle())
     assert config.cap_for("PangLeeSentences") == 100
 
 
@@ -179,7 +196,7 @@ def test_protocols_come_from_the_registry_and_may_map_datasets():
 
     assert parse(protocol="MTEB").protocol == "mteb"
     config = parse_config({**BASE, "datasets": ["sst2"], "protocol": "senteval",
-                           "max_examples": {"SST2": 500}})
+                           "max_examples": {"SST2": 500}}, bundle())
     assert config.protocol == "senteval"
     assert config.datasets == PROTOCOLS.get("senteval").resolve_datasets(["SST2"]) == ["SST2Phrases"]
     assert config.cap_for("SST2Phrases") == 500
