@@ -74,7 +74,8 @@ def test_a_local_dataset_is_found_through_its_workspace_from_any_directory(tmp_p
     # Without its workspace the name is unknown, even from inside that workspace's folder.
     monkeypatch.chdir(workspace.root)
     monkeypatch.setenv("ENSO_ROOT", str(workspace.root))
-    for lookup in (lambda: resolve_dataset("myreviews", None), lambda: load_dataset("myreviews", Workspace(elsewhere))):
+    for lookup in (lambda: resolve_dataset("myreviews", None), lambda: DATASETS.canonical("myreviews"),
+                   lambda: load_dataset("myreviews", Workspace(elsewhere))):
         with pytest.raises(UnknownNameError, match="unknown dataset 'myreviews'"):
             lookup()
     # A registered name wins over nothing and needs no workspace.
@@ -201,8 +202,11 @@ def test_registry_get_of_a_local_dataset_is_a_clear_error(workspace, tmp_path):
 
     path = write_csv(tmp_path / "mine.csv")
     run(workspace, "--csv", str(path), "--name", "Mine", "--text-column", "body", "--label-column", "stars")
-    assert DATASETS.record("mine") is None and DATASETS.is_local("MINE")
+    datasets = DATASETS.in_workspace(workspace)
+    assert datasets.record("mine") is None and datasets.is_local("MINE") and not datasets.is_registered("Mine")
     with pytest.raises(EnsoError, match="user's own dataset"):
+        datasets.get("Mine")
+    with pytest.raises(UnknownNameError, match="unknown dataset 'Mine'"):  # the registry alone knows no local names
         DATASETS.get("Mine")
 
 

@@ -137,7 +137,7 @@ def test_classification_units_are_every_rows_text_and_its_input_is_features_of_t
     units = dataset.units
     assert units.kind == "text" and units.items == ["a b", "ünï code", "a b", "x"]  # duplicates kept
     assert units.layout.index is None and units.feature_rows == 4 and dataset.texts == units.items
-    assert units.for_rows(np.array([2, 0])) == ["a b", "a b"]  # fit rows 0 and 2: two feature rows
+    assert units.for_rows(np.array([3, 0, 2])) == ["x", "a b", "a b"]  # fit rows as given, in their order
     assert dataset.labels.tolist() == ["pos", "neg", "pos", "neg"] and dataset.classes == ["neg", "pos"]
     X = np.arange(12, dtype=np.float32).reshape(4, 3)
     rows = np.array([3, 0, 0])
@@ -184,6 +184,7 @@ def test_a_pair_task_featurizes_each_distinct_text_once_and_maps_rows_to_both(to
     # an in-domain featurizer fitted on the training pairs sees both sides of them, and no test-only text
     train = dataset.split_index("train")
     assert units.for_rows(train) == ["a cat sits", "a cat is sitting", "a dog runs", "nobody sits"]
+    assert units.for_rows(np.array([4, 1])) == ["a dog runs", "a cat sits"]  # each once, in order of first use
     assert dataset.labels[train].tolist() == ["entail", "neutral", "contradict"]
     assert dataset.classes == ["contradict", "entail", "neutral"]
 

@@ -9,7 +9,6 @@ workspace)`` and ``DATASETS.in_workspace(workspace)`` know both kinds.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterable, Iterator
 
@@ -37,57 +36,24 @@ class DatasetRegistry(Registry[DatasetRecord]):
     the short form. There is no attached or current-directory workspace.
     """
 
-    def __init__(self, kind: str, entry_point_group: str | None = None):
-        super().__init__(kind, entry_point_group)
-        self._workspace: Workspace | None = None  # transitional: see ``attach``
-
-    def attach(self, workspace: Workspace | None) -> None:
-        """Transitional (issue 11): removed once every caller passes its workspace; use ``in_workspace``."""
-        self._workspace = workspace
-
-    @contextlib.contextmanager
-    def using(self, workspace: Workspace) -> Iterator[None]:
-        """Transitional (issue 11): removed once every caller passes its workspace; use ``in_workspace``."""
-        previous, self._workspace = self._workspace, workspace
-        try:
-            yield
-        finally:
-            self._workspace = previous
-
     def in_workspace(self, workspace: Workspace | None) -> WorkspaceDatasets:
         """Registered records plus the local datasets stored in ``workspace`` (None: registered only)."""
         return WorkspaceDatasets(self, workspace)
 
-    def _attached(self) -> WorkspaceDatasets:
-        return WorkspaceDatasets(self, self._workspace)
-
-    def local_names(self) -> list[str]:
-        return self._attached().local_names()
-
     def is_registered(self, name: str) -> bool:
         return super().__contains__(name)
 
-    def is_local(self, name: str) -> bool:
-        return self._attached().is_local(name)
-
     def canonical(self, name: str) -> str:
-        if self._workspace is not None:
-            return self._attached().canonical(name)
+        """The registered spelling of ``name``; a local dataset needs its workspace (``in_workspace``)."""
         try:
             return super().canonical(name)
         except UnknownNameError:
             raise UnknownNameError(unknown_name_message(self.kind, name, self.names())
                                    + "; `python -m enso.download --list` shows them") from None
 
-    def __contains__(self, name: str) -> bool:
-        return name in self._attached()
-
-    def get(self, name: str) -> DatasetRecord:
-        return self._attached().get(name)
-
-    def record(self, name: str) -> DatasetRecord | None:
-        """The registered record of ``name``, or None for a local dataset."""
-        return self._attached().record(name)
+    def record(self, name: str) -> DatasetRecord:
+        """The registered record of ``name`` (``in_workspace(ws).record`` also answers None for a local one)."""
+        return self._items[self.canonical(name)]
 
     def _register_plugin(self, entry, obj) -> None:
         """A plug-in gives a record, a list of records, or a callable returning them; each keeps its aliases."""
@@ -155,7 +121,7 @@ class WorkspaceDatasets:
     def canonical(self, name: str) -> str:
         """The registered or local spelling of ``name``; else an error naming the closest valid one."""
         if self.registry.is_registered(name):
-            return Registry.canonical(self.registry, name)
+            return self.registry.canonical(name)
         local = {n.lower(): n for n in self.local_names()}
         if name.lower() in local:
             return local[name.lower()]

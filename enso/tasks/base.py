@@ -119,10 +119,17 @@ class Layout:
         return rows if self.index is None else self.index[rows]
 
     def unit_rows(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """The distinct units rows use, sorted: what an in-domain featurizer fitted on ``rows`` may see."""
+        """The units rows use, each once, in order of first use: what an in-domain featurizer fitted on ``rows`` sees.
+
+        With one unit per row (``index`` None) these are ``rows`` themselves, in their order.
+        """
         if rows is None:
-            rows = np.arange(self.n_rows, dtype=np.int64)
-        return np.unique(self.unit_index(rows).ravel())
+            return np.arange(self.n_rows if self.index is None else int(self.index.max(initial=-1)) + 1,
+                             dtype=np.int64)
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.index is None:
+            return rows
+        return pd.unique(self.index[rows].ravel()).astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,7 +160,11 @@ class Units:
         return len(self.items)
 
     def for_rows(self, rows: np.ndarray | None) -> list[Any]:
-        """The items dataset rows ``rows`` use (each once, in feature order); None: all of them."""
+        """The items dataset rows ``rows`` use, each once, in order of first use (None: all of them).
+
+        What an in-domain featurizer is fitted on for training rows ``rows``: for pairs both
+        texts of each training pair, never a text that only test pairs hold.
+        """
         if rows is None:
             return list(self.items)
         return [self.items[i] for i in self.layout.unit_rows(rows).tolist()]
