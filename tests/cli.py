@@ -55,9 +55,12 @@ class Ran:
 
 
 def _root(root: Any) -> str | None:
+    """A workspace's root folder as text; ``root`` is a ``Workspace`` or a path."""
     if root is None:
         return None
-    return str(getattr(root, "root", root))
+    if isinstance(root, (str, os.PathLike)):
+        return os.fspath(root)
+    return os.fspath(root.root)
 
 
 def _env(root: Any, env: dict[str, str] | None) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Small real results tables for the report tests.
+"""Small real results tables for the report tests, and tiny ones for the fast tier.
 
 Real scikit-learn models (L-BFGS and SGD logistic regression, k-NN) on real TF-IDF and LSA
 features of the shared benchmark files (SST-2 and TREC by default; SUBJ, MPQA and CR for
@@ -12,6 +12,10 @@ predictions: ``majority_share`` (share of the most frequent predicted class),
 and ``test_ci_low``/``test_ci_high`` (95% percentile bootstrap over test rows, 1,000
 replicates), computed here from the real predictions so the report's flags, reference line
 and intervals are exercised on real numbers.
+
+``make_tiny_results`` is the same table made the same way from the tiny in-memory datasets of
+tests/tiny.py (``Tiny``, ``Tiny3``) at sizes 8 and 16: no file needed, a second to make, for the
+fast tier's layout and plumbing tests.
 """
 
 from __future__ import annotations
@@ -70,8 +74,21 @@ def _two_files(first: str, second: str, labels: tuple[str, str]):
     return load
 
 
+def _tiny(classes):
+    """A tiny in-memory dataset of tests/tiny.py (``shared`` is not read)."""
+    def load(shared):
+        from tests.tiny import tiny_rows
+
+        rows = tiny_rows(classes, seed=len(classes))
+        train = [(t, label) for t, label, split in rows if split == "train"]
+        test = [(t, label) for t, label, split in rows if split == "test"]
+        return ([t for t, _ in train], [label for _, label in train]), ([t for t, _ in test], [label for _, label in test])
+    return load
+
+
 LOADERS = {
     "SST2": sst2, "TREC": trec,
+    "Tiny": _tiny(("neg", "pos")), "Tiny3": _tiny(("neg", "pos", "neu")),
     "SUBJ": _two_files("subj.subjective", "subj.objective", ("subjective", "objective")),
     "MPQA": _two_files("mpqa.pos", "mpqa.neg", ("positive", "negative")),
     "CR": _two_files("custrev.pos", "custrev.neg", ("positive", "negative")),
@@ -91,10 +108,11 @@ def featurizers(train_texts, test_texts, seed):
     vectorizer = TfidfVectorizer(ngram_range=(1, 1), min_df=2, sublinear_tf=True)
     train = vectorizer.fit_transform(train_texts)
     test = vectorizer.transform(test_texts)
-    svd = TruncatedSVD(64, random_state=seed)
+    dims = 64 if train.shape[1] > 64 else 16  # 64 on every real dataset; 16 on a tiny vocabulary
+    svd = TruncatedSVD(dims, random_state=seed)
     return {
         "tfidf": ("tfidf-" + "0" * 10, train, test),
-        "lsa(dim=64)": ("lsa-" + "1" * 10, svd.fit_transform(train), svd.transform(test)),
+        f"lsa(dim={dims})": ("lsa-" + "1" * 10, svd.fit_transform(train), svd.transform(test)),
     }
 
 
@@ -215,6 +233,15 @@ def make_results(shared: Path, name: str = "report-test", seed: int = 0, dataset
 def make_across_results(shared: Path, name: str = "across-test") -> pd.DataFrame:
     """Five real datasets, two featurizers, three targets (one of them degenerate), two sizes."""
     return make_results(shared, name, 0, ACROSS_DATASETS, ("logreg", "knn", "logreg(C=0.001)"), (20, 100))
+
+
+TINY_DATASETS = ("Tiny", "Tiny3")
+TINY_SIZES = (8, 16)
+
+
+def make_tiny_results(name: str = "report-test") -> pd.DataFrame:
+    """The table on the tiny in-memory datasets (cached for the session: treat it as read-only)."""
+    return make_results(None, name, 0, TINY_DATASETS, ("logreg", "logreg-sgd", "knn"), TINY_SIZES)
 
 
 NEW_COLUMNS = ("cell", "test_ci_low", "test_ci_high", "majority_share", "baseline_value")

@@ -1,19 +1,13 @@
-"""The report on a small real results table: files, numbers, layout and failure modes."""
+"""The report's numbers on a small real results table (files, layout and failure modes: test_report_layout.py)."""
 
 from __future__ import annotations
-
-import json
-import re
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from enso.errors import ConfigError, EnsoError
 from enso.report import build_report
 from enso.workspace import Workspace
-
 from tests.report_helpers import RESAMPLES, SIZES, make_results, write_results
 
 NAME = "report-test"
@@ -38,50 +32,6 @@ def built(tmp_path_factory, real_results):
     write_results(real_results, root / "results" / NAME)
     workspace = Workspace(root)
     return workspace, build_report(NAME, workspace)
-
-
-def test_every_figure_and_table_is_written_and_non_empty(built):
-    workspace, report = built
-    folder = workspace.results_dir(NAME)
-    names = {p.name for p in report.figures}
-    assert names == {"learning_curves.png", "variance.png", "targets_by_featurizer_accuracy.png",
-                     "optimizer_accuracy.png", f"bars_{max(SIZES)}.png"}
-    for path in report.figures:
-        assert path.parent == folder
-        data = path.read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, path
-    for name in ("summary.csv", "leaderboard.csv", "leaderboard.md", "scores.csv", "significance.csv",
-                 "significance_optimizer.csv", "report.md", "report.html", "report.json"):
-        assert (folder / name).stat().st_size > 200, name
-    assert not list(folder.glob(".tmp-*"))
-    manifest = json.loads((folder / "report.json").read_text())
-    assert set(manifest["files"]) >= names | {"report.html", "report.md"}
-
-
-def test_html_is_self_contained_with_inline_svg(built):
-    _, report = built
-    html = report.html.read_text(encoding="utf-8")
-    assert html.count("<svg") == len(report.figures)
-    assert "<img" not in html and "<script" not in html
-    # nothing to fetch: every url() and href points inside the page
-    assert re.findall(r"url\((?!#)", html) == []
-    assert all(ref.startswith("#") for ref in re.findall(r'href="([^"]*)"', html))
-    assert "@import" not in html and "src=" not in html
-    ids = re.findall(r'\bid="([^"]+)"', html)
-    assert len(ids) == len(set(ids)), "inline SVGs share element ids"
-    # the report opens with the summary of best choices
-    assert html.index("Best choices per training size") < html.index("Learning curves")
-
-
-def test_markdown_links_the_figures_and_holds_the_tables(built):
-    workspace, report = built
-    text = report.markdown.read_text(encoding="utf-8")
-    for path in report.figures:
-        assert f"]({path.name})" in text
-    assert "## Best choices per training size" in text
-    assert "| configuration |" in text and "± " in text
-    leaderboard = (workspace.results_dir(NAME) / "leaderboard.md").read_text()
-    assert leaderboard.startswith("# Leaderboard") and "Mean rank by accuracy" in leaderboard
 
 
 def _holm_reference(p):
@@ -210,65 +160,6 @@ def test_filters_choose_the_slice_and_the_primary_metric_and_pdf_figures(ws):
     ({"lines": ["featurizer", "colour"]}, "unknown dimension 'colour'"),
     ({"lines": ["featurizer", "dataset"]}, "appears twice"),
 ])
-def test_bad_options_are_config_errors_naming_the_fix(ws, kwargs, message):
-    with pytest.raises(ConfigError, match=None) as caught:
-        build_report(NAME, ws, **kwargs)
-    assert message in str(caught.value)
-    assert not (ws.results_dir(NAME) / "report.html").exists()
-
-
-def test_missing_or_broken_results_say_what_to_run(tmp_path):
-    workspace = Workspace(tmp_path)
-    with pytest.raises(ConfigError, match=r"nothing.toml not found.*nor is there a results folder .*results/nothing "
-                                          r"\(run `python -m enso.experiment nothing`"):
-        build_report("nothing", workspace)
-    (tmp_path / "results" / "empty").mkdir(parents=True)
-    with pytest.raises(EnsoError, match=r"no results for experiment 'empty' .*run `python -m enso.experiment empty`"):
-        build_report("empty", workspace)
-    folder = tmp_path / "results" / "broken"
-    folder.mkdir(parents=True)
-    (folder / "results.parquet").write_bytes(b"PAR1 this is not parquet")
-    with pytest.raises(EnsoError, match="cannot read .*results.parquet"):
-        build_report("broken", workspace)
-    pd.DataFrame({"dataset": ["x"], "value": [0.5]}).to_parquet(folder / "results.parquet")
-    with pytest.raises(EnsoError, match=r"lacks columns \['featurizer'"):
-        build_report("broken", workspace)
-
-
-def test_a_failure_midway_leaves_the_previous_report_intact(built, tmp_path, monkeypatch):
-    from enso.report import figures
-
-    workspace, first = built
-    shutil.copytree(workspace.results_dir(NAME), tmp_path / "results" / NAME)
-    ws = Workspace(tmp_path)
-    html = ws.results_dir(NAME) / "report.html"
-    before = html.read_bytes()
-    calls = {"n": 0}
-    real_save = figures.save
-
-    def failing_save(fig, path, fmt):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise OSError("disk full")
-        return real_save(fig, path, fmt)
-
-    monkeypatch.setattr(figures, "save", failing_save)
-    with pytest.raises(OSError):
-        build_report(NAME, ws, datasets="TREC", metric="accuracy")
-    assert html.read_bytes() == before
-    assert not list(ws.results_dir(NAME).glob(".tmp-*"))
-    assert (ws.results_dir(NAME) / "results.parquet").is_file()
-
-
-def test_same_results_give_the_same_report(built, tmp_path, real_results):
-    workspace, first = built
-    write_results(real_results, tmp_path / "results" / NAME)
-    build_report(NAME, Workspace(tmp_path))
-    for old in [first.html, first.markdown, *first.tables, *first.figures]:
-        new = tmp_path / "results" / NAME / old.name
-        assert new.read_bytes() == old.read_bytes(), old.name
-
-
 def test_resamples_too_few_to_test_are_reported_not_hidden(ws, real_results):
     one = real_results[real_results["resample"] == 0]
     write_results(one, ws.results_dir("single"))
@@ -295,60 +186,12 @@ def test_timing_rows_are_never_plotted_as_metrics(ws, real_results, caplog):
     assert "These are timings, not scores" in html
 
 
-def test_a_config_path_names_its_results_folder(ws):
-    (ws.root / "experiments").mkdir()
-    config = ws.root / "experiments" / "mine.toml"
-    config.write_text(f'name = "{NAME}"\ndatasets = ["SST2"]\n')
-    report = build_report(config, ws, datasets="SST2", metric="accuracy")
-    assert report.html == ws.results_dir(NAME) / "report.html"
-    shutil.rmtree(ws.results_dir(NAME))
-    with pytest.raises(EnsoError, match="no results for experiment 'report-test'"):
-        build_report("mine", ws)
-
-
 def test_inner_cv_choices_and_convergence_are_reported(built, real_results):
     _, report = built
     text = report.markdown.read_text()
     section = text.split("## Hyperparameters chosen by inner cross-validation", 1)[1].split("\n## ", 1)[0]
     assert f"| tfidf · logreg | TREC | 20 | C 1 ({RESAMPLES}×) | 0 of {RESAMPLES} |" in section
     assert f"| tfidf · knn | SST2 | 150 | n_neighbors 3 ({RESAMPLES}×) | – |" in section
-
-
-def test_files_of_an_earlier_report_go_unless_someone_changed_them(ws):
-    first = build_report(NAME, ws, datasets="TREC", metric="accuracy", fmt="svg")
-    edited = ws.results_dir(NAME) / "variance.svg"
-    edited.write_text(edited.read_text() + "<!-- my notes -->")
-    second = build_report(NAME, ws, datasets="TREC", metric="accuracy", size=20)
-    assert {p.name for p in second.figures}.isdisjoint(p.name for p in first.figures)
-    left = {p.name for p in ws.results_dir(NAME).glob("*.svg")}
-    assert left == {"variance.svg"}  # the user's edit is kept, the untouched SVGs are gone
-    assert (ws.results_dir(NAME) / "results.parquet").is_file()
-
-
-def test_an_up_to_date_report_is_not_drawn_again(built, tmp_path, real_results, caplog):
-    workspace, first = built
-    shutil.copytree(workspace.results_dir(NAME), tmp_path / "results" / NAME)
-    ws = Workspace(tmp_path)
-    folder = ws.results_dir(NAME)
-
-    def stamps():
-        return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
-
-    before = stamps()
-    with caplog.at_level("INFO", logger="enso"):
-        again = build_report(NAME, ws)
-    assert "up to date" in caplog.text and stamps() == before
-    assert [p.name for p in again.figures] == [p.name for p in first.figures]
-    assert again.html == folder / "report.html"
-
-    (folder / "variance.png").write_bytes(b"broken")  # a damaged file: the report is drawn again
-    build_report(NAME, ws)
-    assert (folder / "variance.png").read_bytes()[:4] == b"\x89PNG"
-    assert (folder / "variance.png").read_bytes() == (workspace.results_dir(NAME) / "variance.png").read_bytes()
-
-    write_results(real_results[real_results["resample"] < RESAMPLES - 1], folder)  # new results: drawn again
-    build_report(NAME, ws)
-    assert f"| resamples per cell | {RESAMPLES - 1} |" in (folder / "report.md").read_text()
 
 
 def test_a_lower_is_better_metric_ranks_the_other_way(built, ws, real_results):
@@ -371,25 +214,6 @@ def test_a_lower_is_better_metric_ranks_the_other_way(built, ws, real_results):
     accuracy_ranks = accuracy_ranks[accuracy_ranks["metric"] == "accuracy"]
     merged = ranks.merge(accuracy_ranks, on=["train_size", "featurizer", "target"], suffixes=("", "_acc"))
     assert len(merged) == len(ranks) and np.allclose(merged["mean_rank"], merged["mean_rank_acc"])
-
-
-def test_results_replaced_while_the_report_is_drawn_are_drawn_again(ws, real_results, monkeypatch):
-    """The report's key names the results it read, not ones written after (an experiment still running)."""
-    import enso.report.build as build_module
-
-    read_results = build_module.load_table
-
-    def read_then_replace(name, workspace):
-        results = read_results(name, workspace)
-        write_results(real_results[real_results["resample"] < RESAMPLES - 1], workspace.results_dir(name))
-        return results
-
-    monkeypatch.setattr(build_module, "load_table", read_then_replace)
-    report = build_report(NAME, ws, datasets="TREC", metric="accuracy")
-    assert f"| resamples per cell | {RESAMPLES} |" in report.markdown.read_text()
-    monkeypatch.undo()
-    build_report(NAME, ws, datasets="TREC", metric="accuracy")
-    assert f"| resamples per cell | {RESAMPLES - 1} |" in report.markdown.read_text()
 
 
 def test_optimizer_tests_compare_lbfgs_with_sgd_only(ws, real_results):

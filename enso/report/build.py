@@ -20,7 +20,7 @@ from enso.report.options import FORMATS, HOLM_FAMILIES, Options, current_report
 from enso.report.results import experiment_name, load_table, run_description
 from enso.report.significance import ALPHA
 from enso.report.writing import Output, Report
-from enso.store import clean_temporaries
+from enso.store import Reuse, clean_temporaries, missing
 from enso.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -28,11 +28,11 @@ log = logging.getLogger(__name__)
 __all__ = ["FORMATS", "HOLM_FAMILIES", "Report", "build_report"]
 
 
-def build_report(experiment: str | Path, workspace: Workspace | None = None, *, fmt: str = "png",
+def build_report(experiment: str | Path, workspace: Workspace, *, fmt: str = "png",
                  datasets=None, featurizers=None, targets=None, metric=None,
                  lines=("featurizer", "target"), rows: str = "dataset", cols: str = "metric",
                  size: int | None = None, alpha: float = ALPHA, holm_family: str = "cell",
-                 force: bool = False) -> Report:
+                 reuse: Reuse | str = Reuse.REUSE, force: bool | None = None) -> Report:
     """Write figures, CSV/Markdown tables, ``report.html`` and ``report.md`` into results/<experiment>/.
 
     ``metric`` is a name or a list of names; the first is the one the summary, comparisons
@@ -42,11 +42,13 @@ def build_report(experiment: str | Path, workspace: Workspace | None = None, *, 
     (correct over the featurizer pairs of one dataset, target, size and metric) or ``all``
     (over every test in the report).
 
-    Results that do not match their manifest are refused (EnsoError). A report made from the
-    same results with the same options, whose files are all intact, is not drawn again
-    unless ``force``.
+    Results that do not match their manifest are refused (EnsoError). ``reuse``
+    (:class:`enso.store.Reuse`): ``REUSE`` returns a report made from the same results with
+    the same options whose files are all intact instead of drawing it again; ``RECOMPUTE``
+    draws it again; ``ONLY_CACHED`` returns that report or fails with one line saying what to
+    run. ``force=True`` is the old spelling of ``RECOMPUTE`` (kept while callers move).
     """
-    workspace = workspace or Workspace.resolve()
+    reuse = Reuse.RECOMPUTE if force else Reuse.parse(reuse)
     options = Options.parse(fmt=fmt, datasets=datasets, featurizers=featurizers, targets=targets, metric=metric,
                             lines=lines, rows=rows, cols=cols, size=size, alpha=alpha, holm_family=holm_family)
     name = experiment_name(experiment, workspace)
@@ -62,11 +64,13 @@ def build_report(experiment: str | Path, workspace: Workspace | None = None, *, 
     info = run_description(name, workspace)
     key = options.key(results.sha256, bar_size, info.get("description", ""),
                       run={"test_in_train": test_in_train(info), "dedupe": dedupe(info)})
-    if not force:
+    if reuse.reads:
         current = current_report(folder, key)
         if current is not None:
             log.info("the report in %s is up to date with results.parquet; --force draws it again", folder)
             return current
+    if not reuse.computes:
+        raise missing(f"a report of {name} with these options", f"enso visualize {name}")
     source = folder / "results.parquet"
     analysis = analyse(name, frame, options, info, source, results.sha256, results.verified, bar_size)
     document = doc.Document(f"enso report: {name}")
@@ -76,4 +80,4 @@ def build_report(experiment: str | Path, workspace: Workspace | None = None, *, 
     except BaseException:
         out.close()
         raise
-    return out.write(document, {"experiment": name, "key": key, "results_sha256": results.sha256})
+    return out.write(document, key, {"experiment": name, "results_sha256": results.sha256})

@@ -10,7 +10,6 @@ import pandas as pd
 
 from enso.report.layout import NONE, Layout, LineStyles
 from enso.report.stats import higher_is_better, summarize
-from enso.store import atomic_path
 
 PANEL_WIDTH = 4.3
 PANEL_HEIGHT = 3.1
@@ -322,10 +321,9 @@ def svg_text(fig, salt: str) -> str:
 
 
 def save(fig, path: Path, fmt: str) -> Path:
-    """Write the figure to ``path`` through a temporary file, so a reader never sees half of it."""
+    """Write the figure to ``path`` (the report writes it under a temporary name, then renames it)."""
     metadata = {"Date": None} if fmt in ("svg",) else ({"CreationDate": None} if fmt == "pdf" else {})
-    with atomic_path(path) as temp:
-        fig.savefig(temp, format=fmt, dpi=150, metadata=metadata)
+    fig.savefig(path, format=fmt, dpi=150, metadata=metadata)
     return path
 
 

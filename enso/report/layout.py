@@ -42,7 +42,7 @@ class Layout:
         if not self.lines:
             raise ConfigError("lines needs at least one dimension, e.g. featurizer,target")
 
-    def resolved(self, frame: pd.DataFrame) -> "Layout":
+    def resolved(self, frame: pd.DataFrame) -> Layout:
         placed = {*self.lines, self.rows, self.cols}
         extra = tuple(d for d in DIMENSIONS if d not in placed and frame[d].nunique() > 1)
         if extra:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from enso.errors import ConfigError
-from enso.hashing import file_sha256, stable_hash, tree_sha256
+from enso.hashing import stable_hash, tree_sha256
 from enso.report.layout import Layout
 from enso.report.results import Selection
 from enso.report.significance import ALPHA
@@ -77,19 +77,25 @@ def as_tuple(value) -> tuple[str, ...] | None:
 
 
 def current_report(folder: Path, key: str):
-    """The report in ``folder`` if report.json has ``key`` and every file it lists is intact."""
+    """The report in ``folder`` if report.json (a store file set) has ``key`` and every file it
+    lists is intact; ``None`` otherwise (an older enso's report.json too: it is drawn again)."""
     from enso.report.writing import Report
+    from enso.store import MANIFEST_VERSION, read_fileset
 
     try:
         manifest = json.loads((folder / REPORT_MANIFEST).read_text(encoding="utf-8"))
-        if manifest.get("key") != key:
-            return None
-        files = manifest["files"]
-        for name, digest in files.items():
-            path = folder / name
-            if path.parent != folder or not path.is_file() or file_sha256(path) != digest:
-                return None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("manifest_version") != MANIFEST_VERSION:
+        return None  # none, damaged, or written before the report was a file set: quietly absent
+    if manifest.get("key") != key:
+        return None  # a report of other results or options: drawn again, nothing to warn about
+    stored = read_fileset(folder, REPORT_MANIFEST, key=key)
+    if stored is None:
+        return None
+    try:
+        meta = stored.meta
         return Report(folder / "report.html", folder / "report.md",
-                      [folder / n for n in manifest["figures"]], [folder / n for n in manifest["tables"]])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                      [folder / str(n) for n in meta["figures"]], [folder / str(n) for n in meta["tables"]])
+    except (KeyError, TypeError):
         return None

@@ -29,7 +29,7 @@ TIMING_COLUMNS = ("seconds", "fit_seconds", "predict_seconds")
 
 def experiment_name(experiment: str | Path, workspace: Workspace) -> str:
     """The results folder name for EXPERIMENT: a config's name, or a bare name with results."""
-    from enso.config import load_config
+    from enso.config import read_config
 
     text = str(experiment)
     looks_like_path = text.endswith(".toml") or "/" in text or "\\" in text
@@ -45,7 +45,7 @@ def experiment_name(experiment: str | Path, workspace: Workspace) -> str:
             return text
         raise ConfigError(f"{exc}; nor is there a results folder {workspace.results_dir(text)} "
                           f"(run `python -m enso.experiment {text}` to make one)") from exc
-    return load_config(path, validate_names=False).name
+    return read_config(path, validate_names=False).name
 
 
 def results_path(name: str, workspace: Workspace) -> Path:
@@ -199,9 +199,9 @@ def run_description(name: str, workspace: Workspace) -> dict:
         config = workspace.experiments / f"{name}.toml"
         if config.is_file():
             try:
-                from enso.config import load_config
+                from enso.config import read_config
 
-                info.setdefault("description", load_config(config, validate_names=False).description)
+                info.setdefault("description", read_config(config, validate_names=False).description)
             except EnsoError:
                 pass
     return info

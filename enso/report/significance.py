@@ -10,7 +10,7 @@ exhaustive permutation for up to 13 differences, so small-sample p-values are ex
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -125,14 +125,13 @@ def pairwise_tests(frame: pd.DataFrame, compare: str, within: list[str], *, alph
     columns whose groups share one Holm correction; ``[]`` corrects over the whole table.
     Columns: the group's keys, ``a``, ``b`` and :data:`COLUMNS`; ``mean_diff`` is a - b.
     """
-    from tqdm import tqdm
+    from enso import progress
 
     keys = [*within, "train_size"]
     rows = []
     groups = frame.groupby(keys, sort=False, observed=True)
-    progress = tqdm(groups, total=groups.ngroups, desc=f"paired tests ({compare})", unit="group",
-                    disable=groups.ngroups < PROGRESS_FROM, leave=False)
-    for group, part in progress:
+    for group, part in progress.track(groups, f"paired tests ({compare})", "group", total=groups.ngroups,
+                                      enabled=groups.ngroups >= PROGRESS_FROM):
         group = group if isinstance(group, tuple) else (group,)
         table = part.pivot_table(index=list(pair_on), columns=compare, values="value", aggfunc="first")
         units = [u for u in dict.fromkeys(part[compare]) if u in table.columns]
