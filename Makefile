@@ -1,17 +1,27 @@
 # Two entry points: `make demo` (set up, then run the default benchmark) and `make test`.
+# `make test` runs both test tiers: the fast one (tiny in-memory datasets, under a minute), then the
+# real one (real benchmark files and PyPI archives; skipped with one line each where they cannot be
+# fetched). `make test-fast` runs the first only; `make test-real` the second.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXPERIMENT ?= default
 JOBS ?= 2
 
-.PHONY: demo test install install-test clean-venv
+FAST := not real and not slow
+
+.PHONY: demo test test-fast test-real install install-test clean-venv
 
 demo: $(VENV)/.installed
 	$(BIN)/enso run $(EXPERIMENT) --jobs $(JOBS)
 
-test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+test: test-fast test-real
+
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m "$(FAST)"
+
+test-real: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m "not ($(FAST))"
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

