@@ -1,11 +1,13 @@
-"""Real datasets and features for the engine tests: SST2, TREC and CR served from the loopback mirror."""
+"""Helpers of the engine tests: real TREC matrices for target tests, and readers of a run's cells and table.
+
+Workspaces, configs and the command line come from the shared fixtures: ``real_root`` /
+``real_workspace`` / ``linked_workspace`` (tests/conftest.py), ``write_config`` (tests/tiny.py) and
+``enso`` / ``enso_process`` (tests/cli.py).
+"""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -49,26 +51,6 @@ def dense_matrices(shared: Path, dims: int = 64):
             normalize(svd.transform(X_test)).astype(np.float32), y_test)
 
 
-def child_workspace(shared_root: Path, root: Path) -> Workspace:
-    """A fresh workspace sharing the downloaded datasets and the feature cache of ``shared_root``."""
-    root.mkdir(parents=True, exist_ok=True)
-    for folder in ("datasets", "featurizers"):
-        (root / folder).symlink_to(shared_root / folder, target_is_directory=True)
-    (root / "experiments").mkdir(exist_ok=True)
-    return Workspace(root)
-
-
-def write_config(workspace: Workspace, name: str, body: str) -> Path:
-    path = workspace.experiments / f"{name}.toml"
-    path.write_text(f'name = "{name}"\n' + textwrap.dedent(body))
-    return path
-
-
-def run_cli(workspace: Workspace, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "enso.experiment", *args, "--root", str(workspace.root)],
-                          capture_output=True, text=True, timeout=timeout, check=False)
-
-
 def results(workspace: Workspace, name: str) -> pd.DataFrame:
     return pd.read_parquet(workspace.results_dir(name) / "results.parquet")
 
@@ -87,16 +69,3 @@ def comparable(frame: pd.DataFrame) -> pd.DataFrame:
     """The result columns that must not depend on timing or on where a cell ran."""
     drop = ["seconds", "fit_seconds", "predict_seconds"]
     return frame.drop(columns=drop).sort_values(CELL_KEYS).reset_index(drop=True)
-
-
-def shared_engine_root(mirror_url, tmp_path_factory):
-    """Real datasets downloaded once from the loopback mirror; a feature cache shared by the tests.
-
-    Test modules make it a fixture: ``pytest.fixture(scope="session", name="engine_root")(shared_engine_root)``.
-    """
-    from enso.data import download
-
-    root = tmp_path_factory.mktemp("engine-shared")
-    download(["SST2", "TREC", "CustomerReviews"], Workspace(root), mirror=mirror_url)
-    (root / "featurizers").mkdir(exist_ok=True)
-    return root

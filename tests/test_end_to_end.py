@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-pytestmark = [pytest.mark.network, pytest.mark.slow]
+from tests.cli import enso_process
+from tests.engine_helpers import CELL_KEYS
 
-CELL_KEYS = ["dataset", "featurizer", "target", "sampler", "resampler", "train_size", "resample", "metric"]
+pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 
 def enso(workspace, *args, timeout=600):
-    result = subprocess.run([sys.executable, "-m", *args, "--root", str(workspace.root)],
-                            capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{args} failed:\n{result.stderr[-3000:]}"
+    """``enso ARGS`` in its own process on ``workspace``, which must succeed."""
+    result = enso_process(*args, root=workspace, timeout=timeout)
+    assert result.code == 0, f"{args} failed:\n{result.stderr[-3000:]}"
     return result
 
 
@@ -38,18 +37,18 @@ def manifests(root: Path, folder: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    from tests.conftest import REPO
     from enso.workspace import Workspace
+    from tests.conftest import REPO
 
     root = tmp_path_factory.mktemp("e2e")
     (root / "experiments").mkdir()
     (root / "experiments" / "smoke.toml").write_text((REPO / "experiments" / "smoke.toml").read_text())
     workspace = Workspace(root)
     logs = {}
-    for stage, args in (("download", ("enso.download", "PangLeeSentences")),
-                        ("featurize", ("enso.featurize", "smoke")),
-                        ("experiment", ("enso.experiment", "smoke")),
-                        ("visualize", ("enso.visualize", "smoke"))):
+    for stage, args in (("download", ("download", "PangLeeSentences")),
+                        ("featurize", ("featurize", "smoke")),
+                        ("experiment", ("experiment", "smoke")),
+                        ("visualize", ("visualize", "smoke"))):
         logs[stage] = enso(workspace, *args)
     return workspace, logs
 
@@ -106,7 +105,7 @@ def test_second_run_recomputes_nothing(smoke_run):
     before = snapshot(workspace.root)
     before_manifests = manifests(workspace.root, "datasets") + manifests(workspace.root, "featurizers")
     frame_before = pd.read_parquet(workspace.root / "results" / "smoke" / "results.parquet")
-    for args in (("enso.download", "PangLeeSentences"), ("enso.featurize", "smoke"), ("enso.experiment", "smoke")):
+    for args in (("download", "PangLeeSentences"), ("featurize", "smoke"), ("experiment", "smoke")):
         enso(workspace, *args)
     after = snapshot(workspace.root)
     assert before_manifests == manifests(workspace.root, "datasets") + manifests(workspace.root, "featurizers")
@@ -120,7 +119,7 @@ def test_second_run_recomputes_nothing(smoke_run):
 
 def test_run_prints_where_the_report_is(smoke_run):
     workspace, _ = smoke_run
-    result = enso(workspace, "enso", "run", "smoke")
+    result = enso(workspace, "run", "smoke")
     lines = result.stdout.splitlines()
     assert any(line.startswith("report:") and line.endswith("report.html") for line in lines), result.stdout
     report = Path(next(l for l in lines if l.startswith("report:")).split(None, 1)[1])

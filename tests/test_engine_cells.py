@@ -14,19 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from enso.config import load_config
+from enso.components import load_config
 from enso.engine import load_results, run_experiment
 from enso.errors import EnsoError
 from enso.hashing import file_sha256
-from tests.engine_helpers import (
-    child_workspace,
-    comparable,
-    run_cli,
-    shared_engine_root,
-    write_config,
-)
-
-engine_root_fixture = pytest.fixture(scope="session", name="engine_root")(shared_engine_root)
+from enso.store import Reuse
+from tests.cli import enso
+from tests.engine_helpers import comparable
+from tests.tiny import write_config
 
 CELLS = """
 datasets = ["TREC"]
@@ -42,8 +37,8 @@ N_CELLS = 2 * 2 * 2  # targets x sizes x resamples
 
 
 @pytest.fixture
-def ws(engine_root, tmp_path):
-    return child_workspace(engine_root, tmp_path / "ws")
+def ws(real_workspace):
+    return real_workspace
 
 
 @pytest.fixture
@@ -65,7 +60,7 @@ def fits(monkeypatch):
 
 
 def config_of(ws, name, body=CELLS):
-    return load_config(write_config(ws, name, body))
+    return load_config(write_config(ws, name, body), ws)
 
 
 def run_info(ws, name):
@@ -168,7 +163,7 @@ def test_each_row_has_its_interval_majority_share_and_baseline(ws):
             assert row.test_ci_low <= row.value <= row.test_ci_high, metric
             assert 0 < row.test_ci_high - row.test_ci_low < 0.5
     assert table.cell.nunique() == N_CELLS and not table.duplicated(["cell", "metric"]).any()
-    again = run_experiment(config_of(ws, "columns"), ws, force=True)
+    again = run_experiment(config_of(ws, "columns"), ws, reuse=Reuse.RECOMPUTE)
     pd.testing.assert_frame_equal(comparable(again), comparable(table))  # intervals are seeded from the cell
 
 
@@ -269,8 +264,8 @@ def test_a_flipped_bit_in_the_results_table_is_refused_then_rebuilt_from_the_cel
 def test_a_sweep_with_nothing_possible_is_an_error_that_says_why(ws):
     write_config(ws, "impossible", CELLS.replace("train_sizes = [30, 60]", "train_sizes = [4, 100000]"))
     for args in (("impossible",), ("impossible", "--dry-run")):
-        done = run_cli(ws, *args)
-        assert done.returncode == 1, done.stderr
+        done = enso("experiment", *args, root=ws)
+        assert done.code == 1, done.output
         last = done.stderr.strip().splitlines()[-1]
         assert last.startswith("error: experiment 'impossible' has nothing to run: TREC: random sample of size 4")
         assert "pick train_sizes" in last
@@ -278,7 +273,7 @@ def test_a_sweep_with_nothing_possible_is_an_error_that_says_why(ws):
 
 
 def test_the_table_refuses_two_featurizer_ids_under_one_label():
-    from enso.engine.runner import _assemble
+    from enso.engine.results import assemble_table
 
     class Cell:
         def __init__(self, key):
@@ -293,7 +288,7 @@ def test_the_table_refuses_two_featurizer_ids_under_one_label():
     finished = {"a": [{**row, "cell": "a", "featurizer_id": "minilm-aaaa"}],
                 "b": [{**row, "cell": "b", "resample": 1, "featurizer_id": "minilm-bbbb"}]}
     with pytest.raises(EnsoError, match="featurizer minilm with two identities"):
-        _assemble([Cell("a"), Cell("b")], finished)
+        assemble_table([Cell("a"), Cell("b")], finished)
 
 
 def test_a_dry_run_of_many_resamples_does_not_grow_with_them(ws):
@@ -319,8 +314,7 @@ def test_a_dry_run_of_many_resamples_does_not_grow_with_them(ws):
 
 def test_validation_rows_reach_the_target_and_fit_rows_the_features(ws, monkeypatch):
     import enso.features
-    from enso.engine.plan import Draw
-    from enso.protocols import PROTOCOLS, Protocol
+    from enso.protocols import PROTOCOLS, Draw, Protocol
     from enso.targets import TARGETS
 
     class Toy(Protocol):

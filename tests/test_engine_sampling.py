@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from enso.engine.sampling import RESAMPLERS, SAMPLERS, ImpossibleSample
+from enso.sampling import RESAMPLERS, SAMPLERS, ImpossibleSample
 from tests.engine_helpers import dense_matrices, read_trec
 
 

@@ -9,17 +9,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.engine_helpers import child_workspace, shared_engine_root, write_config
+from tests.cli import start as start_enso
+from tests.tiny import write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")]
-
-engine_root_fixture = pytest.fixture(scope="session", name="engine_root")(shared_engine_root)
 
 LONG = """
 datasets = ["TREC"]
@@ -72,9 +70,7 @@ def alive(workers: dict[int, int]) -> list[int]:
 
 def start(workspace, name: str):
     write_config(workspace, name, LONG)
-    command = [sys.executable, "-m", "enso.experiment", name, "--jobs", "2", "--root", str(workspace.root)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = start_enso("experiment", name, "--jobs", "2", root=workspace, start_new_session=True)
     cells = workspace.results_dir(name) / "cells"
     deadline = time.monotonic() + 240
     while True:
@@ -105,8 +101,8 @@ def stop_and_check(process, workers, how: int) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def ws(engine_root, tmp_path):
-    return child_workspace(engine_root, tmp_path / "ws")
+def ws(real_workspace):
+    return real_workspace
 
 
 def test_workers_die_with_a_parent_killed_by_sigkill(ws):

@@ -8,22 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from enso.config import load_config
+from enso.components import load_config
 from enso.engine import load_results, run_experiment
 from enso.engine.plan import COLUMNS
 from enso.errors import ConfigError, EnsoError
-from tests.engine_helpers import (
-    CELL_KEYS,
-    cell_dirs,
-    cell_files,
-    child_workspace,
-    comparable,
-    run_cli,
-    shared_engine_root,
-    write_config,
-)
-
-engine_root_fixture = pytest.fixture(scope="session", name="engine_root")(shared_engine_root)
+from enso.store import Reuse
+from tests.cli import enso, enso_process
+from tests.conftest import linked_workspace
+from tests.engine_helpers import CELL_KEYS, cell_dirs, cell_files, comparable
+from tests.tiny import write_config
 
 SWEEP = """
 datasets = ["SST2", "TREC"]
@@ -38,14 +31,14 @@ max_examples = 1200
 
 
 @pytest.fixture
-def ws(engine_root, tmp_path):
-    return child_workspace(engine_root, tmp_path / "ws")
+def ws(real_workspace):
+    return real_workspace
 
 
 @pytest.fixture(scope="module")
-def sweep(engine_root, tmp_path_factory):
-    workspace = child_workspace(engine_root, tmp_path_factory.mktemp("sweep") / "ws")
-    config = load_config(write_config(workspace, "sweep", SWEEP))
+def sweep(real_root, tmp_path_factory):
+    workspace = linked_workspace(real_root, tmp_path_factory.mktemp("sweep") / "ws")
+    config = load_config(write_config(workspace, "sweep", SWEEP), workspace)
     table = run_experiment(config, workspace)
     return workspace, config, table
 
@@ -127,7 +120,7 @@ def test_every_featurizer_and_target_sees_the_same_training_sample(sweep):
 
 def test_same_config_gives_identical_values(sweep):
     workspace, config, table = sweep
-    again = run_experiment(config, workspace, force=True)
+    again = run_experiment(config, workspace, reuse=Reuse.RECOMPUTE)
     pd.testing.assert_frame_equal(comparable(again), comparable(table))
 
 
@@ -147,12 +140,12 @@ def test_rerun_recomputes_nothing_and_a_broken_cell_file_is_recomputed_alone(swe
 
 def test_dry_run_prints_the_plan_and_writes_nothing(sweep, ws):
     workspace, _, _ = sweep
-    done = run_cli(workspace, "sweep", "--dry-run")
-    assert done.returncode == 0, done.stderr
+    done = enso("experiment", "sweep", "--dry-run", root=workspace)
+    assert done.code == 0, done.output
     assert "40 cells, 40 done, 0 to run" in done.stdout
     write_config(ws, "fresh", SWEEP)
-    fresh = run_cli(ws, "fresh", "--dry-run")
-    assert fresh.returncode == 0, fresh.stderr
+    fresh = enso("experiment", "fresh", "--dry-run", root=ws)
+    assert fresh.code == 0, fresh.output
     assert "40 cells, 0 done, 40 to run" in fresh.stdout and "estimated time" in fresh.stdout
     assert "TREC: random sample of size 4 skipped" in fresh.stdout
     assert not ws.results_dir("fresh").exists()
@@ -160,8 +153,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sweep, ws):
 
 def test_a_bad_target_parameter_is_rejected_before_any_work(ws):
     write_config(ws, "bad", SWEEP.replace('"logreg"', '{ name = "logreg", C = -1 }'))
-    done = run_cli(ws, "bad")
-    assert done.returncode == 2
+    done = enso("experiment", "bad", root=ws)
+    assert done.code == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error:") and "C must be a positive number" in done.stderr
     assert not ws.results_dir("bad").exists()
 
@@ -170,14 +163,14 @@ def test_a_target_that_cannot_read_the_features_is_refused_clearly(ws):
     write_config(ws, "mismatch", 'datasets = ["TREC"]\ntargets = ["layer-mix"]\ntrain_sizes = [30]\nresamples = 1\n'
                                  'max_examples = 600\n')
     with pytest.raises(ConfigError, match="layer-mix needs 3-d features"):
-        run_experiment(load_config(ws.experiments / "mismatch.toml"), ws)
+        run_experiment(load_config("mismatch", ws), ws)
     assert not (ws.results_dir("mismatch") / "results.parquet").exists()
 
 
 def test_unknown_protocol_option_is_refused(ws):
     write_config(ws, "opts", 'protocol = "mteb"\nprotocol_options = { samples_per_lable = 4 }\ndatasets = ["TREC"]\n')
     with pytest.raises(ConfigError, match="samples_per_lable.*valid: max_iter, n_experiments, samples_per_label"):
-        run_experiment(load_config(ws.experiments / "opts.toml"), ws)
+        run_experiment(load_config("opts", ws), ws)
 
 
 def test_a_second_run_of_the_same_experiment_is_refused_while_one_runs(sweep):
@@ -185,10 +178,10 @@ def test_a_second_run_of_the_same_experiment_is_refused_while_one_runs(sweep):
 
     workspace, _, _ = sweep
     with experiment_lock(workspace.results_dir("sweep"), "sweep"):
-        done = run_cli(workspace, "sweep")
-    assert done.returncode == 1
+        done = enso_process("experiment", "sweep", root=workspace)  # a second process, as a second run is
+    assert done.code == 1
     assert "already running" in done.stderr and "pid" in done.stderr
-    assert run_cli(workspace, "sweep").returncode == 0  # released with its holder
+    assert enso_process("experiment", "sweep", root=workspace).code == 0  # released with its holder
 
 
 def test_diversity_samplers_resamplers_and_more_targets_in_one_sweep(ws):
@@ -203,7 +196,7 @@ resamples = 1
 metrics = ["accuracy", "roc_auc", "log_loss"]
 max_examples = 1000
 """)
-    table = run_experiment(load_config(ws.experiments / "variety.toml"), ws)
+    table = run_experiment(load_config("variety", ws), ws)
     assert len(table) == 2 * 2 * 2 * 2 * 3 and not table.duplicated(CELL_KEYS).any()
     oversampled = table[table.resampler == "oversample"]
     assert (oversampled[oversampled.sampler == "kcenter"].n_train > 36).all()
@@ -228,7 +221,7 @@ def test_mteb_protocol_is_mtebs_loop_exactly(ws):
 
     write_config(ws, "mteb", 'protocol = "mteb"\ndatasets = ["TREC"]\nmetrics = ["accuracy"]\n'
                              'protocol_options = { samples_per_label = 4 }\n')
-    table = run_experiment(load_config(ws.experiments / "mteb.toml"), ws)
+    table = run_experiment(load_config("mteb", ws), ws)
     assert list(table["resample"]) == list(range(10)) and (table.n_train == 24).all()
 
     # MTEB's AbsTaskClassification, written out: one list of train indices, reshuffled in place
@@ -256,7 +249,7 @@ def test_senteval_protocol_cross_validates_datasets_without_a_given_test_split(w
     write_config(ws, "senteval", 'protocol = "senteval"\ndatasets = ["CustomerReviews", "TREC"]\n'
                                  'metrics = ["accuracy"]\nprotocol_options = { folds = 3, inner_folds = 2 }\n'
                                  'max_examples = { CustomerReviews = 900, TREC = 900 }\n')
-    table = run_experiment(load_config(ws.experiments / "senteval.toml"), ws)
+    table = run_experiment(load_config("senteval", ws), ws)
     cr, trec = table[table.dataset == "CustomerReviews"], table[table.dataset == "TREC"]
     assert list(cr.sampler) == ["senteval-cv"] * 3 and cr.n_test.sum() == 900
     assert ((cr.n_train + cr.n_test) == 900).all()
@@ -279,5 +272,5 @@ def test_load_results_says_how_to_get_them(ws):
 def test_bad_protocol_option_values_are_refused_before_any_work(ws, options, message):
     write_config(ws, "badopts", f'protocol = "senteval"\nprotocol_options = {options}\ndatasets = ["TREC"]\n')
     with pytest.raises(ConfigError, match=message):
-        run_experiment(load_config(ws.experiments / "badopts.toml"), ws)
+        run_experiment(load_config("badopts", ws), ws)
     assert not ws.results_dir("badopts").exists()

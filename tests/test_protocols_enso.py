@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from enso.config import parse_config
-from enso.data import download, load_dataset
+from enso.components import parse_config
+from enso.data import load_dataset
 from enso.engine.plan import build_plan
 from enso.errors import ConfigError
 from enso.seeds import derive_seed
@@ -14,18 +14,21 @@ from enso.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
-def trec(mirror_url, tmp_path_factory):
-    workspace = Workspace(tmp_path_factory.mktemp("enso-protocol"))
-    download(["TREC"], workspace, mirror=mirror_url)
-    return load_dataset("TREC", workspace, max_examples=1200)
+def ws(real_root):
+    return Workspace(real_root)
 
 
-def test_every_sampler_size_resample_featurizer_target_and_resampler_is_one_cell(trec):
+@pytest.fixture(scope="module")
+def trec(ws):
+    return load_dataset("TREC", ws, max_examples=1200)
+
+
+def test_every_sampler_size_resample_featurizer_target_and_resampler_is_one_cell(trec, ws):
     config = parse_config({
         "name": "curves", "datasets": ["TREC"], "featurizers": ["tfidf", "minilm"], "targets": ["logreg", "knn"],
         "samplers": ["random", "kcenter"], "resamplers": ["none", "oversample"], "train_sizes": [5, 30, 5000],
         "resamples": 3, "seed": 4, "metrics": ["accuracy"],
-    })
+    }, ws)
     plan = build_plan(config, {"TREC": trec})
     train, test = trec.split_index("train"), trec.split_index("test")
     # size 5 is below the 6 classes and 5000 above the ~1000-row pool: skipped with the reason, per sampler
@@ -52,12 +55,12 @@ def test_every_sampler_size_resample_featurizer_target_and_resampler_is_one_cell
     assert len(rows) == 30 and np.isin(rows, train).all()
 
 
-def test_a_dataset_without_a_test_split_is_skipped_with_the_reason(trec):
+def test_a_dataset_without_a_test_split_is_skipped_with_the_reason(trec, ws):
     from enso.data import Dataset
 
     frame = trec.frame.copy()
     frame["split"] = "train"
-    config = parse_config({"name": "c", "datasets": ["Only"], "train_sizes": [30], "resamples": 1},
+    config = parse_config({"name": "c", "datasets": ["Only"], "train_sizes": [30], "resamples": 1}, ws,
                           validate_names=False)
     plan = build_plan(config, {"Only": Dataset.from_frame("Only", frame)})
     assert plan.cells == [] and [s.reason for s in plan.skipped] == ["the dataset has no test split"]

@@ -15,17 +15,21 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from enso.config import Spec, parse_config
-from enso.data import download, load_dataset
+from enso.components import parse_config
+from enso.config import Spec
+from enso.data import load_dataset
 from enso.engine.plan import build_plan
 from enso.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
-def trec(mirror_url, tmp_path_factory):
-    workspace = Workspace(tmp_path_factory.mktemp("mteb"))
-    download(["TREC"], workspace, mirror=mirror_url)
-    return load_dataset("TREC", workspace)
+def ws(real_root):
+    return Workspace(real_root)
+
+
+@pytest.fixture(scope="module")
+def trec(ws):
+    return load_dataset("TREC", ws)
 
 
 def mteb_undersample(labels, samples_per_label, seed, n_experiments):
@@ -44,9 +48,9 @@ def mteb_undersample(labels, samples_per_label, seed, n_experiments):
 
 
 @pytest.mark.parametrize("options", [{}, {"samples_per_label": 4, "seed": 7, "n_experiments": 3}])
-def test_mteb_cells_draw_mtebs_rows_in_mtebs_order(trec, options):
+def test_mteb_cells_draw_mtebs_rows_in_mtebs_order(trec, ws, options):
     config = parse_config({"name": "m", "protocol": "mteb", "datasets": ["TREC"], "metrics": ["accuracy"],
-                           "featurizers": ["tfidf", "minilm"], "protocol_options": options})
+                           "featurizers": ["tfidf", "minilm"], "protocol_options": options}, ws)
     plan = build_plan(config, {"TREC": trec})
     merged = {"samples_per_label": 8, "n_experiments": 10, "seed": 42, "max_iter": 100, **options}
     train, test = trec.split_index("train"), trec.split_index("test")
@@ -69,8 +73,8 @@ def test_mteb_cells_draw_mtebs_rows_in_mtebs_order(trec, options):
     assert len({tuple(rows[0]) for rows in by_resample.values()}) == merged["n_experiments"]
 
 
-def test_mteb_says_that_the_configs_targets_are_not_used(trec, caplog):
-    config = parse_config({"name": "m", "protocol": "mteb", "datasets": ["TREC"], "targets": ["knn"]})
+def test_mteb_says_that_the_configs_targets_are_not_used(trec, ws, caplog):
+    config = parse_config({"name": "m", "protocol": "mteb", "datasets": ["TREC"], "targets": ["knn"]}, ws)
     with caplog.at_level(logging.WARNING, logger="enso"):
         plan = build_plan(config, {"TREC": trec})
     assert "the config's targets are not used" in caplog.text

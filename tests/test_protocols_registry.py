@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 import textwrap
 
 import pandas as pd
 import pytest
 
 from enso.errors import UnknownNameError
-from tests.engine_helpers import write_config
+from tests.cli import enso_process
+from tests.tiny import write_config
 
 TOY_MODULE = '''
 import numpy as np
 
-from enso.protocols import Protocol
-from enso.protocols.base import check_min_int
+from enso.params import Integer
+from enso.protocols import Draw, Protocol
 
 
 class FirstRows(Protocol):
@@ -30,11 +29,9 @@ class FirstRows(Protocol):
 
     description = "the first n train rows"
     defaults = {"n": 30}
-    checks = {"n": check_min_int(6)}
+    _parameter_constraints = {"n": Integer(6)}
 
     def build(self, config, dataset, plan):
-        from enso.engine.plan import Draw
-
         options = self.check_options(config.protocol_options)
         rows = dataset.split_index("train")[: options["n"]]
         draw = Draw(dataset.name, "first-rows", len(rows), 0, 0, rows=rows)
@@ -107,29 +104,58 @@ def test_a_protocol_from_an_entry_point_runs_an_experiment_with_no_edit_to_enso(
         metrics = ["accuracy"]
         max_examples = 600
     """)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(package), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-m", "enso.experiment", "toy", "--root", str(engine_ws.root)],
-                          capture_output=True, text=True, timeout=300, env=env, check=False)
-    assert done.returncode == 0, done.stderr
+    env = {"PYTHONPATH": os.pathsep.join([str(package), os.environ.get("PYTHONPATH", "")])}
+    done = enso_process("experiment", "toy", root=engine_ws, env=env)
+    assert done.code == 0, done.stderr
     table = pd.read_parquet(engine_ws.results_dir("toy") / "results.parquet")
     assert set(table.protocol) == {"first-rows"} and set(table.sampler) == {"first-rows"}
     assert sorted(table.target) == ["logreg", "nearest-centroid"]
     assert (table.train_size == 40).all() and (table.n_train == 40).all()
     # the plug-in's options are checked like a built-in's, before any work
     write_config(engine_ws, "toybad", 'protocol = "first-rows"\nprotocol_options = { n = 2 }\ndatasets = ["TREC"]\n')
-    done = subprocess.run([sys.executable, "-m", "enso.experiment", "toybad", "--root", str(engine_ws.root)],
-                          capture_output=True, text=True, timeout=300, env=env, check=False)
-    assert done.returncode == 2
+    done = enso_process("experiment", "toybad", root=engine_ws, env=env)
+    assert done.code == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and last.endswith("protocol_options: n must be an integer >= 6, got 2")
 
 
 @pytest.fixture
-def engine_ws(mirror_url, tmp_path):
-    from enso.data import download
-    from enso.workspace import Workspace
+def engine_ws(real_workspace):
+    return real_workspace
 
-    workspace = Workspace(tmp_path / "ws")
-    (workspace.root / "experiments").mkdir(parents=True)
-    download(["TREC"], workspace, mirror=mirror_url)
-    return workspace
+
+def test_protocol_options_are_declared_constraints_checked_by_the_one_validator(monkeypatch):
+    """Options are ``enso.params`` constraints, checked by ``validate_params`` (the validator of component
+    parameters and config keys) with its messages; a plug-in's plain ``checks`` functions still work."""
+    import enso.params
+    import enso.protocols.base
+    from enso.errors import ConfigError
+    from enso.params import Constraint, Integer
+    from enso.protocols import PROTOCOLS, Protocol
+    from enso.protocols.base import check_min_int
+
+    for name in ("mteb", "senteval"):
+        constraints = PROTOCOLS.get(name).option_constraints()
+        assert set(constraints) == set(PROTOCOLS.get(name).defaults)
+        assert all(isinstance(c, Constraint) for c in constraints.values())
+    calls = []
+    real = enso.params.validate_params
+    monkeypatch.setattr(enso.protocols.base, "validate_params", lambda c, p: calls.append(dict(p)) or real(c, p))
+    with pytest.raises(ConfigError, match=r"^protocol_options: seed must be an integer <= 4294967295, got 4294967296$"):
+        PROTOCOLS.get("mteb").check_options({"seed": 2**32})  # numpy's seed range
+    assert calls == [{"seed": 2**32}]
+
+    class Declared(Protocol):
+        name = "declared"
+        defaults = {"n": 30}
+        _parameter_constraints = {"n": Integer(6)}
+
+    class Legacy(Declared):
+        name = "legacy"
+        _parameter_constraints = {}
+        checks = {"n": check_min_int(6)}
+
+    for protocol in (Declared(), Legacy()):
+        with pytest.raises(ConfigError, match=r"^protocol_options: n must be an integer >= 6, got 2$"):
+            protocol.check_options({"n": 2})
+        assert protocol.check_options({"n": 7}) == {"n": 7}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedKFold
 
-from enso.config import parse_config
+from enso.components import parse_config
 from enso.data import Dataset, download, load_dataset
 from enso.engine.plan import build_plan
 from enso.errors import ConfigError
@@ -24,11 +24,8 @@ SENTEVAL_KFOLD_CS = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]  # [2**t for t in rang
 
 
 @pytest.fixture(scope="module")
-def ws(mirror_url, tmp_path_factory):
-    root = tmp_path_factory.mktemp("senteval")
-    workspace = Workspace(root)
-    download(["CustomerReviews", "TREC"], workspace, mirror=mirror_url)
-    return workspace
+def ws(real_root):
+    return Workspace(real_root)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +37,7 @@ def sst2_ws(mirror_url, tmp_path_factory):
 
 
 def plan_of(workspace, **keys):
-    config = parse_config({"name": "senteval", "protocol": "senteval", "metrics": ["accuracy"], **keys})
+    config = parse_config({"name": "senteval", "protocol": "senteval", "metrics": ["accuracy"], **keys}, workspace)
     datasets = {name: load_dataset(name, workspace, max_examples=config.cap_for(name)) for name in config.datasets}
     return config, datasets, build_plan(config, datasets)
 
@@ -137,14 +134,14 @@ def test_in_domain_featurizers_are_fit_per_outer_fold_on_its_training_part(ws):
     assert set(X[cell.test].indices.tolist()) <= train_terms
 
 
-def test_sst2_under_senteval_is_sentevals_phrase_set(tmp_path, monkeypatch):
-    monkeypatch.setenv("ENSO_ROOT", str(tmp_path))
-    config = parse_config({"name": "sst", "protocol": "senteval", "datasets": ["SST2", "TREC"]})
+def test_sst2_under_senteval_is_sentevals_phrase_set(tmp_path):
+    empty = Workspace(tmp_path)
+    config = parse_config({"name": "sst", "protocol": "senteval", "datasets": ["SST2", "TREC"]}, empty)
     assert config.datasets == ["SST2Phrases", "TREC"]
     with pytest.raises(ConfigError, match="runs SST2 on SST2Phrases, which is listed too"):
-        parse_config({"name": "sst", "protocol": "senteval", "datasets": ["SST2", "sst2-phrases"]})
+        parse_config({"name": "sst", "protocol": "senteval", "datasets": ["SST2", "sst2-phrases"]}, empty)
     # other protocols keep the dataset they are given
-    assert parse_config({"name": "sst", "datasets": ["SST2"]}).datasets == ["SST2"]
+    assert parse_config({"name": "sst", "datasets": ["SST2"]}, empty).datasets == ["SST2"]
 
 
 def test_sst2_phrases_choose_c_on_dev_and_train_on_train_only(sst2_ws):
@@ -196,7 +193,7 @@ def test_any_dataset_with_a_given_dev_split_chooses_c_on_it(ws):
     train = trec.split_index("train")
     frame.loc[train[::10], "split"] = "dev"
     given = Dataset.from_frame("TRECWithDev", frame, {"split": "given by the source"})
-    config = parse_config({"name": "dev", "protocol": "senteval", "datasets": ["TRECWithDev"]},
+    config = parse_config({"name": "dev", "protocol": "senteval", "datasets": ["TRECWithDev"]}, ws,
                           validate_names=False)
     (cell,) = build_plan(config, {"TRECWithDev": given}).cells
     assert cell.sampler == "senteval-dev"

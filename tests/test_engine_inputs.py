@@ -1,0 +1,166 @@
+"""A cell's target input as a small serialisable description: features, or texts and a source model.
+
+Fast tier, tiny in-memory datasets. The texts path is the interface the fine-tuning targets
+plug into: a toy target with ``input = "texts"`` runs end to end through the engine, reading
+the texts of its training sample and the model folder of the featurizer it names, and no
+feature is computed for it.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from enso.components import load_config
+from enso.engine import run_experiment
+from enso.engine.inputs import DatasetRef, TargetInput, TextRows
+from tests.tiny import write_config
+
+
+def register(monkeypatch, registry, name, obj):
+    monkeypatch.setitem(registry._items, name, obj)
+    monkeypatch.setitem(registry._names, name.lower(), name)
+
+
+@pytest.fixture
+def echo(monkeypatch):
+    """A registered ``input = "texts"`` target that records what it is given and predicts by word overlap."""
+    from enso.params import Seed
+    from enso.targets import TARGETS, Target
+    from enso.targets.base import SourceFeaturizer, TargetTags
+
+    class Echo(Target):
+        name = "echo-texts"
+        tags = TargetTags(input="texts", accepts_sparse=False, proba=False)
+        _parameter_constraints: ClassVar = {"source": SourceFeaturizer(), "random_state": Seed()}
+        fits: ClassVar[list] = []
+
+        def __init__(self, source="minilm", random_state=None):
+            self.source = source
+            self.random_state = random_state
+
+        def fit(self, X, y, *, validation=None, source=None):
+            folder = Path(source.root)
+            Echo.fits.append({"texts": list(X), "type": type(X), "model_folder": X.model_folder,
+                              "source": source, "has_config": (folder / "config.json").is_file(), "y": list(y)})
+            self.classes_ = np.unique(np.asarray(y))
+            self.words_ = {c: {w for t, label in zip(X, y) if label == c for w in t.split()} for c in self.classes_}
+            self.chosen_params_ = {"source": self.source}
+            return self
+
+        def predict(self, X):
+            assert isinstance(X, TextRows) and all(isinstance(t, str) for t in X)
+            return np.asarray([max(self.classes_, key=lambda c: len(set(t.split()) & self.words_[c])) for t in X])
+
+        def scores(self, X):
+            return None
+
+    register(monkeypatch, TARGETS, "echo-texts", Echo)
+    Echo.fits.clear()
+    return Echo
+
+
+SWEEP = """
+datasets = ["Tiny", "Tiny3"]
+featurizers = ["minilm"]
+targets = [{ name = "echo-texts", source = "minilm" }]
+resamplers = ["none", "oversample"]
+train_sizes = [8, 16]
+resamples = 2
+metrics = ["accuracy", "macro_f1"]
+"""
+
+
+def test_a_texts_target_runs_end_to_end_on_the_texts_and_the_model_folder(tiny_workspace, echo, monkeypatch):
+    from enso.data import load_dataset
+    from enso.engine import inputs
+    from enso.features.transformer import minilm_folder
+
+    # the worker reads the texts through the description (as a worker process would), not a primed copy
+    monkeypatch.setattr(inputs, "prime_dataset", lambda dataset: None)
+    inputs._datasets.clear()
+    write_config(tiny_workspace, "texts", SWEEP)
+    table = run_experiment(load_config("texts", tiny_workspace), tiny_workspace)
+    assert len(table) == 2 * 2 * 2 * 2 * 2  # datasets x resamplers x sizes x resamples x metrics
+    assert set(table.target) == {"echo-texts(source=minilm)"} and set(table.featurizer) == {"minilm"}
+    assert table.featurizer_id.str.startswith("minilm-").all()
+    assert len(echo.fits) == 16
+    assert not (tiny_workspace.root / "featurizers").exists() or not list(
+        (tiny_workspace.root / "featurizers").rglob("manifest.json")), "no feature is computed for a texts target"
+    folder = str(minilm_folder().resolve())
+    for fit in echo.fits:
+        assert fit["type"] is TextRows and fit["model_folder"] == folder and fit["has_config"]
+        assert fit["source"].root == folder and fit["source"].files, "the model's file hashes come along"
+    # the texts are those of each cell's training sample, in its order (resampled copies included)
+    for cell_dir in sorted((tiny_workspace.results_dir("texts") / "cells").glob("*/*/")):
+        info = json.loads((cell_dir / "cell.json").read_text())
+        with np.load(cell_dir / "predictions.npz", allow_pickle=False) as stored:
+            rows = stored["train_rows"]
+        dataset = load_dataset(info["meta"]["dataset"], tiny_workspace)
+        texts = [dataset.texts[i] for i in rows]
+        if info["meta"]["resampler"] == "none":
+            assert any(fit["texts"] == texts for fit in echo.fits), "a fit saw exactly the cell's training texts"
+        else:  # oversampled by the worker: the sample's texts, smaller classes repeated
+            assert any(set(fit["texts"]) == set(texts) and len(fit["texts"]) >= len(texts) for fit in echo.fits)
+    accuracy = table[(table.metric == "accuracy") & (table.train_size == 16)]
+    assert accuracy.value.mean() > 0.8, "the toy target really predicts from the texts it was given"
+
+
+def test_texts_and_frozen_targets_are_fitted_on_the_same_training_rows(tiny_workspace, echo):
+    from enso.engine.plan import build_plan
+    from enso.engine.runner import _load_datasets
+
+    write_config(tiny_workspace, "paired", SWEEP.replace('["minilm"]', '["tfidf", "minilm"]').replace(
+        'targets = [', 'targets = ["logreg", '))
+    config = load_config("paired", tiny_workspace)
+    plan = build_plan(config, _load_datasets(config, tiny_workspace))
+    draws = {}
+    for cell in plan.cells:
+        draws.setdefault((cell.dataset, cell.train_size, cell.resample), set()).add(id(cell.draw))
+    assert all(len(found) == 1 for found in draws.values()), "one sample per size and resample, for every target"
+    assert {(c.featurizer.name, c.target.name) for c in plan.cells} == {
+        ("tfidf", "logreg"), ("minilm", "logreg"), ("minilm", "echo-texts")}
+
+
+def test_a_target_input_is_small_and_serialisable(tiny_workspace):
+    from enso.data import load_dataset
+
+    dataset = load_dataset("Tiny", tiny_workspace)
+    ref = DatasetRef("Tiny", str(tiny_workspace.root), None, dataset.content_hash)
+    for description in (TargetInput("features", "classification", ref, dataset.layout, features="/x/features.npy"),
+                        TargetInput("texts", "classification", ref, dataset.layout, model_folder="/m",
+                                    source_model={"featurizer": "minilm", "root": "/m", "transformer": "/m",
+                                                  "files": {"a": "b"}})):
+        data = pickle.dumps(description)
+        assert len(data) < 2000, "rows, features and texts stay out of the description"
+        assert pickle.loads(data).cache_key() == description.cache_key()
+
+
+def test_the_feature_source_gives_the_task_types_rows(tiny_workspace, tmp_path):
+    from enso.data import load_dataset
+    from enso.engine.inputs import FeatureSource
+
+    dataset = load_dataset("Tiny", tiny_workspace)
+    X = np.arange(len(dataset) * 3, dtype=np.float32).reshape(len(dataset), 3)
+    path = tmp_path / "features.npy"
+    np.save(path, X)
+    ref = DatasetRef("Tiny", str(tiny_workspace.root), None, dataset.content_hash)
+    source = FeatureSource(TargetInput("features", "classification", ref, dataset.layout, features=str(path)))
+    rows = np.array([5, 1, 7])
+    np.testing.assert_array_equal(source.rows(rows), X[rows])
+    assert source.rows(rows).flags["C_CONTIGUOUS"] and source.fit_kwargs() == {}
+    first = source.rows(rows, cache_id="t")
+    assert source.rows(np.array([0]), cache_id="t") is first, "the test rows are gathered once per worker"
+
+
+def test_text_rows_index_like_the_features_do():
+    rows = TextRows(["a b", "c", "d e f"], "/model")
+    assert len(rows) == 3 and rows.shape == (3,) and rows[1] == "c" and list(rows) == ["a b", "c", "d e f"]
+    picked = rows[np.array([2, 0, 2])]
+    assert isinstance(picked, TextRows) and list(picked) == ["d e f", "a b", "d e f"] and picked.model_folder == "/model"
+    assert list(rows[1:]) == ["c", "d e f"]
