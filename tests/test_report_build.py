@@ -152,14 +152,6 @@ def test_filters_choose_the_slice_and_the_primary_metric_and_pdf_figures(ws):
     assert "Ranked by macro F1" in html
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"featurizers": "glove"}, "unknown featurizer (not in these results) 'glove'"),
-    ({"metric": "acuracy"}, "did you mean 'accuracy'"),
-    ({"fmt": "jpg"}, "unknown figure format 'jpg'"),
-    ({"size": 77}, "--size 77 is not a training size"),
-    ({"lines": ["featurizer", "colour"]}, "unknown dimension 'colour'"),
-    ({"lines": ["featurizer", "dataset"]}, "appears twice"),
-])
 def test_resamples_too_few_to_test_are_reported_not_hidden(ws, real_results):
     one = real_results[real_results["resample"] == 0]
     write_results(one, ws.results_dir("single"))
