@@ -18,7 +18,6 @@ from enso.cli_common import (
     group_options,
     pass_workspace,
     reuse_options,
-    with_reuse,
 )
 from enso.download import main as download_command
 from enso.experiment import main as experiment_command
@@ -57,9 +56,9 @@ main.add_command(visualize_command, "visualize")
               help="Where transformer featurizers run.")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png", show_default=True,
               help="File format of the figures.")
+@common_options
 @reuse_options(offline_help="Fetch nothing: use only the datasets already in datasets/ (the other stages "
                             "compute what is missing, as without it).")
-@common_options
 @pass_workspace
 def run(workspace, experiment, jobs, scheduler, mirror, device, fmt, reuse) -> None:
     """Run all four stages on EXPERIMENT and print where the report and plots are.
@@ -78,9 +77,8 @@ def run(workspace, experiment, jobs, scheduler, mirror, device, fmt, reuse) -> N
     download(config.datasets, workspace, mirror=mirror, reuse=reuse)
     compute = Reuse.REUSE if reuse is Reuse.ONLY_CACHED else reuse  # --offline: no fetching, not no computing
     featurize_config(config, workspace, device=device, reuse=compute)
-    run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, device=device,
-                   **with_reuse(run_experiment, compute))
-    report = build_report(config.name, workspace, fmt=fmt, **with_reuse(build_report, compute))
+    run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, device=device, reuse=compute)
+    report = build_report(config.name, workspace, fmt=fmt, reuse=compute)
     click.echo(f"results: {workspace.results_dir(config.name) / 'results.parquet'}")
     click.echo(f"report:  {report.html}")
     click.echo(f"         {report.markdown}")

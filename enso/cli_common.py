@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import logging
 import os
 import signal
@@ -168,8 +167,6 @@ SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ws://", "wss://", "ucx://
 def check_scheduler(address: str | None) -> None:
     """Refuse a ``--scheduler`` that is not a Dask address, before any stage does work."""
     if address and not address.startswith(SCHEDULER_SCHEMES):
-        from enso.errors import ConfigError
-
         raise ConfigError(f"--scheduler {address!r} is not a scheduler address; write it as tcp://HOST:PORT")
 
 
@@ -191,23 +188,6 @@ def reuse_options(offline_help: str | None = None) -> Callable[[Callable], Calla
         return force_option(wrapper)
 
     return decorate
-
-
-def with_reuse(function: Callable, reuse: Reuse) -> dict[str, Any]:
-    """The keyword arguments that give ``function`` the policy ``reuse``.
-
-    Transitional: a library entry point that still takes ``force``/``offline`` booleans gets
-    them (``ONLY_CACHED`` where it has no ``offline`` is refused, not ignored).
-    """
-    accepted = inspect.signature(function).parameters
-    if "reuse" in accepted:
-        return {"reuse": reuse}
-    out: dict[str, Any] = {"force": reuse is Reuse.RECOMPUTE}
-    if reuse is Reuse.ONLY_CACHED:
-        if "offline" not in accepted:
-            raise ConfigError(f"--offline is not supported by {function.__module__}.{function.__name__} yet")
-        out["offline"] = True
-    return out
 
 
 def experiment_argument(func: Callable) -> Callable:

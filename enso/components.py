@@ -53,13 +53,9 @@ def registries(workspace: Workspace) -> Registries:
     from enso.features import FEATURIZERS, make_featurizer
     from enso.metrics import METRICS
     from enso.protocols import PROTOCOLS
+    from enso.sampling import RESAMPLERS, SAMPLERS
     from enso.targets import TARGETS, make_target
     from enso.tasks import TASKS
-
-    try:
-        from enso.sampling import RESAMPLERS, SAMPLERS
-    except ImportError:  # transitional, until enso/sampling.py lands (P2-4)
-        from enso.engine.sampling import RESAMPLERS, SAMPLERS
 
     return Registries(
         datasets=DATASETS.in_workspace(workspace),

@@ -59,8 +59,8 @@ settings apply.
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of an imported CSV/JSONL file.")
 @click.option("--drop-empty", is_flag=True,
               help="Drop rows whose text is empty or whitespace (counted) instead of refusing the file.")
-@reuse_options(offline_help="Use only what is already in datasets/; fail for anything else.")
 @common_options
+@reuse_options(offline_help="Use only what is already in datasets/; fail for anything else.")
 @pass_workspace
 def main(workspace, names, all_, list_, info, experiment, mirror, timeout, retries, csv_path, jsonl_path,
          parquet_path, local_name, text_column, label_column, split_column, test_fraction, encoding, drop_empty,

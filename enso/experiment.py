@@ -11,7 +11,6 @@ from enso.cli_common import (
     experiment_argument,
     pass_workspace,
     reuse_options,
-    with_reuse,
 )
 
 
@@ -52,8 +51,8 @@ def _listing(workspace=None) -> str:
 @click.option("--dry-run", is_flag=True,
               help="Print the plan (cells in total, done, to run, skipped sizes, time estimate) and stop.")
 @click.option("--list", "list_", is_flag=True, help="List targets, metrics, samplers, resamplers and protocols, and exit.")
-@reuse_options()
 @common_options
+@reuse_options()
 @pass_workspace
 def main(workspace, experiment, jobs, scheduler, threads, dry_run, list_, reuse) -> None:
     """Fit every target on every training sample of EXPERIMENT and score it on the test split.
@@ -72,7 +71,7 @@ def main(workspace, experiment, jobs, scheduler, threads, dry_run, list_, reuse)
     check_scheduler(scheduler)
     config = load_config(experiment, workspace)
     table = run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, dry_run=dry_run, threads=threads,
-                           **with_reuse(run_experiment, reuse))
+                           reuse=reuse)
     if dry_run:
         click.echo(describe_plan(table))
         return

@@ -58,8 +58,8 @@ def list_featurizers() -> str:
                    "Other precisions give other numbers, stored as other artifacts; set `precision` "
                    "in the config's featurizer table so the experiment stage uses the same ones.")
 @click.option("--list", "list_only", is_flag=True, help="List registered featurizers and their parameters, then exit.")
-@reuse_options()
 @common_options
+@reuse_options()
 @pass_workspace
 def main(workspace, experiment, datasets, featurizers, device, batch_size, precision, list_only, reuse) -> None:
     """Featurize every dataset x featurizer of EXPERIMENT into featurizers/, skipping cached ones.

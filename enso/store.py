@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import filelock
 
@@ -115,7 +115,7 @@ def package_versions(names: tuple[str, ...] = _TRACKED_PACKAGES) -> dict[str, st
     return dict(_package_versions(tuple(names)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _package_versions(names: tuple[str, ...]) -> dict[str, str]:  # metadata look-ups are slow per write
     versions = {}
     for name in names:
@@ -350,7 +350,7 @@ def write_fileset(
 class ArtifactLock(filelock.FileLock):
     """A ``filelock.FileLock`` that says, once, when it has to wait for another process."""
 
-    def __enter__(self) -> "ArtifactLock":
+    def __enter__(self) -> Self:
         try:
             self.acquire(blocking=False)
         except filelock.Timeout:

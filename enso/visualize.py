@@ -9,7 +9,6 @@ from enso.cli_common import (
     experiment_argument,
     pass_workspace,
     reuse_options,
-    with_reuse,
 )
 
 DIMENSION_HELP = "dataset, featurizer, target, metric, sampler, resampler, protocol"
@@ -45,8 +44,8 @@ EPILOG = ("EXPERIMENT is a config name in experiments/ (default: 'default'), a p
 @click.option("--holm-family", type=click.Choice(["cell", "all"]), default="cell", show_default=True,
               help="Holm-correct over the featurizer pairs of each dataset, target, size and metric ('cell'), "
                    "or over every test in the report ('all').")
-@reuse_options()
 @common_options
+@reuse_options()
 @pass_workspace
 def main(workspace, experiment, fmt, datasets, featurizers, targets, metrics, lines, rows, cols, size, alpha,
          holm_family, reuse) -> None:
@@ -58,7 +57,7 @@ def main(workspace, experiment, fmt, datasets, featurizers, targets, metrics, li
     report = build_report(
         experiment, workspace, fmt=fmt, datasets=datasets, featurizers=featurizers, targets=targets,
         metric=metrics, lines=lines, rows=rows.strip(), cols=cols.strip(), size=size, alpha=alpha,
-        holm_family=holm_family, **with_reuse(build_report, reuse))
+        holm_family=holm_family, reuse=reuse)
     click.echo(f"report:  {report.html}")
     click.echo(f"         {report.markdown}")
     for figure in report.figures:

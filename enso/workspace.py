@@ -16,7 +16,7 @@ class Workspace:
     root: Path
 
     @classmethod
-    def resolve(cls, root: str | Path | None = None) -> "Workspace":
+    def resolve(cls, root: str | Path | None = None) -> Workspace:
         """``root`` if given, else ``$ENSO_ROOT``, else the current directory."""
         chosen = root or os.environ.get(ROOT_ENV) or os.getcwd()
         path = Path(chosen).expanduser().resolve()

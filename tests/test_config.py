@@ -122,7 +122,7 @@ def test_unknown_dataset_is_rejected_by_the_cli(tmp_path):
     config = tmp_path / "typo.toml"
     config.write_text('datasets = ["PangLeeSentence"]\n')
     result = subprocess.run([sys.executable, "-m", "enso.featurize", str(config), "--root", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2
     assert "unknown dataset 'PangLeeSentence'; did you mean 'PangLeeSentences'?" in result.stderr
 

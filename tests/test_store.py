@@ -52,10 +52,9 @@ def test_manifest_is_the_last_file_written(tmp_path, monkeypatch):
 
 def test_failed_write_leaves_nothing_and_keeps_the_old_artifact(tmp_path):
     location = make(tmp_path / "art", payload=b"old")
-    with pytest.raises(RuntimeError):
-        with write_artifact(location, key="k2", kind="test") as writer:
-            (writer.path / "payload.bin").write_bytes(b"half")
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), write_artifact(location, key="k2", kind="test") as writer:
+        (writer.path / "payload.bin").write_bytes(b"half")
+        raise RuntimeError("crash mid-write")
     assert read_artifact(location, "k1").file("payload.bin").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["art", "art.lock"]  # the lock file stays, by design
 
@@ -204,9 +203,10 @@ def test_artifact_lock_is_reentrant_in_a_process_and_excludes_others(tmp_path):
         with artifact_lock(location):  # a caller holding it around check-then-build
             make(location)  # write_artifact takes it again: no deadlock
         other = subprocess.run([sys.executable, "-c", probe, str(location)], capture_output=True, text=True,
-                               timeout=60)
+                               timeout=60, check=False)
         assert other.stdout.strip() == "busy", other.stderr
-    other = subprocess.run([sys.executable, "-c", probe, str(location)], capture_output=True, text=True, timeout=60)
+    other = subprocess.run([sys.executable, "-c", probe, str(location)], capture_output=True, text=True, timeout=60,
+                           check=False)
     assert other.stdout.strip() == "free", other.stderr
     assert (tmp_path / "art.lock").is_file() and read_artifact(location, "k1") is not None
 
@@ -302,14 +302,13 @@ def test_waiting_for_another_writer_is_said_once(tmp_path, caplog):
     import time
 
     location = tmp_path / "art"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from enso.store import artifact_lock\n"
-                               "with artifact_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(0.5)\n",
+    holder = subprocess.Popen([sys.executable, "-c", ("import sys, time; from enso.store import artifact_lock\n"
+                               "with artifact_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(0.5)\n"),
                                str(location)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     started = time.monotonic()
-    with caplog.at_level("INFO", logger="enso"):
-        with artifact_lock(location):
-            assert time.monotonic() - started > 0.3  # got it only once the holder let go
+    with caplog.at_level("INFO", logger="enso"), artifact_lock(location):
+        assert time.monotonic() - started > 0.3  # got it only once the holder let go
     holder.wait(timeout=60)
     assert [r.getMessage() for r in caplog.records] == [f"waiting for {location}: another enso process is writing it"]
 
