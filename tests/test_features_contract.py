@@ -119,10 +119,11 @@ def test_a_fine_tuning_targets_source_must_name_a_featurizer_with_a_model_folder
 
 
 def test_a_plugin_that_sets_the_old_tag_attributes_keeps_its_meaning():
-    class OldStyle(Featurizer):  # written against the interface before FeaturizerTags
-        in_domain = True
-        sparse = True
+    with pytest.warns(DeprecationWarning, match=r"declare tags = FeaturizerTags\(in_domain=True, sparse=True\)"):
+        class OldStyle(Featurizer):  # written against the interface before FeaturizerTags
+            in_domain = True
+            sparse = True
 
     assert OldStyle.tags == FeaturizerTags(in_domain=True, sparse=True)
-    assert OldStyle.in_domain and OldStyle().sparse  # the old names still read the tags
+    assert not hasattr(OldStyle, "sparse")  # the tags are the one place it is said
     assert Featurizer.tags == FeaturizerTags()

@@ -140,6 +140,7 @@ print(sorted(m for m in ("pandas", "sklearn", "gensim", "pyarrow", "click") if m
 """
 
 
+@pytest.mark.slow  # a fresh process loads torch and the model: about 7 s
 def test_encoder_and_benchmark_need_no_pandas_sklearn_or_gensim():
     import subprocess
     import sys

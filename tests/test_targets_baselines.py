@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.dummy import DummyClassifier
 
-from enso.sampling import SAMPLERS
 from enso.metrics import METRICS
+from enso.sampling import SAMPLERS
 from enso.targets import TARGETS, make_target
 from tests.engine_helpers import dense_matrices
 

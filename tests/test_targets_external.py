@@ -9,8 +9,8 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from enso.sampling import SAMPLERS
 from enso.errors import ConfigError
+from enso.sampling import SAMPLERS
 from enso.targets import make_target, with_seed
 from tests.engine_helpers import tfidf_matrices
 

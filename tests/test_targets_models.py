@@ -7,8 +7,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from enso.sampling import SAMPLERS
 from enso.errors import ConfigError
+from enso.sampling import SAMPLERS
 from enso.targets import TARGETS, make_target, with_seed
 from tests.engine_helpers import dense_matrices, tfidf_matrices
 

@@ -41,7 +41,7 @@ class FeaturizerTags:
 
 
 class _Tag:
-    """A read-only alias of one ``tags`` field, on the class and its instances (the names before tags)."""
+    """A read-only alias of one ``tags`` field, on the class and its instances (a name from before tags)."""
 
     def __init__(self, field: str):
         self.field = field
@@ -51,7 +51,8 @@ class _Tag:
 
 
 #: The class attributes that were tags before ``FeaturizerTags``; a subclass that still sets one
-#: (a plug-in written against the old interface) has it folded into its ``tags``.
+#: (a plug-in written against the old interface) has it folded into its ``tags``, with a
+#: DeprecationWarning.
 _LEGACY_TAGS = ("in_domain", "sparse")
 
 
@@ -75,17 +76,21 @@ class Featurizer:
     #: Bumped when the code changes what a featurizer outputs, so old cached features are not reused.
     version: int = 1
 
+    #: read by enso/featurize.py and the senteval protocol until they read ``tags.in_domain``
     in_domain = _Tag("in_domain")
-    sparse = _Tag("sparse")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        legacy = {name: cls.__dict__[name] for name in _LEGACY_TAGS
-                  if isinstance(cls.__dict__.get(name), bool)}
+        legacy = {name: cls.__dict__[name] for name in _LEGACY_TAGS if isinstance(cls.__dict__.get(name), bool)}
         if legacy:
+            import warnings
+
             cls.tags = dataclasses.replace(cls.tags, **legacy)
             for name in legacy:
                 delattr(cls, name)
+            fields = ", ".join(f"{name}={value!r}" for name, value in legacy.items())
+            warnings.warn(f"{cls.__name__} sets {', '.join(legacy)}; declare tags = FeaturizerTags({fields}) instead",
+                          DeprecationWarning, stacklevel=2)
 
     @classmethod
     def param_names(cls) -> list[str]:

@@ -135,17 +135,10 @@ def check_fit_rows(fit_rows, dataset: Dataset) -> np.ndarray:
     return rows
 
 
-def _reuse(reuse: Reuse | str, force: bool | None) -> Reuse:
-    """The policy from ``reuse``, or from the old ``force`` flag (``True``: recompute) while callers still pass it."""
-    if force is not None:
-        return Reuse.RECOMPUTE if force else Reuse.parse(reuse)
-    return Reuse.parse(reuse)
-
-
 def load_features(spec, dataset: Dataset, workspace: Workspace, *, device: str = "auto",
                   batch_size: int | None = None, precision: str | None = None, reuse: Reuse | str = Reuse.REUSE,
                   featurizer: Featurizer | None = None, progress: bool = True, fit_rows=None,
-                  command: str = "enso featurize EXPERIMENT", force: bool | None = None) -> FeatureSet:
+                  command: str = "enso featurize EXPERIMENT") -> FeatureSet:
     """Features of ``dataset`` from the featurizer ``spec``: read from the cache, or computed and stored.
 
     In-domain featurizers are fit on the dataset's train split only, or, given ``fit_rows``
@@ -154,8 +147,7 @@ def load_features(spec, dataset: Dataset, workspace: Workspace, *, device: str =
     key carrying a digest of ``fit_rows``. Featurizers that learn nothing from the data
     ignore ``fit_rows``. ``reuse`` (``enso.store.Reuse``): ``REUSE`` reads a valid stored artifact
     and computes a missing one, ``RECOMPUTE`` computes anyway, ``ONLY_CACHED`` raises a one-line
-    ``EnsoError`` for a missing one, naming ``command`` as what makes it. (``force=True``, the
-    flag ``reuse`` replaces, still means ``RECOMPUTE`` until its last callers switch.)
+    ``EnsoError`` for a missing one, naming ``command`` as what makes it.
 
     The check for a cached artifact and its computation run under the artifact's lock, so
     two processes asking for the same features compute them once; the second reads the
@@ -164,7 +156,7 @@ def load_features(spec, dataset: Dataset, workspace: Workspace, *, device: str =
     from enso.features import make_featurizer, validate_featurizer
     from enso.store import artifact_lock
 
-    reuse = _reuse(reuse, force)
+    reuse = Reuse.parse(reuse)
     spec = _as_spec(spec)
     if featurizer is None:
         featurizer = make_featurizer(spec.name, spec.params)
@@ -271,7 +263,7 @@ def _compute(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset,
 def featurize_config(config: ExperimentConfig, workspace: Workspace, *, device: str = "auto",
                      batch_size: int | None = None, precision: str | None = None, reuse: Reuse | str = Reuse.REUSE,
                      datasets: Sequence[str] | None = None, featurizers: Sequence[str] | None = None,
-                     force: bool | None = None) -> list[FeatureSet]:
+                     ) -> list[FeatureSet]:
     """Every dataset x featurizer of ``config`` (optionally filtered by name), cached ones read back.
 
     All featurizers are built and all datasets loaded before any work, so a bad name,
@@ -282,7 +274,7 @@ def featurize_config(config: ExperimentConfig, workspace: Workspace, *, device: 
     from enso.errors import ConfigError
     from enso.features import FEATURIZERS, make_featurizer
 
-    reuse = _reuse(reuse, force)
+    reuse = Reuse.parse(reuse)
     specs = list(config.featurizers)
     if featurizers:
         listed = {FEATURIZERS.canonical(s.name) for s in specs}

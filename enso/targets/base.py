@@ -42,18 +42,9 @@ class TargetTags:
             raise ValueError(f"TargetTags.input_ndim must be 2 or 3, got {self.input_ndim!r}")
 
 
-class _Tag:
-    """A read-only alias of one ``tags`` field, on the class and its instances (the names before tags)."""
-
-    def __init__(self, field: str):
-        self.field = field
-
-    def __get__(self, obj, owner):
-        return getattr(owner.tags, self.field)
-
-
 #: Class attributes that were tags before ``TargetTags`` (old name -> field); a subclass that still
-#: sets one (a plug-in written against the old interface) has it folded into its ``tags``.
+#: sets one (a plug-in written against the old interface) has it folded into its ``tags``, with a
+#: DeprecationWarning.
 _LEGACY_TAGS = {"accepts_sparse": "accepts_sparse", "input_ndim": "input_ndim", "has_proba": "proba"}
 
 #: Parameters every registered target takes (the engine sets them per cell).
@@ -105,19 +96,18 @@ class Target(ClassifierMixin, BaseEstimator):
     tags: ClassVar[TargetTags] = TargetTags()
     _parameter_constraints: ClassVar[dict[str, Constraint]] = {}
 
-    accepts_sparse = _Tag("accepts_sparse")
-    input_ndim = _Tag("input_ndim")
-    has_proba = _Tag("proba")
-
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        legacy = {field: cls.__dict__[old] for old, field in _LEGACY_TAGS.items()
-                  if isinstance(cls.__dict__.get(old), (bool, int))}
+        legacy = {old: cls.__dict__[old] for old in _LEGACY_TAGS if isinstance(cls.__dict__.get(old), (bool, int))}
         if legacy:
-            cls.tags = dataclasses.replace(cls.tags, **legacy)
-            for old in _LEGACY_TAGS:
-                if old in cls.__dict__ and not isinstance(cls.__dict__[old], _Tag):
-                    delattr(cls, old)
+            import warnings
+
+            cls.tags = dataclasses.replace(cls.tags, **{_LEGACY_TAGS[old]: value for old, value in legacy.items()})
+            for old in legacy:
+                delattr(cls, old)
+            fields = ", ".join(f"{_LEGACY_TAGS[old]}={value!r}" for old, value in legacy.items())
+            warnings.warn(f"{cls.__name__} sets {', '.join(legacy)}; declare tags = TargetTags({fields}) instead",
+                          DeprecationWarning, stacklevel=2)
 
     def _validate_params(self) -> None:
         """Raise ValueError naming the first parameter that breaks its declared constraint."""
