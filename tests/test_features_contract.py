@@ -14,7 +14,13 @@ import pytest
 import scipy.sparse as sp
 
 from enso.errors import ConfigError
-from enso.features import FEATURIZERS, Featurizer, FeaturizerTags, SourceModel, make_featurizer
+from enso.features import (
+    FEATURIZERS,
+    Featurizer,
+    FeaturizerTags,
+    SourceModel,
+    make_featurizer,
+)
 from enso.features.transformer import minilm_folder
 
 TEXTS = ["the film was good", "the film was bad", "a good story told well", "a bad story told badly"] * 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -10,7 +11,7 @@ import pytest
 from sklearn.metrics import f1_score, log_loss, matthews_corrcoef, roc_auc_score
 
 from enso.errors import UnknownNameError
-from enso.metrics import METRICS
+from enso.metrics import METRICS, Metric
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_unknown_metric_names_the_closest():
 
 # -- the test-set sampling interval (bootstrap over test rows) --
 
-from enso.metrics import bootstrap_interval  # noqa: E402
+from enso.metrics import bootstrap_interval
 
 
 def confusion_stack(y_true, y_pred):
@@ -142,8 +143,6 @@ def test_bootstrap_interval_of_a_large_multiclass_test_set_is_fast():
 
 # -- task types and the call signature every metric shares --
 
-from enso.metrics import Metric  # noqa: E402
-
 
 def test_every_metric_says_its_tasks_and_row_metrics_ignore_offsets(multiclass):
     classes, y_true, y_pred, proba = multiclass
@@ -157,7 +156,7 @@ def test_every_metric_says_its_tasks_and_row_metrics_ignore_offsets(multiclass):
 def test_a_span_metric_gets_the_sentence_offsets():
     """A sequence task's metric plugs in as a new Metric (needs="spans"), with no edit to the call."""
     def sentences_all_right(y_true, y_pred, offsets):
-        return np.mean([np.array_equal(y_true[a:b], y_pred[a:b]) for a, b in zip(offsets[:-1], offsets[1:])])
+        return np.mean([np.array_equal(y_true[a:b], y_pred[a:b]) for a, b in itertools.pairwise(offsets)])
 
     metric = Metric("sentence_accuracy", "spans", True, "share of sentences tagged without a mistake",
                     sentences_all_right, tasks=("sequence-labelling",))
