@@ -293,3 +293,53 @@ def test_run_refuses_a_bad_scheduler_before_downloading(tmp_path):
                                        "--root", str(tmp_path)])
     assert result.exit_code == 2 and "--scheduler 'localhost:8786' is not a scheduler address" in result.stderr
     assert not (tmp_path / "datasets").exists()
+
+
+# --- issue 11: config checks names against the registries it is handed, and imports none itself ---
+
+def test_config_validates_against_the_bundle_it_is_handed_not_a_global():
+    import dataclasses
+    from typing import ClassVar
+
+    from enso.params import Number
+    from enso.registry import Registry
+
+    class Shrunk:
+        _parameter_constraints: ClassVar = {"shrink": Number(0, 1)}
+
+        def __init__(self, shrink=0.0):
+            self.shrink = shrink
+
+    datasets, targets = Registry("dataset"), Registry("target")
+    datasets.register("ToyData", object(), aliases=("toy",))
+    targets.register("shrunk", Shrunk)
+    toy = dataclasses.replace(bundle(), datasets=datasets, targets=targets)
+    config = parse_config({"datasets": ["TOY"], "targets": [{"name": "Shrunk", "shrink": 0.5}]}, toy)
+    assert config.datasets == ["ToyData"] and config.targets == [Spec("shrunk", {"shrink": 0.5})]
+    with pytest.raises(ConfigError, match="unknown dataset 'PangLeeSentences'"):  # the default registry is not asked
+        parse_config({"datasets": ["PangLeeSentences"], "targets": ["shrunk"]}, toy)
+    with pytest.raises(ConfigError, match="unknown target 'logreg'"):
+        parse_config({"datasets": ["toy"], "targets": ["logreg"]}, toy)
+    # the one validator: the registered class's declared constraints, one line, closest names
+    with pytest.raises(ConfigError, match=r"^bad parameters for target 'shrunk': shrink must be a number in \[0, 1\], "
+                                          "got 2$"):
+        parse_config({"datasets": ["toy"], "targets": [{"name": "shrunk", "shrink": 2}]}, toy)
+    with pytest.raises(ConfigError, match="unknown parameter of target 'shrunk': 'shrnk'; did you mean 'shrink'"):
+        parse_config({"datasets": ["toy"], "targets": [{"name": "shrunk", "shrnk": 2}]}, toy)
+
+
+def test_without_a_bundle_only_the_structure_is_checked():
+    config = parse_config({"datasets": ["NoSuchData"], "featurizers": ["nosuch"], "protocol": "nosuch"}, None)
+    assert config.datasets == ["NoSuchData"] and config.featurizers == [Spec("nosuch")] and config.protocol == "nosuch"
+    with pytest.raises(ConfigError, match="resamples must be a positive integer"):
+        parse_config({"datasets": ["x"], "resamples": 0}, None)
+
+
+def test_config_keys_are_declared_as_constraints_of_the_one_validator():
+    from enso.config import KEY_CONSTRAINTS, KEYS
+    from enso.params import Constraint
+
+    assert set(KEY_CONSTRAINTS) == set(KEYS)
+    assert all(isinstance(rule, Constraint) for rule in KEY_CONSTRAINTS.values())
+    with pytest.raises(ValueError, match="dedupe must be true or false"):  # usable on its own, as for a component
+        KEY_CONSTRAINTS["dedupe"].check("dedupe", "yes")
