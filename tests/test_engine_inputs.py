@@ -164,3 +164,38 @@ def test_text_rows_index_like_the_features_do():
     picked = rows[np.array([2, 0, 2])]
     assert isinstance(picked, TextRows) and list(picked) == ["d e f", "a b", "d e f"] and picked.model_folder == "/model"
     assert list(rows[1:]) == ["c", "d e f"]
+
+
+def test_a_dry_run_estimates_fine_tuning_cells_from_the_targets_declared_cost(tiny_workspace, echo, monkeypatch):
+    """A fine-tuning cell costs orders of magnitude more than a logreg fit; its class says how much."""
+    from enso.engine import describe_plan
+
+    monkeypatch.setattr(echo, "cost", (30.0, 0.5), raising=False)  # seconds: 30 + 0.5 per training row
+    write_config(tiny_workspace, "estimate", SWEEP)
+    plan = run_experiment(load_config("estimate", tiny_workspace), tiny_workspace, dry_run=True, jobs=2)
+    per_dataset = 2 * 2 * (30 + 0.5 * 8) + 2 * 2 * (30 + 0.5 * 16)  # resamplers x resamples, at sizes 8 and 16
+    assert plan.estimate_seconds.tolist() == [per_dataset, per_dataset]
+    assert plan.attrs["plan"]["estimate_seconds"] == 2 * per_dataset / 2  # over --jobs 2
+    assert "4.8 min" in describe_plan(plan)
+    assert echo.fits == [], "a dry run fits nothing"
+
+
+def test_a_texts_cell_gets_the_cores_of_its_worker_and_a_features_cell_one_thread(tiny_workspace, echo, monkeypatch):
+    """--jobs N: a fine-tuning cell may use cores // N threads (no oversubscription); a fit on features one."""
+    import os
+
+    from enso.engine.plan import build_plan, resolve_featurizer_ids
+    from enso.engine.prepare import make_tasks
+    from enso.engine.runner import _load_datasets
+
+    write_config(tiny_workspace, "threads", SWEEP.replace('["minilm"]', '["minilm", "tfidf"]').replace(
+        'targets = [', 'targets = ["logreg", ').replace('["Tiny", "Tiny3"]', '["Tiny"]'))
+    config = load_config("threads", tiny_workspace)
+    plan = build_plan(config, _load_datasets(config, tiny_workspace), featurizer_ids=resolve_featurizer_ids(config))
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    todo = [cell for cell in plan.cells if cell.featurizer.name == "tfidf" or cell.target.name == "echo-texts"]
+    tasks = make_tasks(plan, todo, tiny_workspace, threads=1, jobs=2, device="cpu")
+    kinds = {(task.input.kind, task.threads) for task in tasks}
+    assert kinds == {("texts", 4), ("features", 1)}
+    assert {task.meta["featurizer_id"] for task in tasks if task.input.kind == "texts"} == {
+        plan.featurizer_ids[config.featurizers[0].id]}, "a texts cell is keyed by its source model's identity"
