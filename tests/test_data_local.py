@@ -82,6 +82,27 @@ def test_a_local_dataset_is_found_through_its_workspace_from_any_directory(tmp_p
     assert resolve_dataset("trec", None) == "TREC"
 
 
+def test_import_takes_one_reuse_policy(tmp_path):
+    from enso.errors import EnsoError
+    from enso.store import Reuse
+
+    workspace = Workspace(tmp_path / "ws")
+    path = write_csv(tmp_path / "mine.csv")
+    columns = {"text_column": "body", "label_column": "stars"}
+    with pytest.raises(EnsoError, match=r"^dataset Mine from mine.csv is not stored and --offline \(only-cached\) "
+                                        r"forbids importing it; run `python -m enso.download --csv .*mine.csv --name "
+                                        r"Mine` first$"):
+        import_local(path, workspace, name="Mine", reuse=Reuse.ONLY_CACHED, **columns)
+    first = import_local(path, workspace, name="Mine", **columns)
+    assert import_local(path, workspace, name="Mine", reuse="only-cached", **columns).content_hash == first.content_hash
+    other = write_csv(tmp_path / "other.csv", texts=[t + "!" for t in TEXTS])
+    with pytest.raises(EnsoError, match="already holds another dataset"):
+        import_local(other, workspace, name="Mine", **columns)
+    replaced = import_local(other, workspace, name="Mine", reuse=Reuse.RECOMPUTE, **columns)
+    assert replaced.content_hash != first.content_hash
+    assert load_dataset("Mine", workspace).content_hash == replaced.content_hash
+
+
 def test_a_byte_order_mark_does_not_hide_the_first_column(workspace, tmp_path):
     """Excel's "CSV UTF-8" and some JSON-lines writers start the file with U+FEFF."""
     csv_path = tmp_path / "excel.csv"

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from enso.data import DATASETS, DataFile, DatasetRecord, Format, UrlSource, load_dataset
-from enso.errors import EnsoError
+from enso.errors import ConfigError, EnsoError
 from enso.store import read_artifact
 from tests.cli import enso
 from tests.data_helpers import FaultServer, sha256, tar_with, zip_with
@@ -158,6 +158,28 @@ def test_offline_missing_dataset_says_how_to_get_it(workspace):
     result, errors = run(workspace, "--offline", "TREC")
     assert result.exit_code == 1
     assert len(errors) == 1 and "--offline" in errors[0] and "python -m enso.download TREC" in errors[0]
+
+
+def test_the_library_takes_one_reuse_policy(server, register, workspace):
+    from enso.data import download
+    from enso.data.downloader import Downloader
+    from enso.store import Reuse
+
+    register(server)
+    loader = Downloader(timeout=0.5, retries=0, progress=False)
+    with pytest.raises(EnsoError, match=r"^dataset FaultyData is not stored and --offline \(only-cached\) forbids "
+                                        r"fetching it into .*; run `python -m enso.download FaultyData` first$"):
+        download(["faulty"], workspace, reuse="only-cached", downloader=loader)
+    assert server.hits("/files/pos.txt") == []  # only-cached asks nothing of the network
+    first = download(["faulty"], workspace, downloader=loader)[0]
+    assert len(server.hits("/files/pos.txt")) == 1
+    assert download(["faulty"], workspace, reuse=Reuse.ONLY_CACHED)[0].content_hash == first.content_hash
+    assert download(["faulty"], workspace, downloader=loader)[0].content_hash == first.content_hash
+    assert len(server.hits("/files/pos.txt")) == 1  # reuse: stored and verified, not fetched again
+    rebuilt = download(["faulty"], workspace, reuse=Reuse.RECOMPUTE, downloader=loader)[0]
+    assert len(server.hits("/files/pos.txt")) == 2 and rebuilt.content_hash == first.content_hash
+    with pytest.raises(ConfigError, match="reuse must be one of reuse, recompute, only-cached"):
+        download(["faulty"], workspace, reuse="sometimes")
 
 
 def test_unknown_name_exits_2_with_closest_match(workspace):

@@ -16,6 +16,7 @@ from enso.data.dataset import Dataset
 from enso.data.records import DataFile, DatasetRecord, Format, GivenSplit, PyPISource, StratifiedSplit, UrlSource
 from enso.errors import EnsoError, UnknownNameError
 from enso.registry import Registry, unknown_name_message
+from enso.store import Reuse
 from enso.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -174,21 +175,6 @@ def resolve_dataset(name: str, workspace: Workspace | None) -> str:
     return DATASETS.in_workspace(workspace).canonical(name)
 
 
-def _reuse_policy(reuse, *, force: bool | None = None, offline: bool | None = None):
-    """``reuse`` as an ``enso.store.Reuse``; ``force``/``offline`` are the booleans it replaces.
-
-    The booleans are accepted while the commands switch to ``reuse=`` (issue 11), mapped as
-    the command line maps ``--force``/``--offline``.
-    """
-    from enso.store import Reuse
-
-    if force is not None or offline is not None:
-        if reuse is not None:
-            raise TypeError("give reuse= or the old force=/offline= booleans, not both")
-        return Reuse.from_flags(force=bool(force), offline=bool(offline))
-    return Reuse.REUSE if reuse is None else Reuse.parse(reuse)
-
-
 def _how_to_get(name: str, local: bool) -> str:
     if local:
         return f"import it again with `python -m enso.download --csv PATH --name {name} ...`"
@@ -227,23 +213,22 @@ def load_dataset(name: str, workspace: Workspace, *, max_examples: int | None = 
     return dataset.capped(max_examples)
 
 
-def download(names: Iterable[str], workspace: Workspace, *, reuse=None, mirror: str | None = None,
-             downloader=None, force: bool | None = None, offline: bool | None = None) -> list[Dataset]:
+def download(names: Iterable[str], workspace: Workspace, *, reuse: Reuse | str = Reuse.REUSE,
+             mirror: str | None = None, downloader=None) -> list[Dataset]:
     """Fetch, verify, parse and store each dataset in ``names`` that is not already stored.
 
     ``reuse`` (``enso.store.Reuse``): ``REUSE`` (default) keeps a stored, verified dataset;
     ``RECOMPUTE`` fetches its sources again and rebuilds it; ``ONLY_CACHED`` uses only what is
     stored and fails, saying how to get it, for anything else. Local datasets are never
     fetched. When one of several datasets fails, the others are still built and stored, and
-    one error naming every failure is raised at the end. (``force``/``offline``: the old
-    booleans, accepted until the commands pass ``reuse``.)
+    one error naming every failure is raised at the end.
     """
     from enso.data.build import Sources, read_dataset
     from enso.data.downloader import Downloader
     from enso.progress import bar
     from enso.store import clean_temporaries, missing
 
-    policy = _reuse_policy(reuse, force=force, offline=offline)
+    policy = Reuse.parse(reuse)
     datasets = DATASETS.in_workspace(workspace)
     canonical: list[str] = []
     records: dict[str, DatasetRecord | None] = {}

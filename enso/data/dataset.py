@@ -19,12 +19,8 @@ import pandas as pd
 
 from enso.seeds import derive_seed
 from enso.tasks import DEFAULT_TASK, SPLITS, Layout, Ragged, TaskType, Units, get_task
-from enso.tasks.classification import content_hash
 
-#: classification's columns (each task type declares its own: ``Dataset.task.columns``)
-COLUMNS = ("text", "label", "split")
-
-__all__ = ["COLUMNS", "SPLITS", "Dataset", "content_hash"]
+__all__ = ["SPLITS", "Dataset"]
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,6 +17,7 @@ from enso.data.formats import decode
 from enso.data.splits import stratified_test_split
 from enso.errors import ConfigError, EnsoError
 from enso.hashing import file_sha256, stable_hash
+from enso.store import Reuse
 from enso.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -169,18 +170,17 @@ def _check_case(name: str, workspace: Workspace) -> None:
 def import_local(path: str | Path, workspace: Workspace, *, name: str, text_column: str = "text",
                  label_column: str = "label", split_column: str | None = None, fmt: str | None = None,
                  encoding: str = "utf-8", drop_empty: bool = False, test_fraction: float = 0.2,
-                 reuse=None, force: bool | None = None) -> Dataset:
+                 reuse: Reuse | str = Reuse.REUSE) -> Dataset:
     """Check ``path`` and store it as ``datasets/<name>/``; see the checks in the README.
 
     ``reuse`` (``enso.store.Reuse``): ``REUSE`` (default) keeps a dataset already imported
     from this very file and refuses to replace another one; ``RECOMPUTE`` imports again and
     replaces whatever ``datasets/<name>/`` holds (``--force``); ``ONLY_CACHED`` only returns
-    the stored import of this file. (``force``: the old boolean, until the command passes ``reuse``.)
+    the stored import of this file.
     """
-    from enso.data import _reuse_policy
     from enso.store import missing
 
-    policy = _reuse_policy(reuse, force=force)
+    policy = Reuse.parse(reuse)
     force = not policy.reads
     path = Path(path).expanduser()
     check_name(name)
