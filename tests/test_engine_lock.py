@@ -26,6 +26,17 @@ def test_cells_are_written_under_the_experiment_lock_with_no_lock_file_beside_ea
     assert sorted(p.name for p in cells.rglob("*.lock")) == [], "one lock covers the cells: no <key>.lock"
 
 
+def test_lock_files_of_cells_from_an_engine_that_locked_each_cell_are_removed(tiny_workspace):
+    config = load_config("tiny", tiny_workspace)
+    run_experiment(config, tiny_workspace)
+    stale = [cell.parent / f"{cell.name}.lock" for cell in cells_of(tiny_workspace)]
+    for path in stale:
+        path.write_text("")  # what write_artifact's own lock left beside every cell before
+    run_experiment(config, tiny_workspace)
+    assert not any(path.exists() for path in stale)
+    assert len(cells_of(tiny_workspace)) == 16, "the cells themselves stay"
+
+
 def test_a_held_experiment_lock_refuses_a_second_run_and_names_its_holder(tiny_workspace):
     config = load_config("tiny", tiny_workspace)
     results = tiny_workspace.results_dir("tiny")

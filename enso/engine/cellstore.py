@@ -135,8 +135,21 @@ class CellStore:
                                 "target": info["meta"]["target"], "format": FORMAT})
 
     def clean_temporaries(self) -> int:
-        """Remove what killed runs left behind (never a finished cell)."""
-        return store.clean_temporaries(self.root, recursive=True) if self.root.is_dir() else 0
+        """Remove what killed runs left behind (never a finished cell), and the per-cell lock files of old runs.
+
+        Call it under the experiment lock: cells are written only under it, so a ``<key>.lock``
+        left by an engine that locked each cell guards nothing.
+        """
+        if not self.root.is_dir():
+            return 0
+        removed = store.clean_temporaries(self.root, recursive=True)
+        for shard in os.scandir(self.root):
+            if shard.is_dir() and not store.is_temporary(shard.name):
+                for entry in os.scandir(shard.path):
+                    if entry.name.endswith(".lock") and entry.is_file(follow_symlinks=False):
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
 
 
 def check_cell(key: str, info: Any, predictions: dict[str, np.ndarray]) -> None:
