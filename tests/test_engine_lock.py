@@ -43,9 +43,9 @@ def test_a_held_experiment_lock_refuses_a_second_run_and_names_its_holder(tiny_w
     with experiment_lock(results, "tiny"):
         with pytest.raises(EnsoError, match=r"experiment 'tiny' is already running \(pid \d+ on .*, since "):
             run_experiment(config, tiny_workspace)
-        other = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
-                                "from enso.engine.lock import experiment_lock\n"
-                                "with experiment_lock(Path(sys.argv[1]), 'tiny'): pass", str(results)],
+        code = ("import sys; from pathlib import Path; from enso.engine.lock import experiment_lock\n"
+                "with experiment_lock(Path(sys.argv[1]), 'tiny'): pass")
+        other = subprocess.run([sys.executable, "-c", code, str(results)],
                                capture_output=True, text=True, timeout=120, check=False)
         assert other.returncode != 0 and "already running" in other.stderr, "another process is refused too"
     assert not cells_of(tiny_workspace)

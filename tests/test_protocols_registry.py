@@ -127,6 +127,8 @@ def engine_ws(real_workspace):
 def test_protocol_options_are_declared_constraints_checked_by_the_one_validator(monkeypatch):
     """Options are ``enso.params`` constraints, checked by ``validate_params`` (the validator of component
     parameters and config keys) with its messages; a plug-in's plain ``checks`` functions still work."""
+    from typing import ClassVar
+
     import enso.params
     import enso.protocols.base
     from enso.errors import ConfigError
@@ -147,13 +149,13 @@ def test_protocol_options_are_declared_constraints_checked_by_the_one_validator(
 
     class Declared(Protocol):
         name = "declared"
-        defaults = {"n": 30}
-        _parameter_constraints = {"n": Integer(6)}
+        defaults: ClassVar = {"n": 30}
+        _parameter_constraints: ClassVar = {"n": Integer(6)}
 
     class Legacy(Declared):
         name = "legacy"
-        _parameter_constraints = {}
-        checks = {"n": check_min_int(6)}
+        _parameter_constraints: ClassVar = {}
+        checks: ClassVar = {"n": check_min_int(6)}
 
     for protocol in (Declared(), Legacy()):
         with pytest.raises(ConfigError, match=r"^protocol_options: n must be an integer >= 6, got 2$"):

@@ -171,7 +171,7 @@ def _run(task: CellTask) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "key": task.key, "format": 1, "meta": dict(task.meta),
         "chosen_params": _plain(getattr(target, "chosen_params_", {})),
         "timings": {"seconds": seconds, "fit_seconds": fit_seconds, "predict_seconds": predict_seconds},
-        "n_train": int(n_fit) if n_fit is not None else int(fitted), "n_test": int(len(y_test)),
+        "n_train": int(n_fit) if n_fit is not None else int(fitted), "n_test": len(y_test),
         "classes": classes.tolist(), "sample": task.sample, "test": task.test_id,
     }
     return info, predictions
