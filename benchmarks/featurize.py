@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from enso.features import encoder  # noqa: E402  (after the path set-up, on purpose)
+from enso.features.model_folder import ModelFolder  # noqa: E402
 
 
 def sentences(path: Path | None, n: int) -> list[str]:
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.model is None:
         from enso.features.transformer import minilm_folder
         args.model = minilm_folder()
-    folder = encoder.ModelFolder.inspect(args.model)
+    folder = ModelFolder.inspect(args.model)
     if args.make_fp16_copy:
         print(f"fp16 copy of {folder.root} written to {make_fp16_copy(folder, args.make_fp16_copy)}")
         return {}

@@ -160,8 +160,6 @@ class FittedWords(HashedWords):
         return self
 
 
-@pytest.mark.xfail(strict=True, reason="enso/features/cache.py fits on dataset.texts[i] for train row positions i; "
-                                       "for a pair task it needs dataset.units.for_rows(train) (P2-3's file)")
 def test_an_in_domain_featurizer_fits_on_both_texts_of_the_training_pairs_only(pairs_workspace, monkeypatch):
     from enso.config import Spec
     from enso.features import FEATURIZERS, load_features

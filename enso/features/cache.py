@@ -213,7 +213,7 @@ def _compute(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset,
             from enso.errors import EnsoError
             raise EnsoError(f"{dataset.name} has no train split to fit {featurizer.name} on")
         started = time.perf_counter()
-        featurizer.fit([texts[i] for i in train])
+        featurizer.fit(dataset.units.for_rows(train))  # pairs: both texts of each training pair
         fit_seconds = time.perf_counter() - started
         meta["fit_rows"] = len(train)
         meta["fit_split"] = "train" if fit_rows is None else "rows"

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from enso.features.model_folder import ModelFolder  # noqa: F401 - re-exported for benchmarks/featurize.py, one phase
 
 log = logging.getLogger(__name__)
 
