@@ -16,6 +16,7 @@ import pytest
 
 from enso.errors import EnsoError
 from enso.report import build_report
+from enso.store import Reuse
 from enso.workspace import Workspace
 from tests.report_helpers import (
     ACROSS_DATASETS,
@@ -260,7 +261,8 @@ def test_a_run_json_of_the_wrong_shape_is_left_out_not_a_traceback(ws, real_resu
     if content in ("[1, 2]", '"text"'):
         assert "is a JSON" in caplog.text and "not an object" in caplog.text
     (folder / "run.json").write_bytes(b"\xff\xfe{\x00")  # not UTF-8
-    build_report(NAME, ws, datasets="SST2", metric="accuracy", force=True)
+    again = build_report(NAME, ws, datasets="SST2", metric="accuracy", reuse=Reuse.RECOMPUTE)
+    assert "test texts also in train" not in again.markdown.read_text()  # drawn, with the section left out
 
 
 # -- across datasets --------------------------------------------------------------------------
