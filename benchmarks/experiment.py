@@ -56,12 +56,12 @@ def prepare(config, workspace, mirror):
     """Datasets and features in the cache, and every cell's training rows (the same for both sides)."""
     from enso.data import download
     from enso.engine.plan import build_plan, draw_rows
-    from enso.engine.runner import _load_datasets
+    from enso.engine.runner import load_datasets
     from enso.features import featurize_config, load_features
 
     download(config.datasets, workspace, mirror=mirror)
     featurize_config(config, workspace)
-    plan = build_plan(config, _load_datasets(config, workspace))
+    plan = build_plan(config, load_datasets(config, workspace))
     cells = []
     for cell in plan.cells:
         dataset = plan.datasets[cell.dataset]
@@ -99,9 +99,10 @@ def plain_loop(plan, cells):
 
 def enso_run(config, workspace, jobs):
     from enso.engine import run_experiment
+    from enso.store import Reuse
 
     started = time.perf_counter()
-    table = run_experiment(config, workspace, jobs=jobs, force=True)
+    table = run_experiment(config, workspace, jobs=jobs, reuse=Reuse.RECOMPUTE)
     seconds = time.perf_counter() - started
     table = table.assign(enso_C=[json.loads(c).get("C") for c in table["chosen_params"]])
     return seconds, table.rename(columns={"value": "enso"})[

@@ -113,12 +113,12 @@ def test_a_texts_target_runs_end_to_end_on_the_texts_and_the_model_folder(tiny_w
 
 def test_texts_and_frozen_targets_are_fitted_on_the_same_training_rows(tiny_workspace, echo):
     from enso.engine.plan import build_plan
-    from enso.engine.runner import _load_datasets
+    from enso.engine.runner import load_datasets
 
     write_config(tiny_workspace, "paired", SWEEP.replace('["minilm"]', '["tfidf", "minilm"]').replace(
         'targets = [', 'targets = ["logreg", '))
     config = load_config("paired", tiny_workspace)
-    plan = build_plan(config, _load_datasets(config, tiny_workspace))
+    plan = build_plan(config, load_datasets(config, tiny_workspace))
     draws = {}
     for cell in plan.cells:
         draws.setdefault((cell.dataset, cell.train_size, cell.resample), set()).add(id(cell.draw))
@@ -186,12 +186,12 @@ def test_a_texts_cell_gets_the_cores_of_its_worker_and_a_features_cell_one_threa
 
     from enso.engine.plan import build_plan, resolve_featurizer_ids
     from enso.engine.prepare import make_tasks
-    from enso.engine.runner import _load_datasets
+    from enso.engine.runner import load_datasets
 
     write_config(tiny_workspace, "threads", SWEEP.replace('["minilm"]', '["minilm", "tfidf"]').replace(
         'targets = [', 'targets = ["logreg", ').replace('["Tiny", "Tiny3"]', '["Tiny"]'))
     config = load_config("threads", tiny_workspace)
-    plan = build_plan(config, _load_datasets(config, tiny_workspace), featurizer_ids=resolve_featurizer_ids(config))
+    plan = build_plan(config, load_datasets(config, tiny_workspace), featurizer_ids=resolve_featurizer_ids(config))
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     todo = [cell for cell in plan.cells if cell.featurizer.name == "tfidf" or cell.target.name == "echo-texts"]
     tasks = make_tasks(plan, todo, tiny_workspace, threads=1, jobs=2, device="cpu")

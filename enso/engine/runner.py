@@ -47,11 +47,11 @@ log = logging.getLogger(__name__)
 
 RUN_INFO = provenance.RUN_INFO
 
-__all__ = ["RESULTS", "RESULTS_CSV", "RUN_INFO", "describe_plan", "load_results", "run_experiment",
+__all__ = ["RESULTS", "RESULTS_CSV", "RUN_INFO", "describe_plan", "load_datasets", "load_results", "run_experiment",
            "sample_digest"]
 
 
-def _load_datasets(config: ExperimentConfig, workspace: Workspace) -> dict[str, Any]:
+def load_datasets(config: ExperimentConfig, workspace: Workspace) -> dict[str, Any]:
     from enso.data import load_dataset
 
     return {name: load_dataset(name, workspace, max_examples=config.cap_for(name)) for name in config.datasets}
@@ -59,13 +59,12 @@ def _load_datasets(config: ExperimentConfig, workspace: Workspace) -> dict[str, 
 
 def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int = 1, scheduler: str | None = None,
                    dry_run: bool = False, reuse: Reuse | str = Reuse.REUSE, threads: int | None = None,
-                   device: str = "auto", force: bool | None = None) -> pd.DataFrame:
+                   device: str = "auto") -> pd.DataFrame:
     """Run every missing cell of ``config`` and return the results table (one row per cell and metric).
 
     ``reuse``: ``REUSE`` (default) keeps stored cells and computes the missing ones;
     ``RECOMPUTE`` computes every cell again; ``ONLY_CACHED`` computes nothing and fails with one
-    line naming what is missing (cells, or the features their cells need). ``force=True`` is
-    the old spelling of ``RECOMPUTE``, kept for one phase.
+    line naming what is missing (cells, or the features their cells need).
 
     Every check that needs no data runs first, then the plan is made and checked
     (``enso.engine.checks``: featurizer output vs target input, task types vs targets and
@@ -76,12 +75,12 @@ def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int 
     because a featurizer's default precision, part of its identity and so of every cell key,
     follows the device.
     """
-    reuse = Reuse.RECOMPUTE if force else Reuse.parse(reuse)
+    reuse = Reuse.parse(reuse)
     checks.check_jobs(jobs)
     checks.check_config(config)
     results_dir = workspace.results_dir(config.name)
     store = CellStore(results_dir)
-    datasets = _load_datasets(config, workspace)
+    datasets = load_datasets(config, workspace)
     featurizer_ids = resolve_featurizer_ids(config, device)
     if dry_run:
         counter = DryRun(store, reuse=reuse)
