@@ -23,15 +23,20 @@ import multiprocessing, os, sys, time
 import click
 from enso.cli_common import common_options, pass_workspace
 
-def child():
+def child(ready):
+    ready.set()
     time.sleep(30)
 
 @click.command()
 @common_options
 @pass_workspace
 def main(workspace):
-    worker = multiprocessing.get_context("fork").Process(target=child)
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    worker = context.Process(target=child, args=(ready,))
     worker.start()
+    # a signal that reaches the child before Python's after-fork setup there is dropped: wait until it runs
+    ready.wait(30)
     try:
         print(worker.pid, flush=True)  # inside the try: a signal sent once this is read finds it entered
         time.sleep(60)
