@@ -328,16 +328,17 @@ def read_config(path: str | Path, registries: Registries | None = None, *,
 
 
 def load_config(path: str | Path, *, validate_names: bool = True) -> ExperimentConfig:
-    """Deprecated: ``enso.components.load_config(path_or_name, workspace)`` (kept while callers move)."""
-    return read_config(path, _default_registries(), validate_names=validate_names)
+    """Deprecated: the structure of the config at ``path`` only, no name checked.
 
+    Use ``enso.components.load_config(path_or_name, workspace)``, which checks every name
+    and parameter; this module cannot, as it imports no registry. Kept for one phase while
+    callers move.
+    """
+    import warnings
 
-def _default_registries() -> Registries:
-    """Transitional: the default bundle for ``$ENSO_ROOT`` or the current directory."""
-    from enso.components import registries  # removed once every caller hands a bundle
-    from enso.workspace import Workspace
-
-    return registries(Workspace.resolve(None))
+    warnings.warn("enso.config.load_config checks a config's structure only; use "
+                  "enso.components.load_config(path_or_name, workspace)", DeprecationWarning, stacklevel=2)
+    return read_config(path, None, validate_names=validate_names)
 
 
 def read_config_text(path: Path) -> str:
@@ -393,10 +394,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-_UNSET: Any = object()
-
-
-def parse_config(raw: dict[str, Any], registries: Registries | None = _UNSET, *, source: Path | None = None,
+def parse_config(raw: dict[str, Any], registries: Registries | None = None, *, source: Path | None = None,
                  default_name: str = "experiment", validate_names: bool = True) -> ExperimentConfig:
     """``raw`` (a parsed TOML table) as a checked config.
 
@@ -405,8 +403,6 @@ def parse_config(raw: dict[str, Any], registries: Registries | None = _UNSET, *,
     options are checked (``validate_names=False``: only the protocol's name). With
     ``registries=None`` only the structure is checked.
     """
-    if registries is _UNSET:  # transitional: callers that hand no bundle get the default one
-        registries = _default_registries()
     where = f"{source}: " if source else ""
 
     def fail(message: str) -> ConfigError:

@@ -36,11 +36,7 @@ LAYER_NAMES = {0: "core", 1: "store/registry/workspace/config/progress", 2: "tas
 #: Upward imports that are known and being removed, as (importer, imported, whose file holds it).
 #: Empty when issue 11 is done; an entry that no longer occurs is reported by
 #: ``test_expected_violations_still_occur`` so the list only shrinks.
-EXPECTED: set[tuple[str, str]] = {
-    # P2-1, transitional: enso.config.load_config(path) / parse_config(raw) without a Registries bundle
-    # build the default one until their callers hand one (enso.components.load_config / parse_config)
-    ("enso.config", "enso.components"),
-}
+EXPECTED: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
