@@ -32,7 +32,7 @@ def build_report(experiment: str | Path, workspace: Workspace, *, fmt: str = "pn
                  datasets=None, featurizers=None, targets=None, metric=None,
                  lines=("featurizer", "target"), rows: str = "dataset", cols: str = "metric",
                  size: int | None = None, alpha: float = ALPHA, holm_family: str = "cell",
-                 reuse: Reuse | str = Reuse.REUSE, force: bool | None = None) -> Report:
+                 reuse: Reuse | str = Reuse.REUSE) -> Report:
     """Write figures, CSV/Markdown tables, ``report.html`` and ``report.md`` into results/<experiment>/.
 
     ``metric`` is a name or a list of names; the first is the one the summary, comparisons
@@ -46,9 +46,9 @@ def build_report(experiment: str | Path, workspace: Workspace, *, fmt: str = "pn
     (:class:`enso.store.Reuse`): ``REUSE`` returns a report made from the same results with
     the same options whose files are all intact instead of drawing it again; ``RECOMPUTE``
     draws it again; ``ONLY_CACHED`` returns that report or fails with one line saying what to
-    run. ``force=True`` is the old spelling of ``RECOMPUTE`` (kept while callers move).
+    run.
     """
-    reuse = Reuse.RECOMPUTE if force else Reuse.parse(reuse)
+    reuse = Reuse.parse(reuse)
     options = Options.parse(fmt=fmt, datasets=datasets, featurizers=featurizers, targets=targets, metric=metric,
                             lines=lines, rows=rows, cols=cols, size=size, alpha=alpha, holm_family=holm_family)
     name = experiment_name(experiment, workspace)
