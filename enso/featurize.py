@@ -29,7 +29,8 @@ def list_featurizers() -> str:
     for name, factory in FEATURIZERS.items():
         doc = (factory.__doc__ or "").strip().splitlines()
         aliases = FEATURIZERS.aliases_of(name)
-        if getattr(factory, "in_domain", False):
+        tags = getattr(factory, "tags", None)
+        if tags is not None and tags.in_domain:
             kind = "in-domain: fit on the train split"
         elif getattr(factory, "random_weights", False):
             kind = "control: random weights"
