@@ -37,8 +37,8 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def make_config(args):
-    from enso.config import parse_config
+def make_config(args, workspace):
+    from enso.components import parse_config
 
     return parse_config({
         "name": "benchmark-experiment",
@@ -49,7 +49,7 @@ def make_config(args):
         "resamples": args.resamples,
         "metrics": ["accuracy"],
         "seed": 0,
-    })
+    }, workspace)
 
 
 def prepare(config, workspace, mirror):
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     workspace = Workspace.resolve(args.root)
-    config = make_config(args)
+    config = make_config(args, workspace)
     plan, cells = prepare(config, workspace, args.mirror)
     print(f"grid: {len(cells)} cells ({args.datasets} x {args.featurizers} x sizes {args.sizes} x "
           f"{args.resamples} resamples x logreg, C in {C_GRID}, 3-fold CV)", flush=True)

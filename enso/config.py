@@ -327,20 +327,6 @@ def read_config(path: str | Path, registries: Registries | None = None, *,
     return parse_config(raw, registries, source=path, default_name=path.stem, validate_names=validate_names)
 
 
-def load_config(path: str | Path, *, validate_names: bool = True) -> ExperimentConfig:
-    """Deprecated: the structure of the config at ``path`` only, no name checked.
-
-    Use ``enso.components.load_config(path_or_name, workspace)``, which checks every name
-    and parameter; this module cannot, as it imports no registry. Kept for one phase while
-    callers move.
-    """
-    import warnings
-
-    warnings.warn("enso.config.load_config checks a config's structure only; use "
-                  "enso.components.load_config(path_or_name, workspace)", DeprecationWarning, stacklevel=2)
-    return read_config(path, None, validate_names=validate_names)
-
-
 def read_config_text(path: Path) -> str:
     """The text of the config file ``path``: UTF-8 (a UTF-8 BOM is allowed), else a one-line ConfigError."""
     try:

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from enso.config import Spec, load_config
+from enso.components import load_config
+from enso.config import Spec
+from enso.workspace import Workspace
 from enso.data.dataset import Dataset
 from enso.engine.plan import Draw, Plan, build_plan
 
@@ -25,7 +27,7 @@ def tiny_dataset(name: str = "TREC", n: int = 40, classes: int = 2) -> Dataset:
 def config(tmp_path):
     path = tmp_path / "plan.toml"
     path.write_text('name = "plan"\ndatasets = ["TREC"]\ntrain_sizes = [4, 8]\nresamples = 2\n')
-    return load_config(path)
+    return load_config(path, Workspace(tmp_path))
 
 
 def add(plan: Plan, dataset: Dataset, **changes):
@@ -91,7 +93,7 @@ def dataset_with_copies() -> Dataset:
 def configured(tmp_path, body: str):
     path = tmp_path / "c.toml"
     path.write_text('name = "c"\ndatasets = ["TREC"]\n' + body)
-    return load_config(path)
+    return load_config(path, Workspace(tmp_path))
 
 
 def test_dedupe_drops_test_rows_whose_text_is_in_the_train_split(tmp_path):

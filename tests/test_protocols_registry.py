@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
-import textwrap
 
 import pandas as pd
 import pytest
 
 from enso.errors import UnknownNameError
 from tests.cli import enso_process
+from tests.plugins import plugin_package
 from tests.tiny import write_config
 
 TOY_MODULE = '''
@@ -48,13 +48,7 @@ not_a_protocol = object()
 
 def toy_package(root, entry_points: str):
     """A package ``toy_protocols`` with a dist-info declaring ``entry_points`` (an entry_points.txt body)."""
-    (root / "toy_protocols").mkdir(parents=True)
-    (root / "toy_protocols" / "__init__.py").write_text(TOY_MODULE)
-    info = root / "toy_protocols-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-protocols\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
-    return root
+    return plugin_package(root, "toy_protocols", {"__init__.py": TOY_MODULE}, entry_points)
 
 
 def test_the_three_protocols_are_registered_with_a_line_each():
