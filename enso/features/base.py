@@ -40,16 +40,6 @@ class FeaturizerTags:
     source_model: bool = False
 
 
-class _Tag:
-    """A read-only alias of one ``tags`` field, on the class and its instances (a name from before tags)."""
-
-    def __init__(self, field: str):
-        self.field = field
-
-    def __get__(self, obj, owner):
-        return getattr(owner.tags, self.field)
-
-
 #: The class attributes that were tags before ``FeaturizerTags``; a subclass that still sets one
 #: (a plug-in written against the old interface) has it folded into its ``tags``, with a
 #: DeprecationWarning.
@@ -75,9 +65,6 @@ class Featurizer:
     runtime_params: tuple[str, ...] = ()
     #: Bumped when the code changes what a featurizer outputs, so old cached features are not reused.
     version: int = 1
-
-    #: read by enso/featurize.py and the senteval protocol until they read ``tags.in_domain``
-    in_domain = _Tag("in_domain")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -135,7 +135,7 @@ class SentEvalProtocol(Protocol):
     def in_domain(featurizer) -> bool:
         from enso.features import FEATURIZERS
 
-        return bool(getattr(FEATURIZERS.get(featurizer.name), "in_domain", False))
+        return FEATURIZERS.get(featurizer.name).tags.in_domain
 
     def build(self, config, dataset, plan) -> None:
         from enso.config import Spec
