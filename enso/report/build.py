@@ -70,7 +70,8 @@ def build_report(experiment: str | Path, workspace: Workspace, *, fmt: str = "pn
             log.info("the report in %s is up to date with results.parquet; --force draws it again", folder)
             return current
     if not reuse.computes:
-        raise missing(f"a report of {name} with these options", f"enso visualize {name}")
+        raise missing(f"a report of {name} with these options", f"enso visualize {name}",
+                      reason="reuse=only-cached forbids drawing it")
     source = folder / "results.parquet"
     analysis = analyse(name, frame, options, info, source, results.sha256, results.verified, bar_size)
     document = doc.Document(f"enso report: {name}")
