@@ -101,8 +101,17 @@ def enso_process(*args: str | Path, root: Any = None, env: dict[str, str] | None
     return Ran(done.returncode, done.stdout, done.stderr)
 
 
+def _default_sigint() -> None:
+    """A shell that starts a job with ``&`` has it ignore SIGINT, and children inherit that: the
+    command under test must see SIGINT as a user's Ctrl-C does."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args: str | Path, root: Any = None, env: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen:
     """``python -m enso ARGS`` started, not waited for (stdout and stderr piped unless given)."""
+    popen.setdefault("preexec_fn", _default_sigint)
     popen.setdefault("stdout", subprocess.PIPE)
     popen.setdefault("stderr", subprocess.PIPE)
     popen.setdefault("text", True)
