@@ -47,6 +47,16 @@ class _Components:
         return f"<{self.kind}s {self.registry.names()}>"
 
 
+class _Featurizers(_Components):
+    """Featurizers, whose config tables may also carry task options (``enso.engine.options``)."""
+
+    def validate(self, name: str, params: dict[str, Any]) -> str:
+        from enso.engine.options import split_params
+
+        own, _ = split_params(self.registry.canonical(name), dict(params))  # task options checked by their task types
+        return self._make(name, own).name
+
+
 def registries(workspace: Workspace) -> Registries:
     """The default bundle: every built-in and plug-in registry, with the datasets of ``workspace``."""
     from enso.data import DATASETS
@@ -59,7 +69,7 @@ def registries(workspace: Workspace) -> Registries:
 
     return Registries(
         datasets=DATASETS.in_workspace(workspace),
-        featurizers=_Components(FEATURIZERS, make_featurizer),
+        featurizers=_Featurizers(FEATURIZERS, make_featurizer),
         targets=_Components(TARGETS, make_target),
         metrics=METRICS, samplers=SAMPLERS, resamplers=RESAMPLERS, protocols=PROTOCOLS, tasks=TASKS,
     )
@@ -72,9 +82,18 @@ def load_config(path_or_name: str | Path, workspace: Workspace, *, validate_name
     only the structure and the protocol's name, as ``download`` needs before datasets exist).
     """
     path = workspace.experiment_path(path_or_name)
-    return read_config(path, registries(workspace), validate_names=validate_names)
+    return _routed(read_config(path, registries(workspace), validate_names=validate_names), validate_names)
 
 
 def parse_config(raw: dict[str, Any], workspace: Workspace, **options: Any) -> ExperimentConfig:
     """``enso.config.parse_config`` of an in-memory table with the default bundle for ``workspace``."""
-    return _parse_config(raw, registries(workspace), **options)
+    return _routed(_parse_config(raw, registries(workspace), **options), options.get("validate_names", True))
+
+
+def _routed(config: ExperimentConfig, validated: bool) -> ExperimentConfig:
+    """Featurizer entries with task options (``pair_features``) split into featurizer and options."""
+    if not validated:
+        return config
+    from enso.engine.options import route_task_options
+
+    return route_task_options(config)

@@ -92,9 +92,21 @@ def test_impossible_sizes_are_reported_and_skipped(sweep):
 def test_run_info_names_the_features_and_the_test_texts_also_in_train(sweep):
     workspace, _, table = sweep
     info = json.loads((workspace.results_dir("sweep") / "run.json").read_text())
-    assert info["featurizers"] == dict(zip(table.featurizer, table.featurizer_id))
-    assert len(set(info["featurizers"].values())) == 2
+    ids = {label: entry["id"] for label, entry in info["featurizers"].items()}
+    assert ids == dict(zip(table.featurizer, table.featurizer_id)) and len(set(ids.values())) == 2
     from enso.data import load_dataset
+    from enso.features import load_features
+
+    # run.json["featurizers"][label]: what featurizing cost, from the feature artifacts' manifests
+    for label, entry in info["featurizers"].items():
+        assert entry["device"] == "cpu" and entry["precision"] is None  # tf-idf has no numeric precision
+        metas = [load_features(spec, load_dataset(name, workspace, max_examples=1200), workspace,
+                               reuse=Reuse.ONLY_CACHED).artifact.meta
+                 for spec in sweep[1].featurizers if spec.label == label for name in ("SST2", "TREC")]
+        assert entry["seconds"] == pytest.approx(sum(m["seconds"] + m["fit_seconds"] for m in metas), abs=1e-3)
+        assert entry["texts_per_second"] == pytest.approx(sum(m["rows"] for m in metas)
+                                                          / sum(m["seconds"] for m in metas), rel=1e-3)
+        assert {name: d["rows"] for name, d in entry["datasets"].items()} == {"SST2": 1200, "TREC": 1200}
 
     for name in ("SST2", "TREC"):
         dataset = load_dataset(name, workspace, max_examples=1200)

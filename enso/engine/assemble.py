@@ -15,6 +15,15 @@ on the test rows (``value``) and on the training sample (``train_value``), each 
 Label metrics (accuracy, macro-F1, MCC) are computed from confusion matrices of the stored
 label codes through ``Metric.from_confusion`` (tested equal to the metric's own definition to
 1e-12); other metrics from the labels and scores.
+
+Sequence tasks store one label per token, flat, with ``<part>_offsets`` (sentence boundaries):
+label metrics (token accuracy) read the flat arrays as they are; a metric with
+``needs = "spans"`` is called with ``offsets=`` the part's offsets (the baseline: every token
+the training sample's most frequent tag). A metric may also give values per type (span F1 per
+entity type): a ``per_type`` attribute, called like the metric, returning ``{type: value}``;
+each type becomes one more row, with metric ``"<name>:<type>"`` (``PER_TYPE_SEPARATOR``), beside
+the metric's own row (no interval: NaN). The report keeps those rows out of curves, ranks and
+tests.
 """
 
 from __future__ import annotations
@@ -30,6 +39,13 @@ from enso.seeds import derive_seed
 ASSEMBLY_VERSION = 1
 #: Result columns that depend on the metric (the rest come from the cell).
 METRIC_COLUMNS = ("value", "train_value", "test_ci_low", "test_ci_high", "baseline_value")
+#: Between a metric's name and a type in the rows of per-type values: ``span_f1:PER``.
+PER_TYPE_SEPARATOR = ":"
+
+
+def per_type_metric(name: str) -> bool:
+    """Whether a results row's ``metric`` is one type of a per-type metric (``span_f1:PER``)."""
+    return PER_TYPE_SEPARATOR in name
 
 
 def label_codes(predictions: dict[str, np.ndarray], part: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -91,7 +107,7 @@ class _Views:
         def make():
             classes = self.p["classes"]
             counts = np.bincount(self.p["y_train"], minlength=len(classes))
-            prior = ("proba", np.tile(counts / counts.sum(), (len(self.p["test_rows"]), 1)))
+            prior = ("proba", np.tile(counts / counts.sum(), (len(self.p["y_test"]), 1)))  # one per row or token
             majority = classes[majority_class(self.p)]
             y_test, test_pred = labels_of(self.p, "test")
             return (y_test, test_pred, labels_of(self.p, "train"), scores_of(self.p, "test"),
@@ -109,11 +125,32 @@ def metric_values(metric, views: _Views, key: str) -> dict[str, float]:
                 "test_ci_low": low, "test_ci_high": high, "baseline_value": float(metric.from_confusion(baseline)[0])}
     y_test, test_pred, (y_train, train_pred), test_scores, train_scores, majority, prior = views.labels()
     classes = views.p["classes"]
-    low, high = bootstrap_interval(metric, y_test, test_pred, classes, test_scores, seed=seed)
-    return {"value": metric(y_test, test_pred, classes, test_scores),
-            "train_value": metric(y_train, train_pred, classes, train_scores),
+    test_offsets, train_offsets = views.p.get("test_offsets"), views.p.get("train_offsets")
+    if metric.needs == "spans":  # scored per sentence: no bootstrap over tokens
+        low, high = float("nan"), float("nan")
+    else:
+        low, high = bootstrap_interval(metric, y_test, test_pred, classes, test_scores, seed=seed)
+    return {"value": metric(y_test, test_pred, classes, test_scores, offsets=test_offsets),
+            "train_value": metric(y_train, train_pred, classes, train_scores, offsets=train_offsets),
             "test_ci_low": low, "test_ci_high": high,
-            "baseline_value": metric(y_test, majority, classes, prior)}
+            "baseline_value": metric(y_test, majority, classes, prior, offsets=test_offsets)}
+
+
+def per_type_values(metric, views: _Views) -> dict[str, dict[str, float]]:
+    """``{type: values}`` of a metric with ``per_type`` (test, training sample, baseline; no interval)."""
+    per_type = getattr(metric, "per_type", None)
+    if not callable(per_type):
+        return {}
+    y_test, test_pred, (y_train, train_pred), test_scores, train_scores, majority, prior = views.labels()
+    classes = views.p["classes"]
+    test_offsets, train_offsets = views.p.get("test_offsets"), views.p.get("train_offsets")
+    test = dict(per_type(y_test, test_pred, classes, test_scores, offsets=test_offsets))
+    train = dict(per_type(y_train, train_pred, classes, train_scores, offsets=train_offsets))
+    baseline = dict(per_type(y_test, majority, classes, prior, offsets=test_offsets))
+    nan = float("nan")
+    return {str(kind): {"value": float(test.get(kind, nan)), "train_value": float(train.get(kind, nan)),
+                        "test_ci_low": nan, "test_ci_high": nan, "baseline_value": float(baseline.get(kind, nan))}
+            for kind in sorted(set(test) | set(train), key=str)}
 
 
 def metric_rows(info: dict[str, Any], predictions: dict[str, np.ndarray], metrics: list[str],
@@ -128,4 +165,6 @@ def metric_rows(info: dict[str, Any], predictions: dict[str, np.ndarray], metric
         metric = METRICS.get(name)
         known = reuse.get(metric.name) or metric_values(metric, views, info["key"])
         rows.append({**base, "metric": metric.name, **{column: known[column] for column in METRIC_COLUMNS}})
+        for kind, values in per_type_values(metric, views).items():
+            rows.append({**base, "metric": f"{metric.name}{PER_TYPE_SEPARATOR}{kind}", **values})
     return rows

@@ -42,6 +42,11 @@ def check_plan(plan) -> None:
     metrics = list(dict.fromkeys([*config.metrics, config.selection_metric]))
     for name, dataset in plan.datasets.items():
         task = task_name(dataset)
+        if getattr(dataset.task, "label_unit", "row") == "token":
+            balancing = [r for r in config.resamplers if r != "none"]
+            if balancing:
+                raise ConfigError(f"resampler {balancing[0]} balances one label per row, but dataset {name} is a "
+                                  f"{task} task (one label per token); use resamplers = [\"none\"] for it")
         for metric in metrics:
             tasks = metric_tasks(metric)
             if task not in tasks:

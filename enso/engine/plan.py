@@ -27,12 +27,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from enso.config import ExperimentConfig, Spec
+from enso.engine.options import check_task_options, featurizer_part
 from enso.hashing import stable_hash
 from enso.protocols.base import Draw, Skip
 from enso.sampling import SAMPLERS
 from enso.seeds import derive_seed
+from enso.tasks import Ragged
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,8 @@ class Cell:
     validation_rows: np.ndarray | None = None  # a given validation set for the target (None: none)
     featurizer_id: str | None = None  # the featurizer's resolved identity (None: not resolved)
     target_params: dict[str, Any] = field(default_factory=dict)  # as fitted: the config's plus the engine's
+    #: the task options the featurizer entry sets (pairs' ``pair_features``), resolved; {}: the task's defaults
+    task_options: dict[str, Any] = field(default_factory=dict)
 
     def meta(self, experiment: str, protocol: str, featurizer_id: str | None = None) -> dict[str, Any]:
         return {
@@ -123,6 +128,8 @@ class Plan:
             test_rows = self._deduped(dataset, test_rows, self._pool(dataset, test_rows, draw, fit_rows))
         fid = self.featurizer_ids.get(featurizer.id)
         params = self._fitted_params(target, resampler)
+        task_options = self._memo(("task options", dataset.name, featurizer.id),
+                                  lambda: check_task_options(dataset, featurizer))
         parts = {
             "engine": ENGINE_VERSION, "protocol": config.protocol, "options": options, "dataset": dataset.name,
             "content": dataset.content_hash,
@@ -134,6 +141,8 @@ class Plan:
             "validation_rows": rows_digest(validation_rows),
             "dedupe": dedupe,
         }
+        if task_options:  # only where the featurizer entry sets some: every other cell keeps its key
+            parts["task_options"] = task_options
         cell_seed_parts = (config.seed, dataset.name, sampler, train_size, resample)
         cell = Cell(
             key=stable_hash(parts), dataset=dataset.name, featurizer=featurizer, target=target, sampler=sampler,
@@ -144,7 +153,7 @@ class Plan:
             resample_seed=derive_seed(config.seed, dataset.name, sampler, resampler, train_size, resample),
             draw=draw, test=test_rows, test_id=parts["test"], n_classes=self._classes_of(dataset),
             options=options, fit_rows=fit_rows, validation_rows=validation_rows, featurizer_id=fid,
-            target_params=params,
+            target_params=params, task_options=task_options,
         )
         self.count += 1
         self.combinations.setdefault((dataset.name, featurizer.id, target.id), (dataset.name, featurizer, target))
@@ -165,7 +174,11 @@ class Plan:
         """Classes in the train split (all of the dataset's when it has none)."""
         def count():
             train = dataset.split_index("train")
-            return len(np.unique(dataset.labels[train])) if len(train) else len(dataset.classes)
+            if not len(train):
+                return len(dataset.classes)
+            labels = dataset.labels[train]
+            values = labels.values if isinstance(labels, Ragged) else labels  # sequence tasks: tags of train tokens
+            return len(pd.unique(np.asarray(values, dtype=object)))
 
         return self._memo(("classes", dataset.name), count)
 
@@ -208,9 +221,18 @@ def declared_params(target: Spec) -> frozenset[str]:
 
 
 def texts_also_in(dataset, rows: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """A mask over ``rows``: True where the row's text (exactly as stored) also occurs in ``pool``."""
-    texts = dataset.frame["text"].to_numpy()
-    return np.isin(texts[rows], texts[np.setdiff1d(pool, rows)] if len(pool) else texts[:0])
+    """A mask over ``rows``: True where the row's example (exactly as stored) also occurs in ``pool``.
+
+    The example is what the task type's ``row_keys`` says: the text (classification), both
+    texts in order (pairs), the token list (sequences).
+    """
+    keys = dataset.task.row_keys(dataset.frame)
+    rows = np.asarray(rows, dtype=np.int64)
+    others = np.setdiff1d(pool, rows) if len(pool) else np.zeros(0, dtype=np.int64)
+    if keys.dtype != object:
+        return np.isin(keys[rows], keys[others])
+    seen = set(keys[others].tolist())
+    return np.fromiter((key in seen for key in keys[rows].tolist()), dtype=bool, count=len(rows))
 
 
 def rows_digest(rows: np.ndarray | None) -> str | None:
@@ -224,8 +246,11 @@ def resolve_featurizer_ids(config: ExperimentConfig, device: str = "auto") -> di
     """``Spec.id`` -> ``featurizer_id`` of every featurizer of ``config``, as the featurize stage resolves it."""
     from enso.features import featurizer_id, make_featurizer
 
-    return {spec.id: featurizer_id(make_featurizer(spec.name, spec.params).configure(device=device))
-            for spec in config.featurizers}
+    ids = {}
+    for spec in config.featurizers:
+        own = featurizer_part(spec)  # without task options: entries that differ only by them share features
+        ids[spec.id] = featurizer_id(make_featurizer(own.name, own.params).configure(device=device))
+    return ids
 
 
 def build_plan(config: ExperimentConfig, datasets: dict[str, Any], *, featurizer_ids: dict[str, str] | None = None,
@@ -256,6 +281,7 @@ def draw_rows(draw: Draw, dataset, features=None) -> np.ndarray:
         if sampler.needs_features and callable(features):
             features = features()
         pool_features = features[pool] if sampler.needs_features else None
-        picked = sampler.sample(dataset.labels[pool], draw.size, np.random.default_rng(draw.seed), pool_features)
+        # strata, not labels: the label for classification and pairs, the task's choice for sequences
+        picked = sampler.sample(dataset.strata[pool], draw.size, np.random.default_rng(draw.seed), pool_features)
         draw.rows = pool[picked]
     return draw.rows

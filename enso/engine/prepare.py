@@ -32,6 +32,7 @@ from enso.engine.inputs import (
     prime_dataset,
     prime_features,
 )
+from enso.engine.options import featurizer_part
 from enso.engine.plan import Cell, Plan, draw_rows, rows_digest
 from enso.engine.worker import CellTask
 from enso.errors import EnsoError
@@ -64,20 +65,24 @@ class TaskMaker:
     # -- shared pieces --
 
     def features(self, cell: Cell):
-        """The cell's feature set (loaded or computed once per dataset, featurizer and fit rows)."""
-        if cell.featurizer.id not in self._in_domain:
+        """The cell's feature set (loaded or computed once per dataset, featurizer and fit rows).
+
+        Featurizer entries that differ only by task options (``pair_features``) share it.
+        """
+        spec = featurizer_part(cell.featurizer)
+        if spec.id not in self._in_domain:
             from enso.engine.checks import featurizer_facts
 
-            self._in_domain[cell.featurizer.id] = featurizer_facts(cell.featurizer)["in_domain"]
-        fit_rows = cell.fit_rows if self._in_domain[cell.featurizer.id] else None
-        key = (cell.dataset, cell.featurizer.id, rows_digest(fit_rows))
+            self._in_domain[spec.id] = featurizer_facts(spec)["in_domain"]
+        fit_rows = cell.fit_rows if self._in_domain[spec.id] else None
+        key = (cell.dataset, spec.id, rows_digest(fit_rows))
         if key not in self._features:
             from enso.features import load_features
 
             dataset = self.plan.datasets[cell.dataset]
             reuse = Reuse.ONLY_CACHED if self.reuse is Reuse.ONLY_CACHED else Reuse.REUSE
             kwargs = {} if fit_rows is None else {"fit_rows": fit_rows}
-            features = load_features(cell.featurizer, dataset, self.workspace, device=self.device, reuse=reuse,
+            features = load_features(spec, dataset, self.workspace, device=self.device, reuse=reuse,
                                      command=f"enso featurize {self.plan.config.name}", **kwargs)
             if cell.featurizer_id is not None and features.featurizer_id != cell.featurizer_id:
                 raise EnsoError(f"featurizer {cell.featurizer.label} resolved to {cell.featurizer_id} when the "
@@ -117,7 +122,8 @@ class TaskMaker:
         plan, config = self.plan, self.plan.config
         dataset = plan.datasets[cell.dataset]
         kind = self.facts(cell)["input"]
-        common = {"kind": kind, "task": dataset.task.name, "dataset": self.dataset_ref(cell), "layout": dataset.layout}
+        common = {"kind": kind, "task": dataset.task.name, "dataset": self.dataset_ref(cell), "layout": dataset.layout,
+                  "options": dict(cell.task_options)}
         if kind == FEATURES:
             features = self.features(cell)
             description = TargetInput(**common, features=str(features.path), opener=FEATURE_OPENER)

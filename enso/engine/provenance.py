@@ -57,9 +57,72 @@ def dataset_info(plan) -> dict[str, Any]:
             for name, d in plan.datasets.items()}
 
 
+def _feature_meta(workspace, fid: str | None, dataset) -> dict[str, Any] | None:
+    """The ``meta`` of the stored features of featurizer ``fid`` on ``dataset`` (train-split fit), or None."""
+    import json
+
+    if workspace is None or fid is None:
+        return None
+    manifest = Path(workspace.featurizers) / fid / dataset.content_hash[:16] / "manifest.json"
+    try:
+        meta = json.loads(manifest.read_text(encoding="utf-8")).get("meta")
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def featurizer_info(plan, workspace=None) -> dict[str, dict[str, Any]]:
+    """``run.json["featurizers"]``: per featurizer label, its ``id`` and what computing its features cost.
+
+    ``seconds`` (featurizing plus fitting, summed over the datasets; model loading apart, in
+    ``load_seconds``), ``texts_per_second`` (units featurized per featurizing second), ``precision``
+    and ``device`` come from the stored feature artifacts (``meta`` of their manifests: what the
+    featurize stage measured when it computed them, cached since or not); ``datasets`` has the
+    same per dataset. None where no features are stored (a featurizer only fine-tuning targets use).
+    """
+    from enso.engine.options import featurizer_part
+
+    out: dict[str, dict[str, Any]] = {}
+    for spec in plan.config.featurizers:
+        fid = plan.featurizer_ids.get(spec.id)
+        per_dataset: dict[str, Any] = {}
+        rows = featurize = fit = load = 0.0
+        found, precision, device = 0, set(), set()
+        for name, dataset in plan.datasets.items():
+            meta = _feature_meta(workspace, fid, dataset)
+            if meta is None:
+                per_dataset[name] = None
+                continue
+            found += 1
+            seconds, fit_seconds = float(meta.get("seconds") or 0.0), float(meta.get("fit_seconds") or 0.0)
+            rows += float(meta.get("rows") or 0)
+            featurize += seconds
+            fit += fit_seconds
+            load += float(meta.get("load_seconds") or 0.0)
+            precision.add(meta.get("precision"))
+            device.add(meta.get("device"))
+            per_dataset[name] = {"rows": meta.get("rows"), "seconds": round(seconds + fit_seconds, 4),
+                                 "texts_per_second": meta.get("texts_per_second"),
+                                 "precision": meta.get("precision"), "device": meta.get("device")}
+
+        def one(values: set):
+            values = {v for v in values if v is not None}
+            return next(iter(values)) if len(values) == 1 else (sorted(map(str, values)) or None)
+
+        out[spec.label] = {
+            "id": fid, "featurizer": featurizer_part(spec).label,
+            "seconds": round(featurize + fit, 4) if found else None,
+            "load_seconds": round(load, 4) if found else None,
+            "texts_per_second": round(rows / featurize, 2) if found and featurize > 0 else None,
+            "precision": one(precision) if found else None, "device": one(device) if found else None,
+            "datasets": per_dataset,
+        }
+    return out
+
+
 def write_run_info(results_dir: Path, plan, *, started, status: str, jobs: int, scheduler: str | None,
                    threads: int, counts: dict, datasets: dict[str, Any], seconds: float | None = None,
-                   failures: list | None = None) -> None:
+                   failures: list | None = None, workspace=None) -> None:
     from enso.engine.plan import ENGINE_VERSION
 
     config = plan.config
@@ -72,7 +135,7 @@ def write_run_info(results_dir: Path, plan, *, started, status: str, jobs: int, 
         "jobs": jobs, "scheduler": scheduler, "blas_threads_per_worker": threads, "cells": counts,
         "skipped": [s.__dict__ for s in plan.skipped],
         "datasets": datasets,
-        "featurizers": {spec.label: plan.featurizer_ids.get(spec.id) for spec in config.featurizers},
+        "featurizers": featurizer_info(plan, workspace),
         "engine_version": ENGINE_VERSION, "versions": package_versions(), "git": git_commit(),
         "hardware": hardware(), "command": sys.argv,
     }
@@ -81,4 +144,5 @@ def write_run_info(results_dir: Path, plan, *, started, status: str, jobs: int, 
     write_json_atomic(results_dir / RUN_INFO, info)
 
 
-__all__ = ["RUN_INFO", "dataset_info", "git_commit", "hardware", "test_in_train", "write_run_info"]
+__all__ = ["RUN_INFO", "dataset_info", "featurizer_info", "git_commit", "hardware", "test_in_train",
+           "write_run_info"]

@@ -25,6 +25,7 @@ from enso.engine.cellstore import CellStore
 from enso.engine.estimate import DryRun, describe_plan
 from enso.engine.executors import default_threads, execute
 from enso.engine.lock import experiment_lock
+from enso.engine.options import route_task_options
 from enso.engine.plan import Cell, Plan, build_plan, resolve_featurizer_ids
 from enso.engine.prepare import make_tasks, sample_digest
 from enso.engine.results import (
@@ -77,6 +78,7 @@ def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int 
     """
     reuse = Reuse.parse(reuse)
     checks.check_jobs(jobs)
+    config = route_task_options(config)  # a config not loaded through enso.components: task options split here
     checks.check_config(config)
     results_dir = workspace.results_dir(config.name)
     store = CellStore(results_dir)
@@ -91,7 +93,8 @@ def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int 
     _check(plan)
     cells = _unique(plan.cells)
     threads = threads or default_threads(jobs if not scheduler else 1)
-    run_info = {"jobs": jobs, "scheduler": scheduler, "threads": threads, "datasets": provenance.dataset_info(plan)}
+    run_info = {"jobs": jobs, "scheduler": scheduler, "threads": threads, "datasets": provenance.dataset_info(plan),
+                "workspace": workspace}
     with experiment_lock(results_dir, config.name):
         clean_temporaries(results_dir)
         store.clean_temporaries()

@@ -108,26 +108,65 @@ def _score_matrix(scores, n: int, k: int, where: str):
     return kind, values.astype(np.float32)
 
 
+def _labels(values):
+    """Labels as the target takes them: a ``Ragged`` (one label per token) as is, else a numpy array."""
+    from enso.tasks import Ragged
+
+    return values if isinstance(values, Ragged) else np.asarray(values)
+
+
+def _flat(values, offsets: np.ndarray | None, what: str) -> np.ndarray:
+    """Per-row labels as a flat array: per-token ones (a ``Ragged`` or flat) checked against ``offsets``."""
+    from enso.tasks import Ragged
+
+    if isinstance(values, Ragged):
+        if offsets is not None and not np.array_equal(values.offsets, offsets):
+            raise ValueError(f"the target's {what} are not split into the sentences it was given")
+        values = values.values
+    values = np.asarray(values)
+    if offsets is not None and values.shape[:1] != (int(offsets[-1]),):
+        raise ValueError(f"the target gave {values.shape[0]} {what} for {int(offsets[-1])} tokens")
+    return values
+
+
+def _flat_scores(scores, offsets: np.ndarray | None):
+    """``(kind, values)`` with per-token values flat (a target may give them as a ``Ragged``)."""
+    from enso.tasks import Ragged
+
+    if scores is None:
+        return None
+    kind, values = scores
+    if isinstance(values, Ragged):
+        values = values.values
+    return kind, values
+
+
 def _run(task: CellTask) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from enso.sampling import RESAMPLERS
     from enso.targets import make_target, with_seed
+    from enso.tasks import Ragged
 
     configure_threads(task.threads)
     started = time.perf_counter()
     source = open_input(task.input)
     X_train = source.rows(task.train)
     X_test = source.rows(task.test, cache_id=task.test_id)
-    y_train, y_test = np.asarray(task.y_train), np.asarray(task.y_test)
+    y_train, y_test = _labels(task.y_train), _labels(task.y_test)
+    # sequence tasks: one label per token, flat, with each sentence's offsets (the cell format's <part>_offsets)
+    per_token = isinstance(y_train, Ragged)
+    offsets = {"train": y_train.offsets if per_token else None, "test": y_test.offsets if per_token else None}
     given = task.target_params if task.config_params is None else task.config_params
     target = with_seed(make_target(task.target_name, task.target_params), task.target_seed, given)
     fit_kwargs = source.fit_kwargs()
     if task.validation is not None:
-        fit_kwargs["validation"] = (source.rows(task.validation), np.asarray(task.y_validation))
+        fit_kwargs["validation"] = (source.rows(task.validation), _labels(task.y_validation))
 
     fit_started = time.perf_counter()
     if task.resampler == "none" or "resampler" in task.target_params:
         target.fit(X_train, y_train, **fit_kwargs)  # a target that takes `resampler` resamples inside its folds
         fitted = len(y_train)
+    elif per_token:
+        raise ValueError(f"resampler {task.resampler!r} balances one label per row; this task labels tokens")
     else:
         fit_rows = RESAMPLERS.get(task.resampler).resample(y_train, np.random.default_rng(task.resample_seed))
         target.fit(X_train[fit_rows], y_train[fit_rows], **fit_kwargs)
@@ -136,28 +175,31 @@ def _run(task: CellTask) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
     classes = np.asarray([str(c) for c in target.classes_])
     predict_started = time.perf_counter()
-    test_pred = target.predict(X_test)
-    test_scores = target.scores(X_test)  # always: a metric added later is computed from what is stored
+    test_pred = _flat(target.predict(X_test), offsets["test"], "test predictions")
+    test_scores = _flat_scores(target.scores(X_test), offsets["test"])  # always: a later metric reads them
     predict_seconds = time.perf_counter() - predict_started
-    train_pred = target.predict(X_train)
-    train_scores = target.scores(X_train)
+    train_pred = _flat(target.predict(X_train), offsets["train"], "training predictions")
+    train_scores = _flat_scores(target.scores(X_train), offsets["train"])
+    y_test_flat, y_train_flat = _flat(y_test, None, "labels"), _flat(y_train, None, "labels")
 
     predictions: dict[str, np.ndarray] = {"classes": classes}
-    y_test_codes = encode(y_test, classes)
-    unseen = np.unique(y_test.astype(str)[y_test_codes < 0])
+    y_test_codes = encode(y_test_flat, classes)
+    unseen = np.unique(y_test_flat.astype(str)[y_test_codes < 0])
     if len(unseen):
-        y_test_codes[y_test_codes < 0] = -1 - np.searchsorted(unseen, y_test.astype(str)[y_test_codes < 0])
+        y_test_codes[y_test_codes < 0] = -1 - np.searchsorted(unseen, y_test_flat.astype(str)[y_test_codes < 0])
     predictions["unseen_labels"] = unseen.astype(str) if len(unseen) else np.zeros(0, dtype="<U1")
-    scored = {"test": _score_matrix(test_scores, len(y_test), len(classes), "test"),
-              "train": _score_matrix(train_scores, len(y_train), len(classes), "training")}
+    scored = {"test": _score_matrix(test_scores, len(y_test_flat), len(classes), "test"),
+              "train": _score_matrix(train_scores, len(y_train_flat), len(classes), "training")}
     for part, rows, codes, predicted in (("test", task.test, y_test_codes, test_pred),
-                                         ("train", task.train, encode(y_train, classes), train_pred)):
+                                         ("train", task.train, encode(y_train_flat, classes), train_pred)):
         predicted_codes = encode(predicted, classes)
         if (predicted_codes < 0).any():
             raise ValueError(f"the target predicted a label outside its classes_ on the {part} rows")
         predictions[f"{part}_rows"] = np.asarray(rows, dtype=np.int64)
         predictions[f"y_{part}"] = codes
         predictions[f"{part}_pred"] = predicted_codes
+        if offsets[part] is not None:
+            predictions[f"{part}_offsets"] = np.asarray(offsets[part], dtype=np.int64)
         if scored[part] is not None:
             predictions[f"{part}_scores"] = scored[part][1]
     if scored["test"] is not None and scored["train"] is not None:

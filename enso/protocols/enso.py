@@ -33,7 +33,7 @@ class EnsoProtocol(Protocol):
         if len(test) == 0:
             plan.skipped.append(Skip(dataset.name, "*", 0, "the dataset has no test split"))
             return
-        labels = dataset.labels[pool]
+        labels = dataset.strata[pool]  # what samplers draw by: the label, or a sequence task's stratum
         options = self.check_options(config.protocol_options)
         pairs = featurizer_target_pairs(config)
         for sampler_name in config.samplers:

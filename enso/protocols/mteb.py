@@ -66,7 +66,7 @@ class MTEBProtocol(Protocol):
         test = np.asarray(dataset.split_index("test"), dtype=np.int64)
         target = self.target(options)
         seed = int(options["seed"])
-        for experiment, picked in enumerate(self.draws(dataset.labels[pool].tolist(), options)):
+        for experiment, picked in enumerate(self.draws(dataset.strata[pool].tolist(), options)):
             rows = pool[np.asarray(picked, dtype=np.int64)]
             draw = Draw(dataset.name, "mteb", len(rows), experiment, seed, rows=rows)
             for featurizer in config.featurizers:

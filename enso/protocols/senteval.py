@@ -158,7 +158,7 @@ class SentEvalProtocol(Protocol):
             from sklearn.model_selection import StratifiedKFold
 
             folds = int(options["folds"])
-            labels = dataset.labels
+            labels = dataset.strata  # the label (classification, pairs); folds stratify on it
             largest = int(np.unique(labels, return_counts=True)[1].max()) if len(labels) else 0
             if largest < folds:  # StratifiedKFold cannot split it (a smaller class just misses some folds)
                 plan.skipped.append(Skip(dataset.name, kind, 0, f"every class has fewer than folds={folds} "
