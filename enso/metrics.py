@@ -8,6 +8,16 @@ score one label per row). ``Metric.tasks`` names the task types a metric applies
 metric cannot be computed for a target (log loss without probabilities, AUC with one class
 in the sample) it is NaN, never a made-up number.
 
+``f1`` is the F1 of the positive class of a binary task (MRPC reports accuracy and F1 as
+published). The positive class is the second of the sorted classes: the target's ``classes`` when
+the caller passes them (sorted, as scikit-learn sorts ``classes_``), else the sorted labels that
+occur in ``y_true`` and ``y_pred``; in a confusion matrix of codes into sorted classes, code 1.
+So a binary dataset names its labels so that the positive one sorts second (MRPC: ``"0"``/``"1"``,
+``"1"`` = paraphrase; ``negative``/``positive``). With more than two classes it is NaN: the
+positive class is not defined there (``Metric.max_classes`` says so for a check that reads a
+dataset's classes; use ``macro_f1``). With no positive label in ``y_true`` nor ``y_pred`` it is NaN
+(0/0), never a made-up 0.
+
 For the test-set sampling interval (a bootstrap over test rows), a metric may also say how to
 compute itself fast on many resamples at once: ``from_confusion`` maps a stack of confusion
 matrices (``(B, L, L)``, true labels on rows) to ``B`` values (label metrics), and
@@ -39,6 +49,10 @@ class Metric:
     per_row: Callable[..., np.ndarray] | None = None
     #: the task types (``enso.tasks`` names) it applies to
     tasks: tuple[str, ...] = ROW_TASKS
+    #: a label metric that reads the target's ``classes`` (``compute(y_true, y_pred, classes)``)
+    uses_classes: bool = False
+    #: the most classes a task may have for the metric to be defined (``f1``: 2); None: any
+    max_classes: int | None = None
 
     def __call__(self, y_true, y_pred, classes=None, scores=None, offsets=None) -> float:
         """``scores`` is ``None`` or ``(kind, array)`` with kind ``"proba"`` or ``"decision"``.
@@ -48,6 +62,8 @@ class Metric:
         """
         y_true = np.asarray(y_true)
         if self.needs == "labels":
+            if self.uses_classes:
+                return float(self.compute(y_true, np.asarray(y_pred), None if classes is None else np.asarray(classes)))
             return float(self.compute(y_true, np.asarray(y_pred)))
         if self.needs == "spans":  # per-token labels scored by the spans they make within each sentence
             return float(self.compute(y_true, np.asarray(y_pred), None if offsets is None else np.asarray(offsets)))
@@ -65,6 +81,32 @@ def _macro_f1(y_true, y_pred):
 
     labels = np.union1d(y_true, y_pred)
     return f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+
+
+def _positive_f1(y_true, y_pred, classes=None):
+    """F1 of the positive class (the second of the sorted classes); NaN with more than two, or 0/0."""
+    known = np.union1d(y_true, y_pred)
+    labels = np.union1d(classes, known) if classes is not None else known
+    if len(labels) > 2 or len(labels) == 0:
+        return float("nan")
+    if len(labels) == 1:  # one label seen: positive only if it is the second of the target's two classes
+        if classes is None or len(classes) != 2:
+            return float("nan")
+        labels = np.asarray(classes)
+    positive = np.sort(labels)[1]
+    tp = float(np.sum((y_true == positive) & (y_pred == positive)))
+    wrong = float(np.sum(y_true != y_pred))  # binary: every error is a false positive or a false negative
+    return 2 * tp / (2 * tp + wrong) if tp + wrong else float("nan")
+
+
+def _positive_f1_cm(cm: np.ndarray) -> np.ndarray:
+    """``_positive_f1`` from ``(B, 2, 2)`` confusion matrices of codes into the sorted classes (positive: 1)."""
+    if cm.shape[1] != 2:
+        return np.full(cm.shape[0], np.nan)
+    tp = cm[:, 1, 1].astype(np.float64)
+    wrong = (cm[:, 0, 1] + cm[:, 1, 0]).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tp + wrong > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), np.nan)
 
 
 def _mcc(y_true, y_pred):
@@ -152,7 +194,9 @@ METRICS: Registry[Metric] = Registry("metric", "enso.metrics")
 for _metric, _aliases in (
     (Metric("accuracy", "labels", True, "share of correct predictions", _accuracy, _accuracy_cm), ("acc",)),
     (Metric("macro_f1", "labels", True, "F1 averaged over classes, each class weighted equally", _macro_f1,
-            _macro_f1_cm), ("f1", "macro-f1")),
+            _macro_f1_cm), ("macro-f1",)),
+    (Metric("f1", "labels", True, "F1 of the positive class (the second of the sorted classes; binary tasks only)",
+            _positive_f1, _positive_f1_cm, uses_classes=True, max_classes=2), ("binary_f1", "positive_f1")),
     (Metric("roc_auc", "scores", True, "macro one-vs-rest ROC AUC from probabilities or decision scores",
             _roc_auc), ("auc", "macro_roc_auc", "roc-auc")),
     (Metric("log_loss", "proba", False, "cross-entropy of predicted probabilities (NaN without them)",
