@@ -18,6 +18,18 @@ positive class is not defined there (``Metric.max_classes`` says so for a check 
 dataset's classes; use ``macro_f1``). With no positive label in ``y_true`` nor ``y_pred`` it is NaN
 (0/0), never a made-up 0.
 
+Sequence-labelling metrics score one tag per token, flat, with ``offsets`` the sentence
+boundaries (``offsets[i]:offsets[i + 1]`` is sentence ``i``; ``None``: one sentence).
+``token_accuracy`` is the share of correct tags. ``span_f1``, ``span_precision`` and
+``span_recall`` (``needs = "spans"``) are entity-level scores micro-averaged over entities exactly as
+``conlleval`` computes them: a chunk begins and ends by conlleval's rules (``I-X`` after ``O`` or
+after another type begins a chunk, a type change ends one; IOB2 as enso stores it, and IOBES), a
+predicted entity counts when its first token, last token and type equal a true one's, precision is
+correct / predicted entities, recall correct / true entities, F1 their harmonic mean, and each is 0
+when its denominator is (conlleval prints 0: an all-``O`` prediction scores 0, not NaN). Each has
+``per_type``: the same score per entity type (over the types that occur as true or predicted),
+which the engine adds as ``"<name>:<type>"`` rows. Tested equal to ``seqeval``'s default mode.
+
 For the test-set sampling interval (a bootstrap over test rows), a metric may also say how to
 compute itself fast on many resamples at once: ``from_confusion`` maps a stack of confusion
 matrices (``(B, L, L)``, true labels on rows) to ``B`` values (label metrics), and
@@ -53,6 +65,8 @@ class Metric:
     uses_classes: bool = False
     #: the most classes a task may have for the metric to be defined (``f1``: 2); None: any
     max_classes: int | None = None
+    #: ``per_type(y_true, y_pred, classes=None, scores=None, offsets=None) -> {type: value}`` or None
+    per_type: Callable[..., dict[str, float]] | None = None
 
     def __call__(self, y_true, y_pred, classes=None, scores=None, offsets=None) -> float:
         """``scores`` is ``None`` or ``(kind, array)`` with kind ``"proba"`` or ``"decision"``.
@@ -190,6 +204,125 @@ def _log_loss(y_true, classes, values, kind):
     return float(np.mean(_log_loss_rows(y_true, classes, values, kind)))
 
 
+# -- sequence labelling: entities as conlleval finds them -----------------------------------------------
+
+#: Tag prefixes (``B-PER``: ``B``); conlleval's chunk rules read them.
+_O, _B, _I, _E, _S = range(5)
+_PREFIXES = {"B": _B, "I": _I, "E": _E, "S": _S}
+
+
+def _parse_tags(tags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique tags, and per unique tag its prefix code and type (``""`` for ``O``), from ``B-PER`` etc."""
+    unique, inverse = np.unique(np.asarray(tags, dtype=object).astype(str), return_inverse=True)
+    prefixes = np.zeros(len(unique), dtype=np.int8)
+    types = np.empty(len(unique), dtype=object)
+    for k, tag in enumerate(unique):
+        if tag == "O":
+            prefixes[k], types[k] = _O, ""
+            continue
+        head, dash, kind = tag.partition("-")
+        if not dash or head not in _PREFIXES:
+            raise ValueError(f"tag {tag!r} is neither O nor B-/I-/E-/S-<type> (IOB2 or IOBES)")
+        prefixes[k], types[k] = _PREFIXES[head], kind
+    return prefixes[inverse.ravel()], types, inverse.ravel()
+
+
+def _unique_prefixes(prefixes: np.ndarray, inverse: np.ndarray, count: int) -> np.ndarray:
+    """The prefix code of each unique tag, from the per-token codes."""
+    out = np.zeros(count, dtype=np.int8)
+    out[inverse] = prefixes
+    return out
+
+
+def _chunks(prefix: np.ndarray, kind: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` int64 ``[start, end, type]`` (end exclusive) of the chunks conlleval finds.
+
+    conlleval's rules, with ``prev`` the previous token of the sentence (``O`` at its start):
+    a chunk ends before a token if ``prev`` is ``E``/``S``, if ``prev`` is ``B``/``I`` and the token is
+    ``B``/``S``/``O``, or if ``prev`` is not ``O`` and its type differs; a chunk starts at a token
+    that is ``B``/``S``, an ``I``/``E`` after ``O``/``E``/``S``, or a non-``O`` of another type than
+    ``prev``. A sentence ends every chunk. Every start follows the end of the chunk before it, so
+    a chunk runs from its start to the first end after it.
+    """
+    n = len(prefix)
+    if not n:
+        return np.zeros((0, 3), dtype=np.int64)
+    first = np.zeros(n, dtype=bool)
+    starts_of_sentences = offsets[:-1][offsets[:-1] < offsets[1:]]  # empty sentences hold no token
+    first[starts_of_sentences] = True
+    prev = np.concatenate([[_O], prefix[:-1]])
+    prev_kind = np.concatenate([[-1], kind[:-1]])
+    prev[first], prev_kind[first] = _O, -1
+    is_o, prev_o = prefix == _O, prev == _O
+    other_type = prev_kind != kind
+    ends = ((prev == _E) | (prev == _S)
+            | (((prev == _B) | (prev == _I)) & ((prefix == _B) | (prefix == _S) | is_o))
+            | (~prev_o & other_type))
+    starts = ((prefix == _B) | (prefix == _S)
+              | (((prefix == _I) | (prefix == _E)) & ((prev == _O) | (prev == _E) | (prev == _S)))
+              | (~is_o & other_type))
+    start = np.flatnonzero(starts)
+    boundaries = np.union1d(np.flatnonzero(ends), offsets[1:])
+    end = boundaries[np.searchsorted(boundaries, start, side="right")]
+    return np.column_stack([start, end, kind[start]]).astype(np.int64)
+
+
+def span_counts(y_true, y_pred, offsets=None) -> tuple[list[str], np.ndarray]:
+    """Entity types (sorted) and per type ``[true, predicted, correct]`` counts, as conlleval counts them.
+
+    ``y_true``, ``y_pred``: one tag per token, flat; ``offsets``: sentence boundaries (None: one sentence).
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{len(y_true)} true tags but {len(y_pred)} predicted ones")
+    offsets = np.array([0, len(y_true)], dtype=np.int64) if offsets is None else np.asarray(offsets, dtype=np.int64)
+    if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != len(y_true) or np.any(np.diff(offsets) < 0):
+        raise ValueError(f"offsets must run from 0 to the {len(y_true)} tags, non-decreasing")
+    n = len(y_true)
+    prefixes, types, inverse = _parse_tags(np.concatenate([y_true.astype(object), y_pred.astype(object)]))
+    names = sorted({str(t) for t, p in zip(types, _unique_prefixes(prefixes, inverse, len(types))) if p != _O})
+    code = {name: i for i, name in enumerate(names)}
+    # O's type is "" (conlleval's): the same as a bare "B-" tag's, so no chunk boundary between them
+    type_codes = np.array([code.get(t, -1) for t in types], dtype=np.int64)[inverse] if len(types) else \
+        np.zeros(0, dtype=np.int64)
+    true = _chunks(prefixes[:n], type_codes[:n], offsets)
+    pred = _chunks(prefixes[n:], type_codes[n:], offsets)
+    width = len(names) + 1
+    keys = lambda c: (c[:, 0] * (n + 1) + c[:, 1]) * width + c[:, 2]  # noqa: E731 (one key per chunk)
+    correct = np.intersect1d(keys(true), keys(pred)) % width
+    counts = np.stack([np.bincount(true[:, 2], minlength=len(names)), np.bincount(pred[:, 2], minlength=len(names)),
+                       np.bincount(correct, minlength=len(names))], axis=1) if names else np.zeros((0, 3), np.int64)
+    return names, counts
+
+
+def _ratio(part: float, whole: float) -> float:
+    return part / whole if whole else 0.0  # conlleval: 0 when nothing to divide by
+
+
+def _prf(counts: np.ndarray) -> dict[str, float]:
+    true, predicted, correct = (float(v) for v in counts)
+    precision, recall = _ratio(correct, predicted), _ratio(correct, true)
+    return {"precision": precision, "recall": recall,
+            "f1": _ratio(2 * precision * recall, precision + recall)}
+
+
+def _span_score(which: str):
+    def compute(y_true, y_pred, offsets=None):
+        _, counts = span_counts(y_true, y_pred, offsets)
+        return _prf(counts.sum(axis=0) if len(counts) else np.zeros(3))[which]
+
+    def per_type(y_true, y_pred, classes=None, scores=None, offsets=None):
+        names, counts = span_counts(y_true, y_pred, offsets)
+        return {name: _prf(row)[which] for name, row in zip(names, counts, strict=True)}
+
+    return compute, per_type
+
+
+_SPAN_F1, _SPAN_F1_TYPES = _span_score("f1")
+_SPAN_PRECISION, _SPAN_PRECISION_TYPES = _span_score("precision")
+_SPAN_RECALL, _SPAN_RECALL_TYPES = _span_score("recall")
+SEQUENCE_TASKS = ("sequence-labelling",)
+
 METRICS: Registry[Metric] = Registry("metric", "enso.metrics")
 for _metric, _aliases in (
     (Metric("accuracy", "labels", True, "share of correct predictions", _accuracy, _accuracy_cm), ("acc",)),
@@ -203,6 +336,14 @@ for _metric, _aliases in (
             _log_loss, per_row=_log_loss_rows), ("logloss", "cross_entropy")),
     (Metric("mcc", "labels", True, "Matthews correlation coefficient (multiclass)", _mcc, _mcc_cm),
      ("matthews",)),
+    (Metric("token_accuracy", "labels", True, "share of tokens tagged correctly", _accuracy, _accuracy_cm,
+            tasks=SEQUENCE_TASKS), ("tag_accuracy",)),
+    (Metric("span_f1", "spans", True, "entity-level F1, micro over entities, as conlleval computes it", _SPAN_F1,
+            tasks=SEQUENCE_TASKS, per_type=_SPAN_F1_TYPES), ("entity_f1", "conll_f1")),
+    (Metric("span_precision", "spans", True, "entity-level precision (correct / predicted entities, conlleval)",
+            _SPAN_PRECISION, tasks=SEQUENCE_TASKS, per_type=_SPAN_PRECISION_TYPES), ("entity_precision",)),
+    (Metric("span_recall", "spans", True, "entity-level recall (correct / true entities, conlleval)",
+            _SPAN_RECALL, tasks=SEQUENCE_TASKS, per_type=_SPAN_RECALL_TYPES), ("entity_recall",)),
 ):
     METRICS.register(_metric.name, _metric, aliases=_aliases)
 
@@ -285,5 +426,5 @@ def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-__all__ = ["LEVEL", "METRICS", "REPLICATES", "ROW_TASKS", "Metric", "bootstrap_confusion", "bootstrap_interval", "confusion",
+__all__ = ["LEVEL", "METRICS", "REPLICATES", "ROW_TASKS", "SEQUENCE_TASKS", "Metric", "span_counts", "bootstrap_confusion", "bootstrap_interval", "confusion",
            "needs_scores"]
