@@ -21,6 +21,7 @@ Examples:
   python -m enso.download --list
   python -m enso.download --info AirlineSentiment
   python -m enso.download --csv reviews.csv --name MyReviews --text-column body --label-column stars
+  python -m enso.download --conll train.conll --conll-test test.conll --name MyNER --scheme IOB1
 
 \b
 A mirror (URL or folder) holds https://HOST/PATH at MIRROR/HOST/PATH and is tried
@@ -49,6 +50,19 @@ settings apply.
               help="Import your own JSON-lines file as dataset --name.")
 @click.option("--parquet", "parquet_path", type=click.Path(dir_okay=False), metavar="PATH",
               help="Import your own Parquet file as dataset --name.")
+@click.option("--conll", "conll_path", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Import your own CoNLL-column file (a token a line, blank lines between sentences) as "
+                   "sequence-labelling dataset --name; it is the train split.")
+@click.option("--conll-dev", type=click.Path(dir_okay=False), metavar="PATH", help="With --conll: the dev split's file.")
+@click.option("--conll-test", type=click.Path(dir_okay=False), metavar="PATH",
+              help="With --conll: the test split's file (else --test-fraction of the sentences is drawn).")
+@click.option("--scheme", default="IOB2", show_default=True,
+              help="With --conll: the files' tag scheme (IOB1, IOB2 or IOBES); tags are stored as IOB2.")
+@click.option("--token-field", type=int, default=0, show_default=True, help="With --conll: the token's column.")
+@click.option("--tag-field", type=int, default=-1, show_default=True,
+              help="With --conll: the tag's column (negative counts from the last).")
+@click.option("--separator", type=click.Choice(["auto", "space", "tab"]), default="auto", show_default=True,
+              help="With --conll: what separates columns ('auto': tab if the first token line has one).")
 @click.option("--name", "local_name", metavar="NAME", help="Name of the imported dataset (a folder name).")
 @click.option("--text-column", default="text", show_default=True, help="Column holding the texts.")
 @click.option("--label-column", default="label", show_default=True, help="Column holding the labels.")
@@ -64,7 +78,8 @@ settings apply.
 @pass_workspace
 def main(workspace, names, all_, list_, info, experiment, mirror, timeout, retries, csv_path, jsonl_path,
          parquet_path, local_name, text_column, label_column, split_column, test_fraction, encoding, drop_empty,
-         reuse) -> None:
+         reuse, conll_path=None, conll_dev=None, conll_test=None, scheme="IOB2", token_field=0, tag_field=-1,
+         separator="auto") -> None:
     """Download, verify and store datasets in datasets/<Name>/ (data.parquet, card.json).
 
     NAMES are registered datasets (see --list); with none, the datasets of EXPERIMENT are
@@ -84,9 +99,23 @@ def main(workspace, names, all_, list_, info, experiment, mirror, timeout, retri
     if (list_ or info or local_paths or all_) and names:
         raise ConfigError(f"dataset names ({' '.join(names)}) cannot be combined with "
                           "--list, --info, --all or --csv/--jsonl/--parquet")
-    if local_name and not local_paths:
+    if local_name and not local_paths and not (conll_path or conll_dev or conll_test):
         raise ConfigError("--name names an imported dataset; give the file with --csv, --jsonl or --parquet")
 
+    if conll_path or conll_dev or conll_test:  # the user's own CoNLL-column files (sequence labelling)
+        if not conll_path or names or list_ or info or all_ or local_paths:
+            raise ConfigError("--conll PATH imports one CoNLL-column dataset (with --conll-dev/--conll-test); "
+                              "give it alone, with --name")
+        if not local_name:
+            raise ConfigError("--conll needs --name NAME for the imported dataset")
+        from enso.data.conll import import_conll
+
+        splits = {split: path for split, path in (("dev", conll_dev), ("test", conll_test)) if path}
+        dataset = import_conll(conll_path, workspace, name=local_name, token_column=token_field,
+                               tag_column=tag_field, separator=separator, scheme=scheme, encoding=encoding,
+                               split_files=splits, test_fraction=test_fraction, reuse=reuse)
+        click.echo(download_line(dataset, workspace))
+        return
     if list_:
         click.echo(listing_text(workspace))
         return

@@ -227,6 +227,22 @@ def real_root(mirror_url, tmp_path_factory) -> Path:
     return root
 
 
+SEQUENCE_DATASETS = ("CoNLL2003", "WNUT17")  # what sequence_root holds (CoNLL2000 is registered upstream only)
+
+
+@pytest.fixture(scope="session")
+def sequence_root(mirror_url, tmp_path_factory) -> Path:
+    """A workspace root holding CoNLL2003 and WNUT17, downloaded once from the loopback mirror (issue 13)."""
+    from enso.data import download
+    from enso.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("sequence-root")
+    download(list(SEQUENCE_DATASETS), Workspace(root), mirror=mirror_url)
+    (root / "featurizers").mkdir(exist_ok=True)
+    (root / "experiments").mkdir(exist_ok=True)
+    return root
+
+
 def linked_workspace(shared_root: Path, root: Path):
     """A fresh workspace at ``root`` sharing the datasets and the feature cache of ``shared_root``."""
     from enso.workspace import Workspace

@@ -326,3 +326,7 @@ RECORDS: list[DatasetRecord] = [
         parsing="UTF-8 CSV with header 'text,category' and quoted fields; the 77 intent names come from the data.",
     ),
 ]
+
+from enso.data.catalog_sequences import RECORDS as _SEQUENCE_RECORDS  # noqa: E402  (issue 13: CoNLL, WNUT)
+
+RECORDS += _SEQUENCE_RECORDS

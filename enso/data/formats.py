@@ -15,11 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from enso.data import conll
 from enso.errors import EnsoError
 
 _STRIP = " \t\r\n\f\v"
@@ -34,6 +35,10 @@ class Parsed:
     labels: list[str]
     dropped_empty: int = 0
     dropped_filtered: int = 0
+    #: a task type's own columns (sequence labelling: ``tokens``, ``tags``), one value per row; when given,
+    #: ``to_frame`` builds the frame from them (``texts``/``labels`` then only count and describe the rows)
+    columns: dict[str, list] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,8 @@ PARSERS: dict[str, Parser] = {
     "label_last": Parser(1, parse_label_last, "'text<TAB>LABEL' per line ('\\n' only), split at the last tab"),
     "csv": Parser(1, parse_csv, "CSV with quoted fields (Python csv module)"),
     "orange_tab": Parser(1, parse_orange_tab, "Orange .tab: names, types and flags rows, then tab-separated rows"),
+    "conll": Parser(conll.PARSER_VERSION, conll.parse_conll, "CoNLL columns: a token a line, blank lines end "
+                    "sentences, -DOCSTART- dropped, tags to IOB2 (enso.data.conll)"),
 }
 
 
@@ -198,6 +205,10 @@ def parse_file(kind: str, options: dict[str, Any], raw: bytes, *, encoding: str,
 
 def to_frame(parts: list[tuple[Parsed, str | None]]) -> pd.DataFrame:
     """Rows of every file in order; ``split`` is None where the record draws its own."""
+    if parts and all(parsed.columns is not None for parsed, _ in parts):  # a task type's own columns
+        names = list(parts[0][0].columns)
+        columns = {name: [v for parsed, _ in parts for v in parsed.columns[name]] for name in names}
+        return pd.DataFrame({**columns, "split": [s for parsed, s in parts for _ in parsed.texts]})
     texts, labels, splits = [], [], []
     for parsed, split in parts:
         texts.extend(parsed.texts)

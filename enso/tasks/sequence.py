@@ -159,7 +159,8 @@ class SequenceLabelling(TaskType):
         fields = []
         tokens = card.get("tokens")
         if isinstance(tokens, dict):
-            shown = ", ".join(f"{s} {n:,}" for s, n in tokens.items() if s != "dev" or n)
+            shown = ", ".join(f"{s} {tokens[s]:,}" for s in ("train", "dev", "test") if s in tokens
+                              and (s != "dev" or tokens[s]))
             fields.append(("tokens", f"{sum(tokens.values()):,} ({shown})"))
         scheme = card.get("tag_scheme")
         if scheme:
@@ -171,5 +172,5 @@ class SequenceLabelling(TaskType):
             fields.append(("entity types", ", ".join(
                 f"{kind} {sum(by_split.values()):,}" for kind, by_split in entities.items())))
         if "duplicated_sentences" in card:
-            fields.append(("duplicated sentences", f"{card['duplicated_sentences']:,}"))
+            fields.append(("duplicates", f"{card['duplicated_sentences']:,} sentences occur more than once"))
         return fields
