@@ -27,8 +27,10 @@ from enso.targets.classic import (
     RandomForest,
 )
 from enso.targets.external import OWN_PARAMS, SklearnTarget
+from enso.targets.finetune import FineTune
 from enso.targets.linear import LinearSVM, LogReg, SGDLogReg
 from enso.targets.neural import MLP, LayerMix
+from enso.targets.setfit import SetFit
 
 TARGETS: Registry[type[Target]] = Registry("target", "enso.targets")
 TARGETS.register("logreg", LogReg, aliases=("logistic-regression", "lr"))
@@ -43,6 +45,8 @@ TARGETS.register("mlp", MLP)
 TARGETS.register("layer-mix", LayerMix)
 TARGETS.register("majority", Majority, aliases=("most-frequent",))
 TARGETS.register("stratified", Stratified, aliases=("random-guess",))
+TARGETS.register("finetune", FineTune, aliases=("fine-tune",))
+TARGETS.register("setfit", SetFit)
 
 
 def make_target(name: str, params: dict[str, Any] | None = None) -> Target:
