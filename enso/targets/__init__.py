@@ -27,7 +27,6 @@ from enso.targets.classic import (
     RandomForest,
 )
 from enso.targets.external import OWN_PARAMS, SklearnTarget
-from enso.targets.finetune import FineTune
 from enso.targets.linear import LinearSVM, LogReg, SGDLogReg
 from enso.targets.neural import MLP, LayerMix
 from enso.targets.setfit import SetFit
@@ -45,7 +44,6 @@ TARGETS.register("mlp", MLP)
 TARGETS.register("layer-mix", LayerMix)
 TARGETS.register("majority", Majority, aliases=("most-frequent",))
 TARGETS.register("stratified", Stratified, aliases=("random-guess",))
-TARGETS.register("finetune", FineTune, aliases=("fine-tune",))
 TARGETS.register("setfit", SetFit)
 
 
