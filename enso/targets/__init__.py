@@ -29,6 +29,7 @@ from enso.targets.classic import (
 from enso.targets.external import OWN_PARAMS, SklearnTarget
 from enso.targets.linear import LinearSVM, LogReg, SGDLogReg
 from enso.targets.neural import MLP, LayerMix
+from enso.targets.sequence import CRF, BiLSTM, BiLSTMMix, TokenLogReg
 from enso.targets.setfit import SetFit
 
 TARGETS: Registry[type[Target]] = Registry("target", "enso.targets")
@@ -44,6 +45,10 @@ TARGETS.register("mlp", MLP)
 TARGETS.register("layer-mix", LayerMix)
 TARGETS.register("majority", Majority, aliases=("most-frequent",))
 TARGETS.register("stratified", Stratified, aliases=("random-guess",))
+TARGETS.register("token-logreg", TokenLogReg, aliases=("per-token-logreg",))
+TARGETS.register("crf", CRF, aliases=("linear-chain-crf",))
+TARGETS.register("bilstm", BiLSTM)
+TARGETS.register("bilstm-mix", BiLSTMMix)
 TARGETS.register("setfit", SetFit)
 
 
