@@ -143,6 +143,9 @@ class Plan:
         }
         if task_options:  # only where the featurizer entry sets some: every other cell keeps its key
             parts["task_options"] = task_options
+        tuned = self._memo(("fine-tuning", target.id, resampler), lambda: fine_tuning_identity(target, params))
+        if tuned is not None:  # a texts target: every hyperparameter, defaults included, and its version
+            parts["fine_tuning"] = tuned
         cell_seed_parts = (config.seed, dataset.name, sampler, train_size, resample)
         cell = Cell(
             key=stable_hash(parts), dataset=dataset.name, featurizer=featurizer, target=target, sampler=sampler,
@@ -218,6 +221,26 @@ def declared_params(target: Spec) -> frozenset[str]:
     from enso.targets import make_target
 
     return frozenset(make_target(target.name, target.params).get_params(deep=False))
+
+
+def fine_tuning_identity(target: Spec, params: dict[str, Any]) -> dict[str, Any] | None:
+    """What a fine-tuning cell's key adds: the target's every hyperparameter and its ``version``; None otherwise.
+
+    A texts target (``TargetTags.input == "texts"``) trains a model whose predictions depend on
+    each of its hyperparameters, so they are keyed with their defaults resolved (a changed
+    default recomputes its cells), as is the class's ``version`` (bumped when the training loop
+    changes). Its source model's identity (file hashes, pooling, normalisation, length,
+    precision) is the cell's ``featurizer_id``. ``random_state`` is left out: the engine derives
+    it from what the cell is, which the key already holds.
+    """
+    from enso.targets import make_target
+    from enso.targets.base import jsonable
+
+    built = make_target(target.name, params)
+    if built.tags.input != "texts":
+        return None
+    values = {k: v for k, v in built.get_params(deep=False).items() if k != "random_state" or k in target.params}
+    return {"params": jsonable(values), "version": getattr(type(built), "version", None)}
 
 
 def texts_also_in(dataset, rows: np.ndarray, pool: np.ndarray) -> np.ndarray:

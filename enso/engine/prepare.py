@@ -130,12 +130,14 @@ class TaskMaker:
             rows = draw_rows(cell.draw, dataset, features.X)
             featurizer_id = features.featurizer_id
             threads = self.threads
+            torch_threads = None
         elif kind == TEXTS:
             model = self.model(cell)
             description = TargetInput(**common, model_folder=model.root, source_model=model.to_dict())
             rows = draw_rows(cell.draw, dataset, lambda: self.features(cell).X)
             featurizer_id = cell.featurizer_id
             threads = text_threads(self.jobs)
+            torch_threads = threads
         else:  # TargetTags refuses other values; a plug-in's own tags class might not
             raise EnsoError(f"target {cell.target.label} takes input {kind!r}, which the engine cannot give")
         labels = dataset.labels
@@ -148,6 +150,7 @@ class TaskMaker:
             meta=cell.meta(config.name, config.protocol, featurizer_id), threads=threads,
             config_params=dict(cell.target.params), validation=validation,
             y_validation=None if validation is None else labels[validation], sample=rows_digest(rows),
+            torch_threads=torch_threads,
         )
 
 

@@ -13,6 +13,7 @@ computes every metric.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
@@ -47,6 +48,7 @@ class CellTask:
     validation: np.ndarray | None = None  # dataset rows of a given validation set
     y_validation: np.ndarray | None = None
     sample: str = ""  # digest of ``train``
+    torch_threads: int | None = None  # torch's threads for a cell that fine-tunes a model (None: as they are)
 
 
 def configure_threads(threads: int | None) -> None:
@@ -66,6 +68,22 @@ def configure_threads(threads: int | None) -> None:
     _configured_threads = threads
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """torch's intra-op threads set to ``threads`` for the block (restored after); nothing when None."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def run_cell(task: CellTask) -> dict[str, Any]:
     """``{"key", "info", "predictions", "rows"}`` on success, ``{"key", "error"}`` when the cell failed.
 
@@ -76,7 +94,8 @@ def run_cell(task: CellTask) -> dict[str, Any]:
         from enso.engine.assemble import metric_rows
         from enso.engine.cellstore import check_cell
 
-        info, predictions = _run(task)
+        with torch_threads(task.torch_threads):  # a fine-tuning cell: the cores of its worker, in or out of process
+            info, predictions = _run(task)
         check_cell(task.key, info, predictions)  # a target that breaks the cell format fails its cell, here
         return {"key": task.key, "info": info, "predictions": predictions,
                 "rows": metric_rows(info, predictions, task.metrics)}

@@ -27,6 +27,7 @@ from enso.targets.classic import (
     RandomForest,
 )
 from enso.targets.external import OWN_PARAMS, SklearnTarget
+from enso.targets.finetune import FineTune
 from enso.targets.linear import LinearSVM, LogReg, SGDLogReg
 from enso.targets.neural import MLP, LayerMix
 from enso.targets.sequence import CRF, BiLSTM, BiLSTMMix, TokenLogReg
@@ -49,6 +50,7 @@ TARGETS.register("token-logreg", TokenLogReg, aliases=("per-token-logreg",))
 TARGETS.register("crf", CRF, aliases=("linear-chain-crf",))
 TARGETS.register("bilstm", BiLSTM)
 TARGETS.register("bilstm-mix", BiLSTMMix)
+TARGETS.register("finetune", FineTune, aliases=("fine-tune",))
 TARGETS.register("setfit", SetFit)
 
 
