@@ -72,7 +72,8 @@ def test_tags_and_output_ndim_say_what_the_featurizer_does(name, vector_file):
     X = featurizer.featurize(TEXTS)
     assert sp.issparse(X) == tags.sparse
     assert (2 if sp.issparse(X) else np.ndim(X)) == featurizer.output_ndim() and X.shape[0] == len(TEXTS)
-    assert tags.units == ("text",)
+    # word vectors also give one row per token (sequence labelling); the in-domain and tf-idf ones per text only
+    assert tags.units == (("text", "token") if name in ("glove-6b-50d", "static-vectors") else ("text",))
     assert not tags.source_model
     with pytest.raises(ConfigError, match=f"featurizer '{name}' has no model folder a fine-tuning target can take; "
                                           "name one of minilm, hf-encoder, random-encoder"):

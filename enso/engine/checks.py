@@ -64,6 +64,11 @@ def check_combination(dataset, featurizer: Spec, target: Spec) -> None:
         raise ConfigError(f"target {target.label} fits {_names(tags['tasks'])} tasks, but dataset {dataset.name} "
                           f"is a {task} task; choose a target for {task}")
     made = featurizer_facts(featurizer)
+    unit = getattr(dataset.task, "unit", "text")
+    if tags["input"] != TEXTS and unit not in made["units"]:  # sequence labelling needs a vector per token
+        raise ConfigError(f"featurizer {featurizer.label} gives {'/'.join(made['units'])} features, but dataset "
+                          f"{dataset.name} ({task}) needs a vector per {unit}; choose a featurizer with {unit!r} "
+                          "units" + (" (e.g. minilm, glove-6b-50d or word-shape)" if unit == "token" else ""))
     if tags["input"] == TEXTS:
         if not made["source_model"]:
             raise ConfigError(f"target {target.label} fine-tunes the model of featurizer {featurizer.label}, which "

@@ -25,8 +25,11 @@ class FeaturizerTags:
     - ``in_domain``: it learns from texts in ``fit``, which callers give the train split (or a
       protocol's fit rows) only; the others learn nothing from the data and ignore fit rows.
     - ``sparse``: ``featurize`` returns a scipy CSR matrix; the others float32 arrays.
-    - ``units``: what it featurizes: ``("text",)`` one row per text (every featurizer today);
-      ``"token"`` in it when it can give one row per token (sequence labelling, next).
+    - ``units``: what it featurizes: ``"text"`` in it when it gives one row per text
+      (``featurize``), ``"token"`` when it gives one row per token of pre-split sentences
+      (``featurize_tokens``; sequence labelling, see ``enso.features.per_token``). The feature
+      cache picks by the dataset's ``Units.kind``; a sequence dataset with a featurizer that
+      lacks ``"token"`` is a one-line config error before any work.
     - ``source_model``: it has a model folder a fine-tuning target can take
       (``Featurizer.source_model_folder()``).
 
@@ -65,6 +68,9 @@ class Featurizer:
     runtime_params: tuple[str, ...] = ()
     #: Bumped when the code changes what a featurizer outputs, so old cached features are not reused.
     version: int = 1
+    #: Parameters that change only per-token features (``featurize_tokens``, e.g. ``subword``); left out
+    #: of the identity while at their default, so that adding one keeps every stored identity as it was.
+    token_params: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -123,8 +129,14 @@ class Featurizer:
 
     def identity(self) -> dict[str, Any]:
         """What the output depends on: parameters (runtime ones excluded) and model file hashes."""
-        params = {k: v for k, v in self.get_params().items() if k not in self.runtime_params}
+        params = {k: v for k, v in self.get_params().items() if not self._left_out_of_identity(k)}
         return {"name": self.name, "version": self.version, "params": params, "models": self.model_files()}
+
+    def _left_out_of_identity(self, name: str) -> bool:
+        """A runtime parameter, or a per-token parameter at its default (``token_params``)."""
+        if name in self.runtime_params:
+            return True
+        return name in self.token_params and getattr(self, name) == self.param_defaults().get(name)
 
     def model_files(self) -> dict[str, str]:
         """sha256 of every file this featurizer loads, by name; empty for self-contained ones."""
@@ -155,6 +167,36 @@ class Featurizer:
         out = allocate(X.shape) if allocate is not None else X
         if out is not X:
             out[...] = X
+        if progress:
+            progress(len(X))
+        return out
+
+    # ---- per-token features (sequence labelling; ``"token"`` in ``tags.units``) -----------------------
+
+    def fit_tokens(self, token_lists: Sequence[Sequence[str]]) -> Featurizer:
+        """Learn from the training sentences' tokens (in-domain featurizers with ``"token"`` units)."""
+        return self
+
+    def featurize_tokens(self, token_lists: Sequence[Sequence[str]]):
+        """One row per token of every sentence, flat and in order: ``(n_tokens, d)`` or ``(n_tokens, layers, d)``
+        float32, or a CSR matrix for sparse featurizers. Only featurizers with ``"token"`` in ``tags.units``."""
+        from enso.errors import ConfigError
+
+        raise ConfigError(f"featurizer {self.name!r} gives no per-token features; a sequence-labelling dataset "
+                          "needs one with token units (e.g. minilm, glove-6b-50d or word-shape)")
+
+    def featurize_tokens_into(self, token_lists: Sequence[Sequence[str]], allocate: Allocate | None,
+                              progress: Callable[[int], None] | None = None):
+        """``featurize_tokens`` written into ``allocate(shape)`` (dense); streaming featurizers fill it batch by
+        batch. ``progress(k)`` is told whenever ``k`` more tokens are done."""
+        X = self.featurize_tokens(token_lists)
+        if getattr(X, "format", None) == "csr" or allocate is None:
+            if progress:
+                progress(X.shape[0])
+            return X
+        X = np.asarray(X, dtype=np.float32)
+        out = allocate(X.shape)
+        out[...] = X
         if progress:
             progress(len(X))
         return out

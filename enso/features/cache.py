@@ -1,4 +1,18 @@
-"""Features as cached artifacts: ``featurizers/<featurizer-id>/<dataset-hash>/``, computed once."""
+"""Features as cached artifacts: ``featurizers/<featurizer-id>/<dataset-hash>/``, computed once.
+
+What is featurized follows the dataset's ``Units.kind`` (its task type):
+
+- ``"text"``: one row per unit text (``featurize_into``), ``features.npy`` ``(n, d)`` /
+  ``(n, layers, d)`` or ``features.npz`` (CSR);
+- ``"token"`` (sequence labelling): one row per token of every sentence, flat and in sentence
+  order (``featurize_tokens_into``), written streaming into the memory-mapped ``features.npy``
+  ``(n_tokens, d)`` / ``(n_tokens, layers, d)`` (or ``features.npz``, CSR), with
+  ``offsets.npy`` (int64, one more than there are sentences: sentence ``i``'s tokens are rows
+  ``offsets[i]:offsets[i + 1]``). In-domain featurizers are fit (``fit_tokens``) on the
+  training sentences' tokens only. A featurizer without ``"token"`` in ``tags.units`` is a
+  one-line ``ConfigError`` before any work. Read back, the matrix is a read-only memory map:
+  a cell reads only its sentences' rows (``Ragged.positions``).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +38,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 DENSE_FILE = "features.npy"
 SPARSE_FILE = "features.npz"
+OFFSETS_FILE = "offsets.npy"  # token units: sentence offsets into the flat per-token rows
 _SPARSE_KEYS = ("format", "shape", "data", "indices", "indptr")
 
 
@@ -88,6 +103,26 @@ class FeatureSet:
         if self._X is None:
             self._X = open_feature_file(self.path)
         return self._X
+
+    @property
+    def units(self) -> str:
+        """``"text"`` (a row per unit text) or ``"token"`` (a row per token, with ``offsets``)."""
+        return self.artifact.meta.get("units", "text")
+
+    @property
+    def offsets(self) -> np.ndarray | None:
+        """Token units: each sentence's first row in ``X`` (and the end); None for text units."""
+        if OFFSETS_FILE not in self.manifest["files"]:
+            return None
+        return np.load(self.artifact.file(OFFSETS_FILE), allow_pickle=False)
+
+    def ragged(self):
+        """Token units: ``X`` as a ``Ragged`` of per-sentence rows (still memory-mapped)."""
+        from enso.tasks import Ragged
+
+        if self.offsets is None:
+            raise ValueError(f"{self} holds features per text, not per token")
+        return Ragged(self.X, self.offsets)
 
     def __repr__(self) -> str:
         return f"FeatureSet({self.featurizer_id}, {self.artifact.meta.get('dataset')}, shape={self.shape})"
@@ -162,6 +197,7 @@ def load_features(spec, dataset: Dataset, workspace: Workspace, *, device: str =
         featurizer = make_featurizer(spec.name, spec.params)
     else:
         validate_featurizer(featurizer)  # one given built (or changed by set_params) is checked here too
+    check_units(spec, featurizer, dataset)
     featurizer.configure(device=device, batch_size=batch_size, precision=precision)
     rows = None
     if fit_rows is not None and featurizer.tags.in_domain:
@@ -172,6 +208,8 @@ def load_features(spec, dataset: Dataset, workspace: Workspace, *, device: str =
     fid = featurizer_id(featurizer, identity)
     location = workspace.featurizers / fid / dataset.content_hash[:16]
     key_parts: dict[str, Any] = {"format": FORMAT_VERSION, "featurizer": identity, "dataset": dataset.content_hash}
+    if dataset.units.kind == "token":
+        key_parts["units"] = "token"
     if rows is not None:
         digest = fit_rows_digest(rows)
         location = location.with_name(f"{location.name}-fit-{digest[:16]}")
@@ -194,8 +232,24 @@ def load_features(spec, dataset: Dataset, workspace: Workspace, *, device: str =
     return FeatureSet(artifact, cached=False)
 
 
+def check_units(spec, featurizer: Featurizer, dataset: Dataset) -> None:
+    """``ConfigError`` (one line, before any work) when ``featurizer`` cannot give what ``dataset``'s units need."""
+    kind = dataset.task.unit
+    units = tuple(getattr(featurizer.tags, "units", ("text",)))
+    if kind not in units:
+        from enso.errors import ConfigError
+
+        label = getattr(spec, "label", featurizer.name)
+        what = "a vector per token" if kind == "token" else "a vector per text"
+        raise ConfigError(f"featurizer {label} gives {'/'.join(units)} features, but dataset {dataset.name} "
+                          f"({dataset.task.name}) needs {what}; choose a featurizer with {kind!r} units"
+                          + (" (e.g. minilm, glove-6b-50d or word-shape)" if kind == "token" else ""))
+
+
 def _compute(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset, location: Path,
              key: str, show_progress: bool, fit_rows: np.ndarray | None = None) -> None:
+    if dataset.units.kind == "token":
+        return _compute_tokens(featurizer, fid, identity, dataset, location, key, show_progress, fit_rows)
     from enso import progress
 
     texts = dataset.texts
@@ -260,6 +314,77 @@ def _compute(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset,
              len(texts) / seconds if seconds > 0 else float("inf"))
 
 
+def _compute_tokens(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset, location: Path,
+                    key: str, show_progress: bool, fit_rows: np.ndarray | None = None) -> None:
+    """Per-token features of a sequence dataset: flat rows streamed into the memory map, plus the offsets."""
+    from enso import progress
+
+    units = dataset.units
+    sentences, n_tokens = units.items, units.feature_rows
+    log.info("%s on %s: computing %d tokens of %d sentences -> %s", featurizer.name, dataset.name, n_tokens,
+             len(sentences), location)
+    meta: dict[str, Any] = {"featurizer": featurizer.name, "featurizer_id": fid, "dataset": dataset.name,
+                            "dataset_hash": dataset.content_hash, "units": "token", "rows": len(sentences),
+                            "tokens": n_tokens}
+    started = time.perf_counter()
+    featurizer.prepare()
+    meta["load_seconds"] = round(time.perf_counter() - started, 4)
+    fit_seconds = 0.0
+    inputs = {"dataset": dataset.content_hash, "dataset_name": dataset.name, "models": identity["models"]}
+    if featurizer.tags.in_domain:
+        train = dataset.split_index("train") if fit_rows is None else fit_rows
+        if len(train) == 0:
+            from enso.errors import EnsoError
+            raise EnsoError(f"{dataset.name} has no train split to fit {featurizer.name} on")
+        started = time.perf_counter()
+        featurizer.fit_tokens(units.for_rows(train))  # the training sentences' tokens, never a test sentence
+        fit_seconds = time.perf_counter() - started
+        meta["fit_rows"] = len(train)
+        meta["fit_split"] = "train" if fit_rows is None else "rows"
+        if fit_rows is not None:
+            meta["fit_rows_digest"] = inputs["fit_rows"] = fit_rows_digest(fit_rows)
+    with write_artifact(location, key=key, kind="features", params=identity["params"], inputs=inputs) as writer, \
+            progress.bar(n_tokens, f"{featurizer.name} {dataset.name}", "token", enabled=show_progress) as bar:
+        started = time.perf_counter()
+        holder: dict[str, Any] = {}
+
+        def allocate(shape: tuple[int, ...]) -> np.ndarray:
+            if 0 in shape:
+                holder["X"] = np.zeros(shape, dtype=np.float32)
+            else:
+                holder["X"] = np.lib.format.open_memmap(writer.path / DENSE_FILE, mode="w+", dtype=np.float32,
+                                                        shape=shape)
+            return holder["X"]
+
+        X = featurizer.featurize_tokens_into(sentences, allocate, progress=bar.update)
+        if getattr(X, "format", None) == "csr" or featurizer.tags.sparse:
+            _save_sparse(writer.path / SPARSE_FILE, X)
+            fmt = "csr"
+        elif isinstance(X, np.memmap):
+            X.flush()
+            fmt = "dense"
+        else:
+            np.save(writer.path / DENSE_FILE, np.asarray(X, dtype=np.float32), allow_pickle=False)
+            fmt = "dense"
+        shape = tuple(X.shape)
+        del X, holder
+        np.save(writer.path / OFFSETS_FILE, np.asarray(units.layout.offsets, dtype=np.int64), allow_pickle=False)
+        seconds = time.perf_counter() - started
+        if shape[0] != n_tokens:
+            raise RuntimeError(f"{featurizer.name} returned {shape[0]} rows for {n_tokens} tokens")
+        meta.update({
+            "shape": list(shape), "format": fmt, "dtype": "float32",
+            "seconds": round(seconds, 4), "fit_seconds": round(fit_seconds, 4),
+            "texts_per_second": round(len(sentences) / seconds, 2) if seconds > 0 else None,
+            "tokens_per_second": round(n_tokens / seconds, 2) if seconds > 0 else None,
+            **featurizer.stats(),
+        })
+        meta.setdefault("device", "cpu")
+        writer.meta.update(meta)
+    log.info("%s on %s: %d tokens in %.1fs (%.0f tokens/s)", featurizer.name, dataset.name, n_tokens, seconds,
+             n_tokens / seconds if seconds > 0 else float("inf"))
+
+
 def featurize_config(config: ExperimentConfig, workspace: Workspace, *, device: str = "auto",
                      batch_size: int | None = None, precision: str | None = None, reuse: Reuse | str = Reuse.REUSE,
                      datasets: Sequence[str] | None = None, featurizers: Sequence[str] | None = None,
@@ -301,6 +426,8 @@ def featurize_config(config: ExperimentConfig, workspace: Workspace, *, device: 
     loaded = [load_dataset(name, workspace, max_examples=config.cap_for(name)) for name in names]
     results = []
     pairs = [(dataset, spec, featurizer) for dataset in loaded for spec, featurizer in built]
+    for dataset, spec, featurizer in pairs:  # every pair can be featurized: a token dataset needs token units
+        check_units(spec, featurizer, dataset)
     with progress.bar(len(pairs), "featurize", "pair") as bar:
         for dataset, spec, featurizer in pairs:
             bar.set_postfix_str(f"{spec.label} {dataset.name}")

@@ -44,6 +44,7 @@ _COMMON_CONSTRAINTS = {
     "layers": Choice(*encoder.LAYERS), "max_length": Integer(2, allow_none=True),
     "batch_size": Integer(1, allow_none=True), "device": Choice(*encoder.DEVICES),
     "precision": Choice(*encoder.PRECISIONS),
+    "subword": Choice("first", "mean"),  # per-token features: a word's first sub-word, or their mean
 }
 
 
@@ -53,8 +54,9 @@ class TransformerFeaturizer(Featurizer):
     A model folder a fine-tuning target can take (``source_model_folder()``).
     """
 
-    tags = FeaturizerTags(source_model=True)
+    tags = FeaturizerTags(source_model=True, units=("text", "token"))
     runtime_params = ("batch_size", "device")
+    token_params = ("subword",)
     random_weights = False
 
     def folder(self) -> ModelFolder:
@@ -121,7 +123,7 @@ class TransformerFeaturizer(Featurizer):
     def identity(self) -> dict[str, Any]:
         resolved = self.resolved()
         params = {k: v for k, v in self.get_params().items()
-                  if k not in self.runtime_params and k != "path"}
+                  if not self._left_out_of_identity(k) and k != "path"}
         params.update({k: resolved[k] for k in ("precision", "pooling", "normalize", "max_length")})
         return {"name": self.name, "version": self.version, "params": params, "models": self.model_files()}
 
@@ -157,6 +159,15 @@ class TransformerFeaturizer(Featurizer):
     def featurize(self, texts: Sequence[str]) -> np.ndarray:
         return self.featurize_into(texts, None)
 
+    def featurize_tokens_into(self, token_lists, allocate: Allocate | None, progress=None) -> np.ndarray:
+        """One vector per word (``subword``: first or mean sub-word; per layer with ``layers="all"``)."""
+        from enso.features.per_token import transformer_tokens_into
+
+        return transformer_tokens_into(self, token_lists, allocate, progress)
+
+    def featurize_tokens(self, token_lists) -> np.ndarray:
+        return self.featurize_tokens_into(token_lists, None)
+
 
 class HFEncoderFeaturizer(TransformerFeaturizer):
     """Any local transformers or sentence-transformers model folder (``path``).
@@ -176,7 +187,8 @@ class HFEncoderFeaturizer(TransformerFeaturizer):
 
     def __init__(self, path: str, pooling: str = "auto", normalize: bool | str = "auto",
                  max_length: int | None = None, layers: str = "last", batch_size: int | None = None,
-                 device: str = "auto", precision: str = "auto"):
+                 device: str = "auto", precision: str = "auto", subword: str = "first"):
+        self.subword = subword
         self.path = path
         self.pooling = pooling
         self.normalize = normalize
@@ -202,7 +214,8 @@ class MiniLMFeaturizer(TransformerFeaturizer):
     _parameter_constraints: ClassVar[dict] = _COMMON_CONSTRAINTS
 
     def __init__(self, layers: str = "last", max_length: int = 256, batch_size: int | None = None,
-                 device: str = "auto", precision: str = "auto"):
+                 device: str = "auto", precision: str = "auto", subword: str = "first"):
+        self.subword = subword
         self.layers = layers
         self.max_length = max_length
         self.batch_size = batch_size
@@ -221,7 +234,8 @@ class RandomEncoderFeaturizer(MiniLMFeaturizer):
     _parameter_constraints: ClassVar[dict] = {"seed": Integer(0), **_COMMON_CONSTRAINTS}
 
     def __init__(self, seed: int = 0, layers: str = "last", max_length: int = 256,
-                 batch_size: int | None = None, device: str = "auto", precision: str = "auto"):
+                 batch_size: int | None = None, device: str = "auto", precision: str = "auto",
+                 subword: str = "first"):
         super().__init__(layers=layers, max_length=max_length, batch_size=batch_size, device=device,
-                         precision=precision)
+                         precision=precision, subword=subword)
         self.seed = seed

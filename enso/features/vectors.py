@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from enso.features.base import BoolOrAuto, Featurizer, LocalPath, is_blank
+from enso.features.base import BoolOrAuto, Featurizer, FeaturizerTags, LocalPath, is_blank
 from enso.features.files import files_sha256
 from enso.features.tokens import tokenize_all
 from enso.params import Choice, Integer
@@ -66,7 +66,9 @@ def mean_of_vectors(token_lists: Sequence[Sequence[str]], kv, *, subword: bool =
 
 
 class WordVectorFeaturizer(Featurizer):
-    """Mean of pretrained word vectors; subclasses say where the vectors come from."""
+    """Mean of pretrained word vectors; subclasses say where the vectors come from. Per token: each word's vector."""
+
+    tags = FeaturizerTags(units=("text", "token"))
 
     lowercase: bool | str = True
 
@@ -83,6 +85,12 @@ class WordVectorFeaturizer(Featurizer):
             return bool(self.lowercase)
         sample = self.prepare().kv_.index_to_key[:50_000]
         return not any(word != word.lower() for word in sample)
+
+    def featurize_tokens(self, token_lists) -> np.ndarray:
+        """The vector of each word of pre-split sentences; zeros for a word without one (``enso.features.per_token``)."""
+        from enso.features.per_token import static_vectors_tokens
+
+        return static_vectors_tokens(self, token_lists)
 
     def featurize(self, texts: Sequence[str]) -> np.ndarray:
         self.prepare()
