@@ -29,6 +29,7 @@ from enso.targets.classic import (
 from enso.targets.external import OWN_PARAMS, SklearnTarget
 from enso.targets.finetune import FineTune
 from enso.targets.linear import LinearSVM, LogReg, SGDLogReg
+from enso.targets.lora import LoRA
 from enso.targets.neural import MLP, LayerMix
 from enso.targets.sequence import CRF, BiLSTM, BiLSTMMix, TokenLogReg
 from enso.targets.setfit import SetFit
@@ -52,6 +53,7 @@ TARGETS.register("bilstm", BiLSTM)
 TARGETS.register("bilstm-mix", BiLSTMMix)
 TARGETS.register("finetune", FineTune, aliases=("fine-tune",))
 TARGETS.register("setfit", SetFit)
+TARGETS.register("lora", LoRA)
 
 
 def make_target(name: str, params: dict[str, Any] | None = None) -> Target:

@@ -141,6 +141,8 @@ class SetFit(Target):
     """Contrastive fine-tuning of the source featurizer's encoder on pairs of training examples, then logistic regression."""
 
     name = "setfit"
+    #: Part of every fine-tuning cell's key: bump when a change to the training loop changes predictions.
+    version: ClassVar[int] = 1
     tags: ClassVar[TargetTags] = TargetTags(input="texts", accepts_sparse=False, tasks=("classification",))
     #: ``a + b * n_train + c * n_test`` seconds on a 2-core CPU with MiniLM (``--dry-run``): the default
     #: pairs grow with n_train squared, so this is a rough line through 16..64 examples.
@@ -188,10 +190,15 @@ class SetFit(Target):
         return 0 if self.random_state is None else int(self.random_state)
 
     def fit(self, X, y, *, validation=None, source=None):
-        """Fine-tune on pairs of ``X`` (texts) and fit the head; ``validation`` is not used (setfit has no early stopping)."""
+        """Fine-tune on pairs of ``X`` (texts) and fit the head; ``validation`` is not used (setfit has no early stopping).
+
+        ``source``: the ``SourceModel`` (the engine passes it); None: the model of the featurizer ``source`` names.
+        """
         self._validate_params()
-        if source is None:
-            raise ValueError(f"{self.name} fine-tunes a featurizer's model: fit(texts, y, source=SourceModel)")
+        if source is None:  # library use without the engine: the named featurizer's model
+            from enso.features import make_featurizer
+
+            source = make_featurizer(self.source, {}).configure(device="cpu").source_model_folder()
         texts, y = [str(t) for t in X], np.asarray(y)
         if len(texts) != len(y):
             raise ValueError(f"{len(texts)} texts but {len(y)} labels")
