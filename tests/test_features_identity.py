@@ -49,8 +49,9 @@ PINNED = [
     # issue 13: per-token features; subword at its default leaves minilm's ids above as they were
     ('minilm', {'device': 'cpu', 'subword': 'first'}, 'minilm-c8048f7b9aea'),
     ('minilm', {'device': 'cpu', 'subword': 'mean'}, 'minilm-8484db3a7efb'),
-    ('word-shape', {}, 'word-shape-945c3a86c6b8'),
-    ('word-shape', {'window': 2}, 'word-shape-7e8695d7e213'),
+    ('word-shape', {}, 'word-shape-877b491f4a00'),
+    ('word-shape', {'window': 2}, 'word-shape-edf18054d637'),
+    ('word-shape', {'dense': True, 'max_features': 1000}, 'word-shape-cf797fe7b59f'),
 ]
 #: A word2vec text file named ``vec.txt`` (the name is part of the identity: ``models`` holds it)
 VECTORS = "3 4\nthe 0.1 0.2 0.3 0.4\nfilm 0.5 -0.1 0.0 0.25\ngood -0.3 0.2 0.1 0.9\n"

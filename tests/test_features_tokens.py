@@ -184,6 +184,21 @@ def test_word_shape_is_fit_on_the_training_sentences_only_and_stored_sparse_with
         featurizer.featurize(["a text"])
 
 
+def test_dense_word_shape_keeps_the_most_frequent_features_and_equals_the_sparse_rows(tmp_path):
+    dataset = sentence_dataset()
+    sparse = make_featurizer("word-shape", {"max_features": 12})
+    dense = make_featurizer("word-shape", {"max_features": 12, "dense": True})
+    assert sparse.tags.sparse and not dense.tags.sparse and FEATURIZERS.get("word-shape").tags.sparse
+    ws = Workspace(tmp_path)
+    S = load_features("word-shape", dataset, ws, featurizer=sparse, progress=False).X
+    D = load_features("word-shape", dataset, ws, featurizer=dense, progress=False).X
+    assert isinstance(D, np.memmap) and D.shape == S.shape == (14, 12)
+    np.testing.assert_array_equal(D, S.toarray())
+    assert "bias" in dense.vocabulary_ and "first_word" in dense.vocabulary_  # on every token / every sentence
+    with pytest.raises(ConfigError, match="dense word-shape features need max_features <= 4096"):
+        make_featurizer("word-shape", {"dense": True})
+
+
 def test_minilm_token_features_are_stored_flat_memory_mapped_and_cached(tmp_path, minilm_first):
     dataset = sentence_dataset()
     ws = Workspace(tmp_path)
@@ -261,3 +276,39 @@ def test_minilm_on_wnut17_stays_memory_mapped_with_a_small_peak_rss(sequence_roo
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["shape"] == [62730 + 15733 + 23394, 384] and found["sentences"] == 5690
     assert found["memmap"] == "memmap" and found["peak_rss_mb"] < 3000, found
+
+
+def test_a_sequence_experiment_runs_end_to_end_on_word_shape_features(tmp_path):
+    """Own CoNLL file -> word-shape token features (memory-mapped flat rows) -> token-logreg cells -> span F1 rows."""
+    from enso.components import load_config
+    from enso.data.conll import import_conll
+    from enso.engine import run_experiment
+    from tests.tiny import write_config
+
+    people, places = ["Anna", "Bruno", "Carla", "Dmitri", "Elena", "Farid"], ["Paris", "Oslo", "Rome", "Lima"]
+    lines = []
+    for i in range(40):
+        if i % 2:
+            lines += [f"{people[i % 6]} B-PER", "visited O", f"{places[i % 4]} B-LOC", ". O", ""]
+        else:
+            lines += ["it O", "was O", "quiet O", ""]
+    path = tmp_path / "toy.conll"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ws = Workspace(tmp_path / "ws")
+    import_conll(path, ws, name="ToyNER", test_fraction=0.25)
+    write_config(ws, "toy-ner", """
+        datasets = ["ToyNER"]
+        featurizers = [{ name = "word-shape", dense = true, max_features = 300 }]
+        targets = [{ name = "token-logreg", C = 1.0 }]
+        train_sizes = [10]
+        resamples = 2
+        metrics = ["span_f1", "token_accuracy"]
+        resamplers = ["none"]
+        seed = 0
+    """)
+    results = run_experiment(load_config("toy-ner", ws), ws, jobs=1)
+    assert set(results["metric"]) >= {"span_f1", "token_accuracy", "span_f1:PER", "span_f1:LOC"}
+    f1 = results[results["metric"] == "span_f1"]
+    assert len(f1) == 2 and (f1["n_train"] == 10).all() and (f1["value"] > 0.5).all()
+    stored = list(ws.featurizers.rglob("offsets.npy"))
+    assert len(stored) == 1 and isinstance(np.load(stored[0].parent / "features.npy", mmap_mode="r"), np.memmap)

@@ -292,24 +292,48 @@ def token_feature_names(words: Sequence[str], window: int, affix_length: int, lo
     return features
 
 
+_SHAPE_SPARSE = FeaturizerTags(in_domain=True, sparse=True, units=("token",))
+_SHAPE_DENSE = FeaturizerTags(in_domain=True, sparse=False, units=("token",))
+MAX_DENSE_FEATURES = 4096
+
+
+class _ShapeTags:
+    """``tags`` of word-shape: sparse on the class (what it is by default), dense for an instance with ``dense``."""
+
+    def __get__(self, obj, cls=None) -> FeaturizerTags:
+        return _SHAPE_DENSE if obj is not None and getattr(obj, "dense", False) is True else _SHAPE_SPARSE
+
+
 class WordShapeFeaturizer(Featurizer):
     """Word, shape, affix and context features per token, the vocabulary fit on the training sentences only.
 
     ``window``: neighbours each side whose word and shape are features; ``affix_length``: the
     longest prefix and suffix; ``min_count``: a feature is a column when the training sentences
-    have it at least so often; ``lowercase``: words (and affixes) lowercased. Sparse binary rows.
+    have it at least so often; ``max_features``: keep only the most frequent ones (ties by
+    name); ``lowercase``: words (and affixes) lowercased. Binary rows, sparse (CSR); with
+    ``dense = true`` (which needs ``max_features`` <= 4096) a float32 matrix, written in chunks,
+    for targets that take dense features only.
     """
 
     name = "word-shape"
-    tags: ClassVar[FeaturizerTags] = FeaturizerTags(in_domain=True, sparse=True, units=("token",))
+    tags = _ShapeTags()
     _parameter_constraints: ClassVar[dict] = {"window": Integer(0, maximum=5), "affix_length": Integer(0, maximum=6),
-                                              "min_count": Integer(1), "lowercase": Bool()}
+                                              "min_count": Integer(1), "max_features": Integer(1, allow_none=True),
+                                              "dense": Bool(), "lowercase": Bool()}
 
-    def __init__(self, window: int = 1, affix_length: int = 3, min_count: int = 1, lowercase: bool = True):
+    def __init__(self, window: int = 1, affix_length: int = 3, min_count: int = 1, max_features: int | None = None,
+                 dense: bool = False, lowercase: bool = True):
         self.window = window
         self.affix_length = affix_length
         self.min_count = min_count
+        self.max_features = max_features
+        self.dense = dense
         self.lowercase = lowercase
+
+    def _check_together(self) -> None:
+        if self.dense and (self.max_features is None or self.max_features > MAX_DENSE_FEATURES):
+            raise ValueError(f"dense word-shape features need max_features <= {MAX_DENSE_FEATURES} "
+                             f"(one float per feature and token), got {self.max_features}")
 
     def _names(self, token_lists) -> list[list[str]]:
         return [name for words in token_lists
@@ -317,7 +341,10 @@ class WordShapeFeaturizer(Featurizer):
 
     def fit_tokens(self, token_lists: Sequence[Sequence[str]]) -> WordShapeFeaturizer:
         counts: Counter = Counter(name for names in self._names(token_lists) for name in names)
-        kept = sorted(name for name, count in counts.items() if count >= self.min_count)
+        kept = [name for name, count in counts.items() if count >= self.min_count]
+        if self.max_features is not None:
+            kept = sorted(kept, key=lambda name: (-counts[name], name))[:self.max_features]
+        kept = sorted(kept)
         self.vocabulary_ = {name: i for i, name in enumerate(kept)}
         self.stats_ = {"fit_sentences": len(token_lists), "fit_tokens": sum(len(t) for t in token_lists),
                        "features": len(kept)}
@@ -346,7 +373,23 @@ class WordShapeFeaturizer(Featurizer):
                                      np.asarray(indptr, dtype=np.int64)), shape=(n, len(vocabulary)))
         self.stats_ = {**getattr(self, "stats_", {}), "tokens": n, "unknown_feature_share":
                        round(unknown / max(1, unknown + len(indices)), 6)}
-        return X
+        return X.toarray() if self.dense else X
+
+    def featurize_tokens_into(self, token_lists, allocate, progress=None):
+        """Sparse: the CSR matrix. Dense: rows written into ``allocate`` a chunk of sentences at a time."""
+        if not self.dense or allocate is None:
+            return super().featurize_tokens_into(token_lists, allocate, progress)
+        token_lists = list(token_lists)
+        n_tokens = sum(len(t) for t in token_lists)
+        out = allocate((n_tokens, len(self.vocabulary_)))
+        row = 0
+        for start in range(0, len(token_lists), 1000):
+            chunk = self.featurize_tokens(token_lists[start:start + 1000])
+            out[row:row + len(chunk)] = chunk
+            row += len(chunk)
+            if progress:
+                progress(len(chunk))
+        return out
 
     def featurize(self, texts):
         from enso.errors import ConfigError
