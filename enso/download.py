@@ -53,7 +53,8 @@ settings apply.
 @click.option("--conll", "conll_path", type=click.Path(dir_okay=False), metavar="PATH",
               help="Import your own CoNLL-column file (a token a line, blank lines between sentences) as "
                    "sequence-labelling dataset --name; it is the train split.")
-@click.option("--conll-dev", type=click.Path(dir_okay=False), metavar="PATH", help="With --conll: the dev split's file.")
+@click.option("--conll-dev", type=click.Path(dir_okay=False), metavar="PATH",
+              help="With --conll: the dev split's file.")
 @click.option("--conll-test", type=click.Path(dir_okay=False), metavar="PATH",
               help="With --conll: the test split's file (else --test-fraction of the sentences is drawn).")
 @click.option("--scheme", default="IOB2", show_default=True,

@@ -166,8 +166,8 @@ def test_the_download_command_imports_a_conll_file(tmp_path):
     assert result.code == 0, result.output
     assert "Mine" in result.stdout and "3 rows" in result.stdout and "train 2 / test 1" in result.stdout
     refused = enso("download", "--conll-test", str(test), "--name", "Mine", root=tmp_path / "ws")
-    assert refused.code == 2 and refused.errors == [
-        "error: --conll PATH imports one CoNLL-column dataset (with --conll-dev/--conll-test); give it alone, with --name"]
+    assert refused.code == 2 and refused.errors == ["error: --conll PATH imports one CoNLL-column dataset (with "
+                                                    "--conll-dev/--conll-test); give it alone, with --name"]
     info = enso("download", "--info", "Mine", root=tmp_path / "ws")
     assert "tag scheme:       IOB2" in info.stdout and "tokens:           5 (train 4, test 1)" in info.stdout
 

@@ -253,28 +253,30 @@ from enso.data import load_dataset
 from enso.features import load_features
 from enso.workspace import Workspace
 ws = Workspace(sys.argv[1])
-dataset = load_dataset(sys.argv[2], ws)
+dataset = load_dataset(sys.argv[2], ws, max_examples=int(sys.argv[4]))
 started = time.perf_counter()
 features = load_features(sys.argv[3], dataset, ws, progress=False)
 X = features.X
 print(json.dumps({"seconds": time.perf_counter() - started, "shape": list(X.shape), "memmap": type(X).__name__,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "tokens": int(features.offsets[-1]), "sentences": len(features.offsets) - 1}))
+                  "tokens": int(features.offsets[-1]), "sentences": len(features.offsets) - 1,
+                  "dataset_tokens": int(dataset.units.feature_rows)}))
 """
 
 
 @pytest.mark.slow
 def test_minilm_on_wnut17_stays_memory_mapped_with_a_small_peak_rss(sequence_root, tmp_path):
-    """The featurize stage on a real dataset in a fresh process: every token a row, RSS far under 3 GB."""
+    """The featurize stage on 1,000 real WNUT-17 sentences in a fresh process: every token a row, memory-mapped,
+    RSS far under 3 GB (the full CoNLL-2003 measurement is in docs/sequence-labelling.md)."""
     root = tmp_path / "ws"
     root.mkdir()
     (root / "datasets").symlink_to(sequence_root / "datasets", target_is_directory=True)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    done = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(root), "WNUT17", "minilm"], capture_output=True,
-                          text=True, timeout=1800, env=env, check=False)
+    command = [sys.executable, "-c", _RSS_SCRIPT, str(root), "WNUT17", "minilm", "1000"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=env, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found["shape"] == [62730 + 15733 + 23394, 384] and found["sentences"] == 5690
+    assert found["sentences"] == 1000 and found["shape"] == [found["dataset_tokens"], 384]
     assert found["memmap"] == "memmap" and found["peak_rss_mb"] < 3000, found
 
 
