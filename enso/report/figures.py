@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from enso.report import labels as shown_labels
 from enso.report.layout import NONE, Layout, LineStyles
 from enso.report.stats import higher_is_better, summarize
 
@@ -59,27 +60,78 @@ def metric_label(metric: str) -> str:
 
 
 def legend_width(labels: list[str], title: str = "") -> float:
-    """Inches to leave right of the panels for a legend with these labels."""
-    longest = max([len(label) for label in labels] + [len(title)] + [8])
+    """Inches to leave right of the panels for one legend column with these (wrapped) labels."""
+    longest = max([len(line) for label in labels for line in label.split("\n")] + [len(title)] + [8])
     return 0.9 + 0.068 * longest
 
 
-LEGEND_ROW = 0.2  # inches per legend entry
-LEGEND_MAX_ROWS = 30
+LEGEND_LINE = 0.15    # inches per line of a legend entry (8.5 pt text)
+LEGEND_ENTRY = 0.07   # inches between legend entries
+LEGEND_MAX_HEIGHT = 9.0  # inches: a taller legend gets another column
+MAX_FACET_COLS = 4    # facet columns per row; more wrap onto further rows
+TITLE_WIDTH = 44      # characters per line of a panel title
 
 
-def legend_columns(n_entries: int) -> int:
-    return max(1, -(-n_entries // LEGEND_MAX_ROWS))
+def legend_height(labels: list[str]) -> float:
+    """Inches one legend column with these (wrapped) labels needs, its title included."""
+    if not labels:
+        return 0.0
+    return 0.55 + sum(LEGEND_LINE * shown_labels.line_count(label) + LEGEND_ENTRY for label in labels)
 
 
-def _grid(plt, n_rows: int, n_cols: int, extra_width: float = 2.6, n_entries: int = 0):
-    height = PANEL_HEIGHT * n_rows + 0.4
-    rows_needed = -(-n_entries // legend_columns(n_entries)) if n_entries else 0
-    height = max(height, LEGEND_ROW * rows_needed + 1.0)  # the legend must fit beside the panels
-    width = PANEL_WIDTH * n_cols + extra_width * legend_columns(n_entries)
+def legend_columns(labels: list[str] | int) -> int:
+    """Legend columns for these labels (or this many one-line entries): one more per
+    LEGEND_MAX_HEIGHT inches."""
+    if isinstance(labels, int):
+        labels = ["x"] * labels
+    return max(1, int(-(-legend_height(labels) // LEGEND_MAX_HEIGHT))) if labels else 1
+
+
+def _grid(plt, n_rows: int, n_cols: int, extra_width: float = 2.6, legend: list[str] | None = None,
+          panel_width: float = PANEL_WIDTH, panel_height: float = PANEL_HEIGHT):
+    """The figure and its panels, sized for them and for a legend of ``legend`` on the right."""
+    legend = legend or []
+    columns = legend_columns(legend) if legend else 1
+    height = panel_height * n_rows + 0.6
+    if legend:  # the legend must fit beside the panels
+        height = max(height, legend_height(legend) / columns + 0.8)
+    width = panel_width * n_cols + (extra_width * columns if legend else extra_width)
     fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, sharex=True, layout="constrained",
                              figsize=(width, height))
     return fig, axes
+
+
+def facet_grid(n_rows: int, n_cols: int) -> tuple[int, int, int]:
+    """Grid rows and columns for n_rows x n_cols facets, wrapping more than MAX_FACET_COLS columns:
+    (grid rows, grid columns, grid rows per facet row)."""
+    if n_cols <= MAX_FACET_COLS:
+        return n_rows, n_cols, 1
+    per = -(-n_cols // MAX_FACET_COLS)
+    return n_rows * per, MAX_FACET_COLS, per
+
+
+def _position(i: int, j: int, n_cols: int) -> tuple[int, int]:
+    """Where facet (i, j) sits in the wrapped grid."""
+    if n_cols <= MAX_FACET_COLS:
+        return i, j
+    per = -(-n_cols // MAX_FACET_COLS)
+    return i * per + j // MAX_FACET_COLS, j % MAX_FACET_COLS
+
+
+def _finish_grid(axes, used: set[tuple[int, int]]) -> None:
+    """Hide grid cells no facet uses; the panels above them show their x tick labels."""
+    n_rows, n_cols = len(axes), len(axes[0])
+    for r in range(n_rows):
+        for c in range(n_cols):
+            if (r, c) not in used:
+                axes[r][c].set_visible(False)
+            elif r + 1 < n_rows and (r + 1, c) not in used:
+                axes[r][c].tick_params(axis="x", labelbottom=True)
+
+
+def _bottom(axes, used: set[tuple[int, int]], r: int, c: int) -> bool:
+    """Whether no used panel sits below (r, c): its x axis gets the label."""
+    return not any((below, c) in used for below in range(r + 1, len(axes)))
 
 
 def _facets(frame: pd.DataFrame, layout: Layout):
@@ -95,12 +147,15 @@ def _facets(frame: pd.DataFrame, layout: Layout):
             yield i, j, row, col, part
 
 
-def _panel_title(layout: Layout, row, col) -> str:
+def _panel_title(layout: Layout, row, col, what: str | None = None) -> str:
+    """The facet's values, then ``what`` the panel shows (the metric), wrapped to the panel's width."""
     parts = []
     for dim, value in ((layout.rows, row), (layout.cols, col)):
         if value is not None and dim != "metric":
-            parts.append(value)
-    return " · ".join(parts)
+            parts.append(shown_labels.shorten_paths(value))
+    if what:
+        parts.append(what)
+    return shown_labels.wrap(" · ".join(parts), TITLE_WIDTH, 2)
 
 
 def _panel_metric(layout: Layout, row, col, frame: pd.DataFrame) -> str | None:
@@ -129,7 +184,7 @@ def _size_axis(ax, sizes) -> None:
 def _legend(fig, styles: LineStyles, handles) -> None:
     title = " · ".join(styles.shown)
     fig.legend(handles=handles, loc="outside right upper", title=title, frameon=False,
-               handlelength=4.0, ncols=legend_columns(len(handles)))
+               handlelength=4.0, ncols=legend_columns([h.get_label() for h in handles]))
 
 
 REFERENCE_STYLE = {"color": "0.35", "linestyle": (0, (6, 2, 1, 2)), "linewidth": 1.3, "marker": ""}
@@ -169,14 +224,18 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
     summary = summarize(frame, keys)
     rows = layout.facet_values(frame, "rows")
     cols = layout.facet_values(frame, "cols")
-    labels = [styles.label(key) for key in styles.keys]
+    names = shown_labels.display([styles.label(key) for key in styles.keys])
+    labels = [names[styles.label(key)] for key in styles.keys]
     if statistic == "mean" and reference is not None and not reference.empty:
         labels.append(REFERENCE_LABEL)  # room for it in the legend, should a panel draw it
-    fig, axes = _grid(plt, len(rows), len(cols), legend_width(labels, " · ".join(styles.shown)), len(labels))
+    grid_rows, grid_cols, _ = facet_grid(len(rows), len(cols))
+    fig, axes = _grid(plt, grid_rows, grid_cols, legend_width(labels, " · ".join(styles.shown)), labels)
+    used = {_position(i, j, len(cols)) for i in range(len(rows)) for j in range(len(cols))}
     sizes = frame["train_size"].unique()
     drew_reference = False
     for i, j, row, col, part in _facets(summary, layout):
-        ax = axes[i][j]
+        r, c = _position(i, j, len(cols))
+        ax = axes[r][c]
         if statistic == "mean":
             drew_reference |= _reference_line(ax, reference, part)
         for key in styles.keys:
@@ -203,17 +262,18 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
             ax.set_ylim(bottom=0)
         ax.grid(True, which="major", color="0.9", linewidth=0.8)
         ax.set_axisbelow(True)
-        panel_title = _panel_title(layout, row, col)
-        if panel_title:
-            ax.set_title(panel_title)
         metric = _panel_metric(layout, row, col, part)
         name = metric_label(metric) if metric else "score"
+        panel_title = _panel_title(layout, row, col, (ylabel(name) if ylabel else name) if metric else None)
+        if panel_title:
+            ax.set_title(panel_title)
         ax.set_ylabel(ylabel(name) if ylabel else name)
-        if i == len(rows) - 1:
+        if _bottom(axes, used, r, c):
             ax.set_xlabel("training examples (log scale)")
         if part.empty:
             ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center", va="center", color="0.5")
-    handles = [Line2D([], [], label=styles.label(key), linewidth=1.6, markersize=5, **styles.style(key))
+    _finish_grid(axes, used)
+    handles = [Line2D([], [], label=names[styles.label(key)], linewidth=1.6, markersize=5, **styles.style(key))
                for key in styles.keys]
     if drew_reference:
         handles.append(Line2D([], [], label=REFERENCE_LABEL, **REFERENCE_STYLE))
@@ -224,7 +284,11 @@ def curves(frame: pd.DataFrame, layout: Layout, *, statistic: str = "mean", titl
 
 
 def bars(frame: pd.DataFrame, layout: Layout, size: int, *, title: str = ""):
-    """Mean with 95% CI at one training size: groups by the first line dimension, bars by the rest."""
+    """Mean with 95% CI at one training size: groups by the first line dimension, bars by the rest.
+
+    Panels widen with the number of bars; group names are shortened and wrapped
+    (:mod:`enso.report.labels`) and stand upright when they would not fit side by side.
+    """
     plt = pyplot()
     from matplotlib.patches import Patch
 
@@ -240,16 +304,28 @@ def bars(frame: pd.DataFrame, layout: Layout, size: int, *, title: str = ""):
     hues = list(dict.fromkeys(tuple(k[layout.lines.index(d)] for d in rest) for k in styles.keys))
     rows = layout.facet_values(frame, "rows")
     cols = layout.facet_values(frame, "cols")
-    fig, axes = _grid(plt, len(rows), len(cols),
-                      legend_width([" · ".join(h) for h in hues], " · ".join(rest)) if rest else 0.3,
-                      len(hues) if rest else 0)
+    group_names = shown_labels.display(groups, width=18)
+    hue_names = shown_labels.display([" · ".join(h) for h in hues])
+    legend = [hue_names[" · ".join(h)] for h in hues] if rest else []
+    n_bars = len(groups) * max(len(hues), 1)
+    panel_width = max(PANEL_WIDTH, 0.9 + 0.22 * n_bars, 0.9 + 0.5 * len(groups))
+    slot = (panel_width - 0.9) / max(len(groups), 1)  # inches per group
+    upright = any(len(line) * 0.075 > slot for name in group_names.values() for line in name.split("\n"))
+    tick_height = (max(len(line) for name in group_names.values() for line in name.split("\n")) * 0.075
+                   if upright else 0.16 * max(shown_labels.line_count(n) for n in group_names.values()))
+    grid_rows, grid_cols, _ = facet_grid(len(rows), len(cols))
+    fig, axes = _grid(plt, grid_rows, grid_cols,
+                      legend_width(legend, " · ".join(rest)) if rest else 0.3, legend,
+                      panel_width=panel_width, panel_height=PANEL_HEIGHT + tick_height)
+    used = {_position(i, j, len(cols)) for i in range(len(rows)) for j in range(len(cols))}
     import matplotlib
 
     palette = matplotlib.colormaps["tab10" if len(hues) <= 10 else "tab20"].colors
     width = 0.8 / max(len(hues), 1)
     group_colour = {k[layout.lines.index(first)]: styles.style(k)["color"] for k in styles.keys}
     for i, j, row, col, part in _facets(summary, layout):
-        ax = axes[i][j]
+        r, c = _position(i, j, len(cols))
+        ax = axes[r][c]
         for h, hue in enumerate(hues):
             xs, means, errs, gs = [], [], [], []
             for g, group in enumerate(groups):
@@ -273,27 +349,32 @@ def bars(frame: pd.DataFrame, layout: Layout, size: int, *, title: str = ""):
             ax.bar(xs, means, width=width * 0.92, color=colour, yerr=errs_arr, capsize=2,
                    error_kw={"elinewidth": 0.9, "ecolor": "0.25"})
             bar_colours = colour if isinstance(colour, list) else [colour] * len(xs)
-            for x, m, c in zip(xs, means, bar_colours):
+            for x, m, c_ in zip(xs, means, bar_colours):
                 # on a patch of the bar's colour, so an error bar running through stays behind the value
                 ax.text(x, m / 2 if m > 0 else 0, f"{m:.3f}", rotation=90, ha="center", va="center",
                         fontsize=6.5, color="white" if m > 0 else "0.2", zorder=5,
-                        bbox={"facecolor": c, "edgecolor": "none", "pad": 1.2} if m > 0 else None)
+                        bbox={"facecolor": c_, "edgecolor": "none", "pad": 1.2} if m > 0 else None)
         ax.set_xticks(range(len(groups)))
-        ax.set_xticklabels(groups, rotation=20 if len(groups) > 3 else 0, ha="right" if len(groups) > 3 else "center")
+        ax.set_xticklabels([group_names[g] for g in groups], rotation=90 if upright else 0,
+                           ha="center", va="top", fontsize=8)
+        ax.set_xlim(-0.6, len(groups) - 0.4)
         ax.tick_params(axis="x", labelbottom=True)
         ax.grid(True, axis="y", color="0.9")
         ax.set_axisbelow(True)
-        panel_title = _panel_title(layout, row, col)
+        metric = _panel_metric(layout, row, col, part)
+        name = metric_label(metric) if metric else "score"
+        panel_title = _panel_title(layout, row, col, name if metric else None)
         if panel_title:
             ax.set_title(panel_title)
-        metric = _panel_metric(layout, row, col, part)
-        ax.set_ylabel(metric_label(metric) if metric else "score")
-        if i == len(rows) - 1:
+        ax.set_ylabel(name)
+        if _bottom(axes, used, r, c):
             ax.set_xlabel(first)
+    _finish_grid(axes, used)
     if rest:
-        handles = [Patch(color=palette[h % len(palette)], label=" · ".join(hue)) for h, hue in enumerate(hues)]
+        handles = [Patch(color=palette[h % len(palette)], label=hue_names[" · ".join(hue)])
+                   for h, hue in enumerate(hues)]
         fig.legend(handles=handles, loc="outside right upper", title=" · ".join(rest), frameon=False,
-                   ncols=legend_columns(len(handles)))
+                   ncols=legend_columns(legend))
     if title:
         fig.suptitle(title, fontsize=11, x=0.01, ha="left")
     return fig
