@@ -314,3 +314,27 @@ def test_a_sequence_experiment_runs_end_to_end_on_word_shape_features(tmp_path):
     assert len(f1) == 2 and (f1["n_train"] == 10).all() and (f1["value"] > 0.5).all()
     stored = list(ws.featurizers.rglob("offsets.npy"))
     assert len(stored) == 1 and isinstance(np.load(stored[0].parent / "features.npy", mmap_mode="r"), np.memmap)
+
+
+def test_enso_featurize_with_a_text_featurizer_on_a_sequence_dataset_prints_one_error_line(tmp_path):
+    from enso.data.conll import import_conll
+    from tests.cli import enso
+    from tests.tiny import write_config
+
+    path = tmp_path / "toy.conll"
+    path.write_text("".join(f"Ann{i} B-PER\nsings O\n\nit O\nrains O\n\n" for i in range(6)), encoding="utf-8")
+    ws = Workspace(tmp_path / "ws")
+    import_conll(path, ws, name="ToyNER")
+    write_config(ws, "bad", """
+        datasets = ["ToyNER"]
+        featurizers = ["word-shape", "tfidf"]
+        targets = ["crf"]
+        train_sizes = [2]
+        metrics = ["span_f1"]
+        resamplers = ["none"]
+    """)
+    ran = enso("featurize", "bad", root=ws)
+    assert ran.code == 2 and ran.errors == [
+        "error: featurizer tfidf gives text features, but dataset ToyNER (sequence-labelling) needs a vector per "
+        "token; choose a featurizer with 'token' units (e.g. minilm, glove-6b-50d or word-shape)"], ran.output
+    assert not any(ws.featurizers.rglob("features.*"))  # word-shape, listed first, was not computed either
