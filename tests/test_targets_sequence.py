@@ -266,3 +266,35 @@ def test_a_sequence_cell_runs_each_target_and_scores_spans(name, tmp_path):
     predictions = result["predictions"]
     assert predictions["test_scores"].shape == (len(y_test.values), 5)
     assert predictions["test_offsets"].tolist() == y_test.offsets.tolist()
+
+
+# -- memory: one CRF cell on CoNLL-2003-sized input stays under 2 GB (slow tier) -----------------------------
+
+_CRF_RSS = """
+import resource, sys
+import numpy as np
+from enso.tasks import Ragged
+from enso.targets import make_target
+rng = np.random.default_rng(0)
+lengths = rng.integers(1, 30, size=14041)            # CoNLL-2003's train split: 14,041 sentences,
+lengths = np.maximum(1, np.round(lengths * 203621 / lengths.sum())).astype(int)  # ~203,621 tokens
+tags = np.asarray(rng.choice(["O"] * 8 + ["B-PER", "I-PER", "B-LOC", "B-ORG", "I-ORG", "B-MISC"], size=lengths.sum()),
+                  dtype=object)
+offsets = np.concatenate([[0], np.cumsum(lengths)])
+y = Ragged(tags, offsets)
+X = Ragged(rng.normal(0, 1, (len(tags), 384)).astype(np.float32), offsets)   # minilm's 384 floats a token
+crf = make_target("crf", {"max_iterations": 2}).fit(X, y)   # memory does not grow with iterations
+crf.predict(X[np.arange(2000)])
+print(len(tags), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@pytest.mark.slow
+def test_a_crf_cell_on_conll2003_sized_features_peaks_under_2_gb():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _CRF_RSS], capture_output=True, text=True, check=True, timeout=1800)
+    tokens, peak_kib = (int(v) for v in out.stdout.split())
+    assert 200_000 < tokens < 207_000
+    assert peak_kib < 2 * 1024 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"

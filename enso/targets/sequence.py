@@ -302,9 +302,8 @@ class CRF(SequenceTarget):
     def _items(self, values: np.ndarray, start: int, end: int):
         import pycrfsuite
 
-        names = self.attributes_
-        return pycrfsuite.ItemSequence([{"bias": 1.0, **dict(zip(names, row))} for row in
-                                        self._scaled(values, start, end)])
+        names = self.attributes_  # the d feature names, then "bias" (a constant 1: per-tag bias weights)
+        return pycrfsuite.ItemSequence([dict(zip(names, [*row, 1.0])) for row in self._scaled(values, start, end)])
 
     def fit(self, X, y, *, validation=None):
         import pycrfsuite
@@ -312,7 +311,7 @@ class CRF(SequenceTarget):
         X, y, tags = self._start(X, y)
         values = _dense(X.values, 2, self.name)
         d = values.shape[1]
-        self.attributes_ = [f"f{j}" for j in range(d)]
+        self.attributes_ = [f"f{j}" for j in range(d)] + ["bias"]
         if self.standardize and len(values):
             mean = values.mean(axis=0, dtype=np.float64)
             std = values.std(axis=0, dtype=np.float64)
