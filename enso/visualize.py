@@ -13,7 +13,10 @@ from enso.cli_common import (
 
 DIMENSION_HELP = "dataset, featurizer, target, metric, sampler, resampler, protocol"
 EPILOG = ("EXPERIMENT is a config name in experiments/ (default: 'default'), a path to a .toml file, or the "
-          "name of a folder in results/. The report goes to results/<experiment>/: report.html "
+          "name of a folder in results/. The full report (every option at its default) goes to "
+          "results/<experiment>/; a filtered view (--datasets, --size, --format, any other option) goes to its "
+          "own folder, results/<experiment>/views/<its options>/ (or --out DIR), and leaves the full report "
+          "as the last full run drew it. A report holds report.html "
           "(self-contained), report.md, learning_curves, variance, targets_by_featurizer_<metric>, "
           "optimizer_<metric> and bars_<size> figures, leaderboard.csv/.md, scores.csv, summary.csv and "
           "significance.csv. Results that do not match their results.manifest.json are refused (rerun the "
@@ -44,20 +47,26 @@ EPILOG = ("EXPERIMENT is a config name in experiments/ (default: 'default'), a p
 @click.option("--holm-family", type=click.Choice(["cell", "all"]), default="cell", show_default=True,
               help="Holm-correct over the featurizer pairs of each dataset, target, size and metric ('cell'), "
                    "or over every test in the report ('all').")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=str), default=None, metavar="DIR",
+              help="Folder to write the report to [default: results/<experiment>/ for the full report, "
+                   "results/<experiment>/views/<options>/ for a filtered view].")
 @common_options
 @reuse_options()
 @pass_workspace
 def main(workspace, experiment, fmt, datasets, featurizers, targets, metrics, lines, rows, cols, size, alpha,
-         holm_family, reuse) -> None:
+         holm_family, out, reuse) -> None:
     """Draw learning curves, comparisons and variance plots, rank configurations, test differences,
     and write report.html and report.md beside EXPERIMENT's results."""
     from enso.report import build_report
+    from enso.report.build import view_folder
 
     # build_report splits the comma-separated lists itself
-    report = build_report(
-        experiment, workspace, fmt=fmt, datasets=datasets, featurizers=featurizers, targets=targets,
-        metric=metrics, lines=lines, rows=rows.strip(), cols=cols.strip(), size=size, alpha=alpha,
-        holm_family=holm_family, reuse=reuse)
+    options = dict(fmt=fmt, datasets=datasets, featurizers=featurizers, targets=targets, metric=metrics,
+                   lines=lines, rows=rows.strip(), cols=cols.strip(), size=size, alpha=alpha,
+                   holm_family=holm_family)
+    if out is None:  # a filtered view never lands on the full report
+        out = view_folder(experiment, workspace, **options)
+    report = build_report(experiment, workspace, **options, reuse=reuse, out=out)
     click.echo(f"report:  {report.html}")
     click.echo(f"         {report.markdown}")
     for figure in report.figures:

@@ -37,7 +37,9 @@ def test_visualize_writes_the_report_and_prints_where(root):
     result = enso("visualize", NAME, "--format", "svg", "--datasets", "Tiny3", "--metric", "accuracy",
                   "--lines", "target", "--cols", "featurizer", "--size", "8", "-q", root=root)
     assert result.code == 0, result.output
-    folder = root / "results" / NAME
+    # a filtered view: its own folder, named after its options; the full report's place stays empty
+    folder = root / "results" / NAME / "views" / "datasets=Tiny3_metric=accuracy_size=8_lines=target_cols=featurizer_svg"
+    assert not (root / "results" / NAME / "report.html").exists()
     assert f"report:  {folder / 'report.html'}" in result.stdout
     printed = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines() if line.startswith("figure:")]
     assert sorted(p.rsplit("/", 1)[1] for p in printed) == [
@@ -101,7 +103,7 @@ main(["visualize", sys.argv[1], "-q", "--datasets", "Tiny", "--metric", "accurac
 
 
 def test_a_killed_visualize_leaves_nothing_after_the_next_run(root):
-    folder = root / "results" / NAME
+    folder = root / "results" / NAME / "views" / "datasets=Tiny_targets=knn_metric=accuracy"  # a filtered view
     child = subprocess.Popen([sys.executable, "-c", CHILD, NAME], stdout=subprocess.PIPE, text=True,
                              env=process_env(root))
     try:

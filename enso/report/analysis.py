@@ -48,6 +48,9 @@ class Analysis:
     reference: pd.DataFrame | None = None
     reference_source: str = ""
     test_in_train: dict[str, tuple[int, float]] = field(default_factory=dict)
+    per_type: pd.DataFrame | None = None  # "<metric>:<type>" rows, kept out of everything else
+    finetuned: list[str] = field(default_factory=list)  # targets that fine-tune their source model
+    finetune_tests: pd.DataFrame | None = None  # each fine-tuned target against each frozen one
 
     @property
     def primary(self) -> str:
@@ -68,8 +71,9 @@ class Analysis:
 
 
 def analyse(name: str, frame: pd.DataFrame, options: Options, info: dict, source: Path, results_sha256: str,
-            verified: bool, bar_size: int) -> Analysis:
+            verified: bool, bar_size: int, per_type: pd.DataFrame | None = None) -> Analysis:
     a = Analysis(name, frame, options, info, source, results_sha256, verified, bar_size)
+    a.per_type = per_type if per_type is not None else frame.iloc[0:0]
     a.metrics = order_of(frame, "metric")
     a.entry = entry_columns(frame)
     a.extra = [d for d in EXTRA_DIMENSIONS if d in a.entry]
@@ -93,7 +97,41 @@ def analyse(name: str, frame: pd.DataFrame, options: Options, info: dict, source
     a.reference, a.reference_source = checks.majority_reference(frame)
     copies = checks.test_in_train(info)
     a.test_in_train = {d: copies[d] for d in order_of(frame, "dataset") if d in copies}
+    a.finetuned = finetuned_targets(frame)
+    if a.finetuned:
+        a.finetune_tests = finetune_tests(frame, a.finetuned, a.extra, a.alpha, a.family)
     return a
+
+
+def fine_tunes(target_label: str) -> bool:
+    """Whether a results label names a target that fine-tunes its source model (``tags.input ==
+    "texts"``: finetune, setfit, lora, or a plug-in's), by the registered class's tags."""
+    try:
+        from enso.targets import TARGETS
+
+        tags = getattr(TARGETS.get(base_name(target_label)), "tags", None)
+    except Exception:  # not registered here (a plug-in not installed): not known to fine-tune
+        return False
+    return getattr(tags, "input", "features") == "texts"
+
+
+def finetuned_targets(frame: pd.DataFrame) -> list[str]:
+    """The targets of the results that fine-tune their source model, in the config's order."""
+    return [t for t in order_of(frame, "target") if fine_tunes(t)]
+
+
+def finetune_tests(frame: pd.DataFrame, tuned: list[str], extra: list[str], alpha: float,
+                   family: list[str] | None) -> pd.DataFrame:
+    """Each fine-tuned target against each frozen target on the same source featurizer, dataset,
+    size and metric: paired Wilcoxon over the shared resamples (the same training sample),
+    Holm-corrected over those pairs (``family``: the report's)."""
+    from enso.report.checks import MAJORITY_TARGET
+
+    frozen_rows = frame["target"].map(base_name) != MAJORITY_TARGET
+    part = frame[frozen_rows & frame["featurizer"].isin(frame.loc[frame["target"].isin(tuned), "featurizer"])]
+    tuned_set = set(tuned)
+    return pairwise_tests(part, "target", ["dataset", "metric", "featurizer", *extra], alpha=alpha, family=family,
+                          keep_pair=lambda x, y: (x in tuned_set) != (y in tuned_set))
 
 
 def _optimizer_targets(frame: pd.DataFrame) -> list[str]:

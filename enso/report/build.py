@@ -16,8 +16,8 @@ from enso.report import document as doc
 from enso.report import sections
 from enso.report.analysis import analyse
 from enso.report.checks import dedupe, test_in_train
-from enso.report.options import FORMATS, HOLM_FAMILIES, Options, current_report
-from enso.report.results import experiment_name, load_table, run_description
+from enso.report.options import FORMATS, HOLM_FAMILIES, VIEWS_FOLDER, Options, current_report
+from enso.report.results import experiment_name, load_table, per_type_of, run_description, split_per_type
 from enso.report.significance import ALPHA
 from enso.report.writing import Output, Report
 from enso.store import Reuse, clean_temporaries, missing
@@ -25,14 +25,24 @@ from enso.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "HOLM_FAMILIES", "Report", "build_report"]
+__all__ = ["FORMATS", "HOLM_FAMILIES", "Report", "build_report", "view_folder"]
+
+
+def view_folder(experiment: str | Path, workspace: Workspace, **options) -> Path | None:
+    """Where a filtered view of EXPERIMENT's report goes by default: ``results/<experiment>/views/
+    <its options>/``; None for the full report (every option at its default), whose place is
+    ``results/<experiment>/`` itself. ``options`` are :func:`build_report`'s."""
+    name = Options.parse(**options).view_name()
+    if not name:
+        return None
+    return workspace.results_dir(experiment_name(experiment, workspace)) / VIEWS_FOLDER / name
 
 
 def build_report(experiment: str | Path, workspace: Workspace, *, fmt: str = "png",
                  datasets=None, featurizers=None, targets=None, metric=None,
                  lines=("featurizer", "target"), rows: str = "dataset", cols: str = "metric",
                  size: int | None = None, alpha: float = ALPHA, holm_family: str = "cell",
-                 reuse: Reuse | str = Reuse.REUSE) -> Report:
+                 reuse: Reuse | str = Reuse.REUSE, out: str | Path | None = None) -> Report:
     """Write figures, CSV/Markdown tables, ``report.html`` and ``report.md`` into results/<experiment>/.
 
     ``metric`` is a name or a list of names; the first is the one the summary, comparisons
@@ -47,15 +57,25 @@ def build_report(experiment: str | Path, workspace: Workspace, *, fmt: str = "pn
     the same options whose files are all intact instead of drawing it again; ``RECOMPUTE``
     draws it again; ``ONLY_CACHED`` returns that report or fails with one line saying what to
     run.
+
+    ``out`` is the folder the report goes to (default: ``results/<experiment>/``, the main
+    report); a report elsewhere touches nothing in the main one. ``enso visualize`` sends a
+    filtered view to :func:`view_folder` unless told ``--out``.
     """
     reuse = Reuse.parse(reuse)
     options = Options.parse(fmt=fmt, datasets=datasets, featurizers=featurizers, targets=targets, metric=metric,
                             lines=lines, rows=rows, cols=cols, size=size, alpha=alpha, holm_family=holm_family)
     name = experiment_name(experiment, workspace)
-    folder = workspace.results_dir(name)
-    clean_temporaries(folder)  # what a killed report (or experiment) left behind
+    results_folder = workspace.results_dir(name)
+    folder = Path(out).expanduser().resolve() if out is not None else results_folder
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out {folder} is a file, not a folder")
+    if folder.is_dir():
+        clean_temporaries(folder)  # what a killed report (or experiment) left behind
     results = load_table(name, workspace)
-    frame = options.selection.apply(results.frame)
+    whole, per_type = split_per_type(results.frame)
+    frame = options.selection.apply(whole)
+    per_type = per_type_of(per_type, frame)
     sizes = sorted(frame["train_size"].unique())
     if size is not None and size not in sizes:
         raise ConfigError(f"--size {size} is not a training size in these results "
@@ -72,8 +92,9 @@ def build_report(experiment: str | Path, workspace: Workspace, *, fmt: str = "pn
     if not reuse.computes:
         raise missing(f"a report of {name} with these options", f"enso visualize {name}",
                       reason="reuse=only-cached forbids drawing it")
-    source = folder / "results.parquet"
-    analysis = analyse(name, frame, options, info, source, results.sha256, results.verified, bar_size)
+    source = results_folder / "results.parquet"
+    analysis = analyse(name, frame, options, info, source, results.sha256, results.verified, bar_size,
+                       per_type=per_type)
     document = doc.Document(f"enso report: {name}")
     out = Output(folder, options.fmt)
     try:

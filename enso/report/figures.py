@@ -23,11 +23,15 @@ def band_alpha(n_lines: int) -> float:
 
 _METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro F1", "micro_f1": "micro F1",
                  "roc_auc": "ROC AUC (macro, one-vs-rest)", "macro_roc_auc": "macro ROC AUC (one-vs-rest)",
-                 "roc_auc_ovr": "macro ROC AUC (one-vs-rest)", "log_loss": "log loss", "mcc": "Matthews corr. coef."}
+                 "roc_auc_ovr": "macro ROC AUC (one-vs-rest)", "log_loss": "log loss", "mcc": "Matthews corr. coef.",
+                 "f1": "F1 (positive class)", "span_f1": "span F1", "span_precision": "span precision",
+                 "span_recall": "span recall", "token_accuracy": "token accuracy"}
 
 
 _BOUNDS = {"accuracy": (0.0, 1.0), "macro_f1": (0.0, 1.0), "micro_f1": (0.0, 1.0), "roc_auc": (0.0, 1.0),
-           "macro_roc_auc": (0.0, 1.0), "roc_auc_ovr": (0.0, 1.0), "mcc": (-1.0, 1.0), "log_loss": (0.0, None)}
+           "macro_roc_auc": (0.0, 1.0), "roc_auc_ovr": (0.0, 1.0), "mcc": (-1.0, 1.0), "log_loss": (0.0, None),
+           "f1": (0.0, 1.0), "span_f1": (0.0, 1.0), "span_precision": (0.0, 1.0), "span_recall": (0.0, 1.0),
+           "token_accuracy": (0.0, 1.0)}
 
 
 def metric_bounds(metric: str | None) -> tuple[float | None, float | None]:

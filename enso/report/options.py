@@ -60,6 +60,37 @@ class Options:
         })
 
 
+    def view_name(self) -> str:
+        """The folder name of a filtered view: its options that differ from the full report's,
+        e.g. ``datasets=SST2_size=50_svg``; "" for the full report (every option at its default)."""
+        s, default = self.selection, Options()
+        parts = [f"{what}={','.join(values)}" for what, values in
+                 (("datasets", s.datasets), ("featurizers", s.featurizers), ("targets", s.targets),
+                  ("metric", s.metrics)) if values]
+        if self.size is not None:
+            parts.append(f"size={self.size}")
+        if self.layout.lines != default.layout.lines:
+            parts.append(f"lines={','.join(self.layout.lines)}")
+        if self.layout.rows != default.layout.rows:
+            parts.append(f"rows={self.layout.rows}")
+        if self.layout.cols != default.layout.cols:
+            parts.append(f"cols={self.layout.cols}")
+        if self.alpha != default.alpha:
+            parts.append(f"alpha={self.alpha:g}")
+        if self.holm_family != default.holm_family:
+            parts.append(f"holm={self.holm_family}")
+        if self.fmt != default.fmt:
+            parts.append(self.fmt)
+        text = "".join(c if c.isalnum() or c in "-_.,=+" else "_" for c in "_".join(parts))
+        if len(text) > VIEW_NAME_MAX:  # a long list of names: its start and a digest of the whole
+            text = f"{text[:VIEW_NAME_MAX - 13]}-{stable_hash(text, 12)}"
+        return text
+
+
+VIEW_NAME_MAX = 120
+VIEWS_FOLDER = "views"
+
+
 def as_list(value) -> list[str]:
     if value is None:
         return []

@@ -207,6 +207,40 @@ def run_description(name: str, workspace: Workspace) -> dict:
     return info
 
 
+PER_TYPE_SEPARATOR = ":"  # as enso.engine.assemble writes "<metric>:<type>" rows (span_f1:PER)
+
+
+def per_type_name(metric: str) -> tuple[str, str] | None:
+    """``("span_f1", "PER")`` for ``"span_f1:PER"``; None for a metric's own row."""
+    if PER_TYPE_SEPARATOR not in metric:
+        return None
+    name, kind = metric.split(PER_TYPE_SEPARATOR, 1)
+    return name, kind
+
+
+def split_per_type(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The metrics' own rows, and the per-type rows (``span_f1:PER``: one type of a metric, no
+    interval), which stay out of curves, ranks, leaderboards and tests and go to their own table."""
+    mask = frame["metric"].str.contains(PER_TYPE_SEPARATOR, regex=False)
+    if not mask.any():
+        return frame, frame.iloc[0:0]
+    if mask.all():
+        raise EnsoError("the results hold per-type metric rows only (such as span_f1:PER), no metric's own "
+                        "row; rerun `python -m enso.experiment` to rebuild them")
+    return frame.loc[~mask].reset_index(drop=True), frame.loc[mask].reset_index(drop=True)
+
+
+def per_type_of(per_type: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
+    """The per-type rows of the selected datasets, featurizers, targets and metrics."""
+    if per_type.empty:
+        return per_type
+    parent = per_type["metric"].map(lambda m: m.split(PER_TYPE_SEPARATOR, 1)[0])
+    keep = (per_type["dataset"].isin(selected["dataset"].unique())
+            & per_type["featurizer"].isin(selected["featurizer"].unique())
+            & per_type["target"].isin(selected["target"].unique()) & parent.isin(selected["metric"].unique()))
+    return per_type.loc[keep].reset_index(drop=True)
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which slice of the results table to report on."""

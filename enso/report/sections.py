@@ -13,9 +13,11 @@ from enso.report import figures
 from enso.report.across import MIN_DATASETS, POSTHOC, AcrossDatasets, nemenyi_min_p
 from enso.report.analysis import Analysis
 from enso.report.checks import ONE_CLASS_SHARE, TEST_IN_TRAIN_NOTE, dedupe
+from enso.report.finetuning import finetuning
 from enso.report.formatting import fmt, fmt_p, listing, plural, safe_stem
 from enso.report.layout import Layout
 from enso.report.results import MANIFEST_FILE, order_of
+from enso.report.runinfo import featurization_cost, per_type_scores, run_metadata
 from enso.report.significance import min_attainable_p, resamples_needed
 from enso.report.stats import higher_is_better
 from enso.report.writing import Output
@@ -34,12 +36,32 @@ def all_sections(document: doc.Document, a: Analysis, out: Output) -> None:
     header(document, a)
     learning_curves(document, a, out)
     leaderboard(document, a, out)
+    per_type_scores(document, a, out)
     significance(document, a, out)
     comparisons(document, a, out)
+    finetuning(document, a, out)
     variance(document, a, out)
     hyperparameters(document, a)
     cost(document, a)
+    featurization_cost(document, a)
+    run_metadata(document, a)
     methods(document, a)
+
+
+def left_out(a: Analysis) -> list[str]:
+    """The sections this report leaves out because they do not apply, each with why."""
+    out = []
+    n_datasets = a.frame["dataset"].nunique()
+    if n_datasets < MIN_DATASETS:
+        out.append(f"comparison across datasets ({plural(n_datasets, 'dataset')}; a test across datasets needs "
+                   f"at least {MIN_DATASETS})")
+    if a.frame["featurizer"].nunique() < 2:
+        out.append("featurizers compared (one featurizer)")
+    if not a.optimizer_targets:
+        out.append("L-BFGS against SGD (the results do not hold both `logreg` and `logreg-sgd`)")
+    if not a.finetuned:
+        out.append("frozen or fine-tuned (no target fine-tunes its source model)")
+    return out
 
 
 # -- best choices ---------------------------------------------------------------------------
@@ -90,9 +112,11 @@ def summary(document: doc.Document, a: Analysis, out: Output) -> None:
     across = {r.train_size: r for r in a.across}
     n_datasets = len(datasets)
     rows = []
+    across_column = n_datasets >= MIN_DATASETS
     for size, part in best.groupby("train_size", sort=True):
-        row = {"training size": str(size),
-               f"across datasets ({plural(n_datasets, 'dataset')})": across_text(across[int(size)], a.alpha)}
+        row = {"training size": str(size)}
+        if across_column:
+            row[f"across datasets ({plural(n_datasets, 'dataset')})"] = across_text(across[int(size)], a.alpha)
         for dataset in datasets:
             cell = part[part["dataset"] == dataset]
             if cell.empty:
@@ -111,6 +135,11 @@ def summary(document: doc.Document, a: Analysis, out: Output) -> None:
         "dataset, the best configuration is tested against every other one over that dataset's resamples "
         f"(paired Wilcoxon, Holm-corrected over those comparisons). Every test at α = {a.alpha:g}."))
     document.add(doc.Table(pd.DataFrame(rows)))
+    if not across_column:
+        document.add(doc.Paragraph(
+            f"No comparison across datasets: {plural(n_datasets, 'dataset')}, and a test across datasets needs at "
+            f"least {MIN_DATASETS}; the best choices above hold for {'its' if n_datasets == 1 else 'each'} "
+            f"dataset only."))
     out.text("summary.csv", _summary_csv(a).to_csv(index=False))
     _untestable_note(document, a)
     _one_class_note(document, a)
@@ -227,6 +256,9 @@ def header(document: doc.Document, a: Analysis) -> None:
         if dropped is not None:
             shown += "; dropped from the test split (dedupe = true)" if dropped else "; kept (dedupe = false)"
         facts.append(("test texts also in train", shown))
+    skipped = left_out(a)
+    if skipped:
+        facts.append(("sections left out", "; ".join(skipped)))
     document.add(doc.Table(pd.DataFrame({"fact": [f for f, _ in facts], "value": [v for _, v in facts]}),
                            header=False))
 
@@ -270,7 +302,8 @@ def leaderboard(document: doc.Document, a: Analysis, out: Output) -> None:
     document.add(doc.Heading("Leaderboard"))
     document.add(doc.Paragraph(
         "Mean rank (1 = best; ties share the average rank) of each configuration across datasets at each "
-        "training size, with the number of datasets it wins. A description, not a test: see the summary for "
+        "training size, with the number of datasets it wins, and its average score (the mean over resamples, "
+        "averaged over every dataset and size it has). A description, not a test: see the summary for "
         "what may be claimed across datasets."))
     markdown_parts = [f"# Leaderboard: {a.name}", ""]
     for metric in a.metrics:
@@ -313,7 +346,26 @@ def _rank_table(a: Analysis, metric: str):
             else:
                 values.append("")
         table[str(size)] = values
+    average = _average_scores(a, metric)
+    table[AVERAGE_COLUMN] = [fmt(average.get(conf, np.nan)) for conf in order]
+    strong[AVERAGE_COLUMN] = False
+    if len(average):
+        top = min(average.values()) if not higher_is_better(metric) else max(average.values())
+        strong[AVERAGE_COLUMN] = [bool(average.get(conf) == top) for conf in order]
     return table, strong
+
+
+AVERAGE_COLUMN = "average score"
+
+
+def _average_scores(a: Analysis, metric: str) -> dict[str, float]:
+    """Each configuration's score averaged over every dataset and size it has (the mean over
+    resamples first): a one-number summary, not a test."""
+    part = a.scores[a.scores["metric"] == metric]
+    if part.empty:
+        return {}
+    labels = a.label(part)
+    return part.assign(configuration=labels.to_numpy()).groupby("configuration", sort=False)["mean"].mean().to_dict()
 
 
 def _score_table(a: Analysis, metric: str, dataset: str):
@@ -410,6 +462,10 @@ def unreachable_note(tests: pd.DataFrame, family_keys: list[str] | None, alpha: 
 
 
 def significance(document: doc.Document, a: Analysis, out: Output) -> None:
+    tests = a.featurizer_tests
+    out.text("significance.csv", tests.to_csv(index=False))
+    if a.frame["featurizer"].nunique() < 2:
+        return  # one featurizer: nothing to compare (the run's facts say so)
     document.add(doc.Heading("Significance: featurizers compared"))
     family = ("the featurizer pairs of one dataset, target, size and metric" if a.family is None
               else "every featurizer-pair test in this report")
@@ -419,10 +475,8 @@ def significance(document: doc.Document, a: Analysis, out: Output) -> None:
         "signed-rank test on the differences; zero differences are dropped; with ties or zeros the p-value "
         f"comes from exhaustive permutation. Holm correction over {family}. "
         f"Differences not significant at α = {a.alpha:g} after correction are shown in grey and marked n.s."))
-    tests = a.featurizer_tests
-    out.text("significance.csv", tests.to_csv(index=False))
     if tests.empty:
-        document.add(doc.Paragraph("Only one featurizer in these results: nothing to compare."))
+        document.add(doc.Paragraph("No two featurizers share a target, dataset and size: nothing to compare."))
         return
     keys = ["dataset", "metric", "target", *a.extra, "train_size"] if a.family is None else []
     note = unreachable_note(tests, keys, a.alpha, "featurizer pairs")
@@ -453,8 +507,8 @@ def comparisons(document: doc.Document, a: Analysis, out: Output) -> None:
             f"targets_by_featurizer_{safe_stem(a.primary)}", fig,
             f"{label}: each panel one dataset and featurizer, one line per target; mean with 95% CI band."
             f"{_reference_caption(a)}"))
-    document.add(doc.Heading("Optimizer: L-BFGS against SGD", 3))
     if a.optimizer_targets:
+        document.add(doc.Heading("Optimizer: L-BFGS against SGD", 3))
         part = frame[frame["target"].isin(a.optimizer_targets)]
         layout = Layout(("target", *a.extra), "dataset", "featurizer")
         fig = figures.curves(part, layout, title=f"{a.name}: L-BFGS (logreg) against SGD (logreg-sgd)")
@@ -470,10 +524,6 @@ def comparisons(document: doc.Document, a: Analysis, out: Output) -> None:
         table, muted = _test_table(tests, ["dataset", "featurizer", *a.extra], ("A", "B"))
         document.add(doc.Table(table, f"Paired Wilcoxon tests, {label}", muted=muted))
         out.text("significance_optimizer.csv", a.optimizer_tests.to_csv(index=False))
-    else:
-        document.add(doc.Paragraph(
-            "These results do not hold both `logreg` (L-BFGS) and `logreg-sgd` (SGD); add both to the "
-            "config's targets to compare the optimizers."))
     document.add(doc.Heading(f"At {a.bar_size} training examples", 3))
     bars_layout = Layout(("featurizer", "target", *a.extra), "dataset", "metric")
     fig = figures.bars(a.frame, bars_layout, a.bar_size, title=f"{a.name}: scores at {a.bar_size} training examples")
