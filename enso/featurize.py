@@ -46,6 +46,49 @@ def list_featurizers() -> str:
     return "\n".join(lines)
 
 
+def record_precision(config, precision: str, device: str, featurizers: list[str] | None = None) -> list[str]:
+    """``--precision``: make ``auto`` mean ``precision`` (or calibrate again, for ``auto``) for the config's models.
+
+    Only featurizers whose own ``precision`` is ``auto`` follow; one with an explicit precision in
+    the config keeps it (a line says so). Returns the lines to show.
+    """
+    from enso.features import FEATURIZERS, make_featurizer
+    from enso.features import precision as calibration
+    from enso.features.encoder import resolve_device
+
+    wanted = {FEATURIZERS.canonical(name) for name in featurizers} if featurizers else None
+    device = resolve_device(device)
+    forced = calibration.forced(device)
+    if forced:
+        return [f"note: ${calibration.ENV_FORCE}={forced} decides what precision 'auto' is, so --precision "
+                f"{precision} is not recorded; unset it to let the experiment stage follow --precision"]
+    lines, done = [], set()
+    for spec in config.featurizers:
+        if wanted is not None and FEATURIZERS.canonical(spec.name) not in wanted:
+            continue
+        featurizer = make_featurizer(spec.name, spec.params)
+        if not hasattr(featurizer, "precision_subject"):
+            continue
+        featurizer.configure(device=device)
+        if featurizer.precision != "auto":
+            lines.append(f"note: {spec.label} has precision = {featurizer.precision!r} in the config and keeps it")
+            continue
+        subject = featurizer.precision_subject()
+        key = calibration.cache_key(subject, device)
+        if key in done:
+            continue
+        done.add(key)
+        if precision == "auto":
+            calibration.forget(subject, device)
+            chosen = calibration.auto_precision(subject, device)
+            lines.append(f"precision auto for {spec.label} on {device}: calibrated again, {chosen}")
+        else:
+            where = calibration.record(subject, device, precision, f"enso featurize --precision {precision}")
+            lines.append(f"precision auto for {spec.label} on {device} is now {precision} on this machine "
+                         f"(recorded in {where}; `enso featurize --precision auto` calibrates again)")
+    return lines
+
+
 @click.command("featurize", epilog=EXPERIMENT_HELP)
 @experiment_argument
 @click.option("--datasets", metavar="NAMES", help="Comma-separated subset of the config's datasets.")
@@ -54,10 +97,12 @@ def list_featurizers() -> str:
               help="Where transformer featurizers run; auto picks CUDA when torch sees one.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Texts per batch for transformer featurizers [default: 32 on CPU, 256 on CUDA].")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
-              help="Numeric precision of transformer featurizers [default: fp32 on CPU, fp16 on CUDA]. "
-                   "Other precisions give other numbers, stored as other artifacts; set `precision` "
-                   "in the config's featurizer table so the experiment stage uses the same ones.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16", "int8"]), default=None,
+              help="Numeric precision of transformer featurizers [default: what precision = 'auto' resolves "
+                   "to: the fastest that keeps cosine >= 0.999 with fp32, calibrated once per machine and "
+                   "model]. A precision named here is recorded as what 'auto' means for those models on this "
+                   "machine, so `enso experiment` uses the same features; 'auto' calibrates again. "
+                   "See docs/precision.md.")
 @click.option("--list", "list_only", is_flag=True, help="List registered featurizers and their parameters, then exit.")
 @common_options
 @reuse_options()
@@ -76,6 +121,12 @@ def main(workspace, experiment, datasets, featurizers, device, batch_size, preci
     from enso.features import featurize_config
 
     config = load_config(experiment, workspace)
+    if precision is not None:
+        lines = record_precision(config, precision, device, featurizers=_names(featurizers))
+        for line in lines:
+            click.echo(line, err=True)
+        if not (lines and lines[0].startswith("note: $")):
+            precision = None  # every auto featurizer now resolves to it; explicit ones keep their own
     results = featurize_config(config, workspace, device=device, batch_size=batch_size, precision=precision,
                                reuse=reuse, datasets=_names(datasets), featurizers=_names(featurizers))
     for features in results:

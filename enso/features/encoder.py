@@ -25,7 +25,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")  # int8: dynamic quantization of linear layers, CPU
 POOLINGS = ("mean", "cls")
 LAYERS = ("last", "all")
 _TOKENIZE_CHUNK = 4096
@@ -53,16 +53,22 @@ def resolve_device(device: str | None) -> str:
 
 
 def resolve_precision(precision: str | None, device: str) -> str:
-    """fp32 on CPU unless asked; half precision on CUDA (fp16: it keeps more mantissa than bf16)."""
+    """An explicit precision as given; for ``auto`` the uncalibrated guess (fp32 on CPU, fp16 on CUDA).
+
+    Featurizers resolve ``auto`` by calibration instead (``enso.features.precision``).
+    """
     if precision in (None, "auto"):
-        return "fp16" if device == "cuda" else "fp32"
+        return "fp16" if device.startswith("cuda") else "fp32"
+    if precision == "int8" and device.startswith("cuda"):
+        from enso.errors import ConfigError
+        raise ConfigError("precision int8 (dynamic quantization) runs on CPU only; use fp16 or bf16 on CUDA")
     return precision
 
 
 def torch_dtype(precision: str):
     import torch
 
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}[precision]
 
 
 def default_batch_size(device: str, precision: str = "fp32") -> int:
@@ -106,7 +112,21 @@ def load_model(folder: Path, device: str, precision: str, random_seed: int | Non
         with _torch_seed(random_seed):
             model = AutoModel.from_config(config)
         model = model.to(dtype)
-    return model.eval().to(device)
+    model = model.eval().to(device)
+    if precision == "int8":
+        model = quantize_int8(model)
+    return model
+
+
+def quantize_int8(model):
+    """Dynamic int8 quantization of the linear layers (weights int8, activations quantized per batch; CPU)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notes
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 @contextlib.contextmanager

@@ -96,29 +96,53 @@ class TransformerFeaturizer(Featurizer):
                            settings=settings, random_seed=getattr(self, "seed", None) if self.random_weights else None)
 
     def resolved(self) -> dict[str, Any]:
-        """Parameters with every 'auto' and default replaced by the value that will be used."""
-        folder = self._folder()
+        """Parameters with every 'auto' and default replaced by the value that will be used.
+
+        ``precision = "auto"`` becomes the precision calibrated for this machine and model
+        (``enso.features.precision``: cached, so only the first call on a machine measures).
+        """
         device = encoder.resolve_device(self.device)
+        settings = self.resolved_settings()
+        if self.precision == "auto":
+            from enso.features import precision as calibration
+
+            precision = calibration.auto_precision(self.precision_subject(settings), device)
+        else:
+            precision = encoder.resolve_precision(self.precision, device)
+        return {
+            "device": device,
+            "precision": precision,
+            **settings,
+            "batch_size": self.batch_size or encoder.default_batch_size(device, precision),
+        }
+
+    def resolved_settings(self) -> dict[str, Any]:
+        """What the output depends on besides the weights and precision: pooling, normalize, max_length, layers."""
+        folder = self._folder()
         pooling = self.pooling if self.pooling != "auto" else (folder.pooling or "mean")
         if self.normalize != "auto":
             normalize = self.normalize
         else:
             normalize = folder.normalize if folder.normalize is not None else False
-        precision = encoder.resolve_precision(self.precision, device)
         limit = folder.position_limit()
         if self.max_length and limit and self.max_length > limit:
             from enso.errors import ConfigError
             raise ConfigError(f"max_length {self.max_length} is more than the {limit} positions "
                               f"{folder.transformer.name} has; use max_length <= {limit}")
         return {
-            "device": device,
-            "precision": precision,
             "pooling": pooling,
             "normalize": bool(normalize) and self.layers == "last",
             "max_length": self.max_length or folder.default_max_length(),
             "layers": self.layers,
-            "batch_size": self.batch_size or encoder.default_batch_size(device, precision),
         }
+
+    def precision_subject(self, settings: dict[str, Any] | None = None):
+        """What ``precision = "auto"`` is calibrated for: the model files and the output settings."""
+        from enso.features import precision as calibration
+
+        seed = getattr(self, "seed", None) if self.random_weights else None
+        return calibration.folder_subject(self.name, self._folder(), settings or self.resolved_settings(),
+                                          files=self.model_files(), random_seed=seed)
 
     def identity(self) -> dict[str, Any]:
         resolved = self.resolved()
