@@ -76,4 +76,5 @@ def test_featurizer_ids_are_those_of_the_code_before_the_restructure(name, param
 
 def test_every_registered_featurizer_has_a_pinned_id():
     pinned = {FEATURIZERS.canonical(name) for name, _, _ in PINNED}
-    assert pinned == set(FEATURIZERS.names())
+    fetched_on_first_use = {"mpnet"}  # its id is pinned in tests/test_features_mpnet.py (slow: fetches 440 MB)
+    assert pinned | fetched_on_first_use == set(FEATURIZERS.names())

@@ -35,6 +35,7 @@ from enso.features.indomain import (
     Word2VecFeaturizer,
 )
 from enso.features.model_folder import ModelFolder, SourceModel
+from enso.features.mpnet import MPNetFeaturizer
 from enso.features.per_token import WordShapeFeaturizer
 from enso.features.tfidf import TfidfFeaturizer
 from enso.features.transformer import (
@@ -56,6 +57,7 @@ FEATURIZERS.register("doc2vec", Doc2VecFeaturizer)
 FEATURIZERS.register("minilm", MiniLMFeaturizer, aliases=("all-MiniLM-L6-v2",))
 FEATURIZERS.register("hf-encoder", HFEncoderFeaturizer)
 FEATURIZERS.register("random-encoder", RandomEncoderFeaturizer)
+FEATURIZERS.register("mpnet", MPNetFeaturizer, aliases=("all-mpnet-base-v2",))
 FEATURIZERS.register("word-shape", WordShapeFeaturizer, aliases=("shape-affix",))
 
 
