@@ -21,6 +21,7 @@ Examples:
   python -m enso.download --list
   python -m enso.download --info AirlineSentiment
   python -m enso.download --csv reviews.csv --name MyReviews --text-column body --label-column stars
+  python -m enso.download --csv pairs.csv --name MyPairs --text-column query --text-b-column answer
   python -m enso.download --conll train.conll --conll-test test.conll --name MyNER --scheme IOB1
 
 \b
@@ -66,6 +67,8 @@ settings apply.
               help="With --conll: what separates columns ('auto': tab if the first token line has one).")
 @click.option("--name", "local_name", metavar="NAME", help="Name of the imported dataset (a folder name).")
 @click.option("--text-column", default="text", show_default=True, help="Column holding the texts.")
+@click.option("--text-b-column", default=None, metavar="COLUMN",
+              help="A second text column: import sentence pairs (pair-classification; text_a from --text-column).")
 @click.option("--label-column", default="label", show_default=True, help="Column holding the labels.")
 @click.option("--split-column", default=None, metavar="COLUMN",
               help="Column holding 'train'/'test'; without it a stratified test split is drawn.")
@@ -80,7 +83,7 @@ settings apply.
 def main(workspace, names, all_, list_, info, experiment, mirror, timeout, retries, csv_path, jsonl_path,
          parquet_path, local_name, text_column, label_column, split_column, test_fraction, encoding, drop_empty,
          reuse, conll_path=None, conll_dev=None, conll_test=None, scheme="IOB2", token_field=0, tag_field=-1,
-         separator="auto") -> None:
+         separator="auto", text_b_column=None) -> None:
     """Download, verify and store datasets in datasets/<Name>/ (data.parquet, card.json).
 
     NAMES are registered datasets (see --list); with none, the datasets of EXPERIMENT are
@@ -131,7 +134,8 @@ def main(workspace, names, all_, list_, info, experiment, mirror, timeout, retri
 
         dataset = import_local(path, workspace, name=local_name, text_column=text_column,
                                label_column=label_column, split_column=split_column, fmt=fmt, encoding=encoding,
-                               drop_empty=drop_empty, test_fraction=test_fraction, reuse=reuse)
+                               drop_empty=drop_empty, test_fraction=test_fraction, reuse=reuse,
+                               text_b_column=text_b_column)
         click.echo(download_line(dataset, workspace))
         return
 

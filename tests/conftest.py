@@ -246,6 +246,22 @@ def sequence_root(mirror_url, tmp_path_factory) -> Path:
     return root
 
 
+PAIR_DATASETS = ("SICK",)  # what pair_root holds (MRPC is registered upstream only)
+
+
+@pytest.fixture(scope="session")
+def pair_root(mirror_url, tmp_path_factory) -> Path:
+    """A workspace root holding SICK, downloaded once from the loopback mirror (issue 13)."""
+    from enso.data import download
+    from enso.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("pair-root")
+    download(list(PAIR_DATASETS), Workspace(root), mirror=mirror_url)
+    (root / "featurizers").mkdir(exist_ok=True)
+    (root / "experiments").mkdir(exist_ok=True)
+    return root
+
+
 def linked_workspace(shared_root: Path, root: Path):
     """A fresh workspace at ``root`` sharing the datasets and the feature cache of ``shared_root``."""
     from enso.workspace import Workspace

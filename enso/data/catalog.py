@@ -330,3 +330,7 @@ RECORDS: list[DatasetRecord] = [
 from enso.data.catalog_sequences import RECORDS as _SEQUENCE_RECORDS  # noqa: E402  (issue 13: CoNLL, WNUT)
 
 RECORDS += _SEQUENCE_RECORDS
+
+from enso.data.catalog_pairs import RECORDS as _PAIR_RECORDS  # noqa: E402  (issue 13: SICK, MRPC)
+
+RECORDS += _PAIR_RECORDS

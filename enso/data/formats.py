@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from enso.data import conll
+from enso.data import conll, pair_formats
 from enso.errors import EnsoError
 
 _STRIP = " \t\r\n\f\v"
@@ -192,6 +192,7 @@ PARSERS: dict[str, Parser] = {
     "orange_tab": Parser(1, parse_orange_tab, "Orange .tab: names, types and flags rows, then tab-separated rows"),
     "conll": Parser(conll.PARSER_VERSION, conll.parse_conll, "CoNLL columns: a token a line, blank lines end "
                     "sentences, -DOCSTART- dropped, tags to IOB2 (enso.data.conll)"),
+    "pair_tsv": Parser(pair_formats.PARSER_VERSION, pair_formats.parse_pair_tsv, pair_formats.DESCRIBE),
 }
 
 

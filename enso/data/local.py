@@ -1,4 +1,10 @@
-"""The user's own labelled data (CSV, JSONL or Parquet) stored like any registered dataset."""
+"""The user's own labelled data (CSV, JSONL or Parquet) stored like any registered dataset.
+
+One text column makes a ``classification`` dataset; a second one (``text_b_column``, the
+command's ``--text-b-column``) a ``pair-classification`` dataset whose ``text_a`` comes from
+``text_column`` and ``text_b`` from ``text_b_column``: both texts of every row are checked
+like a text, and a row with either empty is refused (or dropped with ``drop_empty``).
+"""
 
 from __future__ import annotations
 
@@ -170,13 +176,14 @@ def _check_case(name: str, workspace: Workspace) -> None:
 def import_local(path: str | Path, workspace: Workspace, *, name: str, text_column: str = "text",
                  label_column: str = "label", split_column: str | None = None, fmt: str | None = None,
                  encoding: str = "utf-8", drop_empty: bool = False, test_fraction: float = 0.2,
-                 reuse: Reuse | str = Reuse.REUSE) -> Dataset:
+                 reuse: Reuse | str = Reuse.REUSE, text_b_column: str | None = None) -> Dataset:
     """Check ``path`` and store it as ``datasets/<name>/``; see the checks in the README.
 
     ``reuse`` (``enso.store.Reuse``): ``REUSE`` (default) keeps a dataset already imported
     from this very file and refuses to replace another one; ``RECOMPUTE`` imports again and
     replaces whatever ``datasets/<name>/`` holds (``--force``); ``ONLY_CACHED`` only returns
-    the stored import of this file.
+    the stored import of this file. ``text_b_column`` names a second text column: the rows are
+    sentence pairs (``pair-classification``).
     """
     from enso.store import missing
 
@@ -191,11 +198,16 @@ def import_local(path: str | Path, workspace: Workspace, *, name: str, text_colu
         raise ConfigError(f"cannot tell the format of {path.name}; use --csv, --jsonl or --parquet")
     if not 0 < test_fraction < 1:
         raise ConfigError(f"--test-fraction must be between 0 and 1, got {test_fraction}")
+    if text_b_column is not None and text_b_column in (text_column, label_column, split_column):
+        raise ConfigError(f"--text-b-column {text_b_column!r} is also the text, label or split column; "
+                          "name the column with each pair's second text")
 
     sha256 = file_sha256(path)
     options = {"format": fmt, "text_column": text_column, "label_column": label_column,
                "split_column": split_column, "encoding": encoding, "drop_empty": drop_empty,
                "test_fraction": test_fraction if split_column is None else None, "parser_version": PARSER_VERSION}
+    if text_b_column is not None:  # only for pairs: every single-text import keeps its key
+        options["text_b_column"] = text_b_column
     key = stable_hash({"local-dataset": name, "sha256": sha256, "options": options})
     location = workspace.dataset_dir(name)
 
@@ -211,7 +223,7 @@ def import_local(path: str | Path, workspace: Workspace, *, name: str, text_colu
                       reason="--offline (only-cached) forbids importing it")
     dataset, card = _parse(path, fmt, name=name, sha256=sha256, text_column=text_column,
                            label_column=label_column, split_column=split_column, encoding=encoding,
-                           drop_empty=drop_empty, test_fraction=test_fraction)
+                           drop_empty=drop_empty, test_fraction=test_fraction, text_b_column=text_b_column)
     # One import per name at a time, whatever its case: a second one waits, then finds the first's
     # dataset (and refuses to replace it without --force) instead of silently writing over it.
     with artifact_lock(workspace.datasets / name.lower()):
@@ -245,20 +257,20 @@ def _stored(name: str, location: Path, key: str, force: bool) -> Dataset | None:
 
 def _parse(path: Path, fmt: str, *, name: str, sha256: str, text_column: str, label_column: str,
            split_column: str | None, encoding: str, drop_empty: bool,
-           test_fraction: float) -> tuple[Dataset, dict[str, Any]]:
+           test_fraction: float, text_b_column: str | None = None) -> tuple[Dataset, dict[str, Any]]:
     """The checked dataset and its card, from the user's file."""
     table = read_table(path, fmt, encoding)
     columns = [str(c) for c in table.columns]
-    wanted = [c for c in (text_column, label_column, split_column) if c is not None]
+    wanted = [c for c in (text_column, text_b_column, label_column, split_column) if c is not None]
     absent = [c for c in wanted if c not in columns]
     if absent:
         raise ConfigError(f"{path.name} has no column {absent[0]!r} (columns: {', '.join(columns)}); "
-                          "pass --text-column/--label-column/--split-column")
+                          "pass --text-column/--text-b-column/--label-column/--split-column")
+    text_columns = [text_column] + ([text_b_column] if text_b_column is not None else [])
 
     if len(table) == 0:
         raise EnsoError(f"{path.name}: no data rows" + (" (only a header)" if fmt == "csv" else "")
                         + "; add rows of text and label")
-    texts = table[text_column]
     labels = table[label_column]
     # Row numbers as the user sees them in the file (a CSV's header is line 1).
     numbers = table.attrs["lines"] if fmt == "jsonl" else [i + (2 if fmt == "csv" else 1) for i in range(len(table))]
@@ -267,15 +279,25 @@ def _parse(path: Path, fmt: str, *, name: str, sha256: str, text_column: str, la
     if bad_labels:
         raise EnsoError(f"{path.name}: {len(bad_labels)} rows have no label in column {label_column!r} "
                         f"(rows {_rows(bad_labels)}); fill them in or remove those rows")
-    not_text = [numbers[i] for i, v in enumerate(texts) if not _missing(v) and not isinstance(v, str)]
-    if not_text:
-        raise EnsoError(f"{path.name}: column {text_column!r} holds non-text values (rows {_rows(not_text)}); "
-                        "pick the column with the texts")
-    empty = [i for i, v in enumerate(texts) if _missing(v) or not str(v).strip()]
+    empty_rows: set[int] = set()
+    for column in text_columns:
+        texts = table[column]
+        not_text = [numbers[i] for i, v in enumerate(texts) if not _missing(v) and not isinstance(v, str)]
+        if not_text:
+            raise EnsoError(f"{path.name}: column {column!r} holds non-text values (rows {_rows(not_text)}); "
+                            "pick the column with the texts")
+        empty_rows.update(i for i, v in enumerate(texts) if _missing(v) or not str(v).strip())
+    empty = sorted(empty_rows)
     if empty and not drop_empty:
-        raise EnsoError(f"{path.name}: {len(empty)} rows have an empty or whitespace-only text "
+        where = "text" if text_b_column is None else "text (in either text column)"
+        raise EnsoError(f"{path.name}: {len(empty)} rows have an empty or whitespace-only {where} "
                         f"(rows {_rows([numbers[i] for i in empty])}); fix them or pass --drop-empty")
-    frame = pd.DataFrame({"text": texts.astype(object), "label": labels.map(lambda v: str(v).strip())})
+    if text_b_column is None:
+        frame = pd.DataFrame({"text": table[text_column].astype(object)})
+    else:
+        frame = pd.DataFrame({"text_a": table[text_column].astype(object),
+                              "text_b": table[text_b_column].astype(object)})
+    frame["label"] = labels.map(lambda v: str(v).strip())
     if split_column is not None:
         splits = table[split_column].map(lambda v: "" if _missing(v) else str(v).strip().lower())
         bad = sorted(set(splits) - set(SPLITS))
@@ -286,7 +308,8 @@ def _parse(path: Path, fmt: str, *, name: str, sha256: str, text_column: str, la
     if empty:
         frame = frame.drop(index=empty).reset_index(drop=True)
         log.warning("%s: dropped %d rows with an empty text", path.name, len(empty))
-    frame["text"] = frame["text"].map(str)
+    for column in ("text",) if text_b_column is None else ("text_a", "text_b"):
+        frame[column] = frame[column].map(str)
 
     counts = frame["label"].value_counts()
     rare = sorted(counts[counts < 2].index)
@@ -302,27 +325,34 @@ def _parse(path: Path, fmt: str, *, name: str, sha256: str, text_column: str, la
             if not (frame["split"] == split).any():
                 raise EnsoError(f"{path.name}: column {split_column!r} has no {split!r} rows; "
                                 "a dataset needs train and test rows (dev is optional)")
-    duplicated = int(frame["text"].duplicated().sum())
+    duplicated = int(frame.duplicated(["text"] if text_b_column is None else ["text_a", "text_b"]).sum())
     if duplicated:
-        log.warning("%s: %d texts occur more than once (kept; see the card)", path.name, duplicated)
+        log.warning("%s: %d %s occur more than once (kept; see the card)", path.name, duplicated,
+                    "texts" if text_b_column is None else "pairs")
+    task = "classification" if text_b_column is None else "pair-classification"
+    if text_b_column is None:
+        parsing = f"{fmt} file; text from column {text_column!r}, label from {label_column!r}"
+    else:
+        parsing = (f"{fmt} file; sentence pairs: text_a from column {text_column!r}, text_b from "
+                   f"{text_b_column!r}, label from {label_column!r}")
 
     from enso.data.build import make_card
 
     summary = {
-        "name": name, "aliases": [], "task": "classification",
+        "name": name, "aliases": [], "task": task,
         "description": f"the user's own data from {path.name}",
         "classes": sorted(counts.index), "license": "the user's own data", "citation": "", "homepage": "",
         "sources": [{"source": str(path.resolve()), "sha256": sha256, "member": None, "encoding": encoding,
                      "split": None, "label": None}],
         "format": {"kind": fmt, "text_column": text_column, "label_column": label_column,
-                   "split_column": split_column, "parser_version": PARSER_VERSION},
-        "parsing": (f"{fmt} file; text from column {text_column!r}, label from {label_column!r}"
-                    + (f", split from {split_column!r}" if split_column else "")),
+                   "split_column": split_column, "parser_version": PARSER_VERSION,
+                   **({"text_b_column": text_b_column} if text_b_column is not None else {})},
+        "parsing": parsing + (f", split from {split_column!r}" if split_column else ""),
         "split": (f"given by column {split_column!r}" if split_column else
                   f"stratified {test_fraction:.0%} test split per class, seed derive_seed('test-split', name)"),
         "local": True,
     }
-    dataset = Dataset.from_frame(name, frame)
+    dataset = Dataset.from_frame(name, frame, task=task)
     return dataset, make_card(summary, dataset, {"dropped_empty": len(empty)})
 
 

@@ -15,6 +15,7 @@ from enso.registry import Registry
 from enso.tasks.base import (SPLITS, Layout, Ragged, TaskType, Units, distinct_text_units, hash_rows, row_units,
                              token_units)
 from enso.tasks.classification import Classification
+from enso.tasks.pairs import PairClassification
 from enso.tasks.sequence import SequenceLabelling
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class TaskRegistry(Registry[TaskType]):
 TASKS: TaskRegistry = TaskRegistry("task type", "enso.tasks")
 TASKS.register(Classification.name, Classification)
 TASKS.register(SequenceLabelling.name, SequenceLabelling)
+TASKS.register(PairClassification.name, PairClassification)
 
 
 def get_task(task: str | TaskType | None) -> TaskType:
