@@ -96,6 +96,8 @@ def test_the_section_says_where_fine_tuning_pays_with_the_paired_test(built):
         if row["train_size"] == 8:
             assert row["verdict"] == FROZEN_BETTER
     text = report.markdown.read_text()
+    summary = text.split("## Best choices per training size", 1)[1].split("\n## ", 1)[0]
+    assert f"B, {TOY} on minilm: fine-tuning pays at 128 examples" in summary  # the answer up front
     section = text.split("## Frozen or fine-tuned", 1)[1].split("\n## ", 1)[0]
     assert f"A, {TOY} on minilm: fine-tuning pays at 128 examples; the best frozen target is better at 8" in section
     assert "Holm-corrected over the pairs of a fine-tuned and a frozen target" in section

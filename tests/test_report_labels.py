@@ -131,3 +131,20 @@ def test_labels_are_shortened_wrapped_and_stay_distinct():
     long = "x" * 200
     cut = labels.wrap(long)
     assert cut.count("\n") == labels.LINES - 1 and labels.ELLIPSIS in cut
+
+
+def test_visualize_with_twelve_long_labels_prints_no_warning(tmp_path):
+    """The whole report through the command: nothing on stderr (-q hides enso's own log lines only)."""
+    from tests.cli import enso
+    from tests.report_helpers import write_results
+
+    frame = synthetic_results(name="long", datasets=("SST2",), featurizers=tuple(LONG), targets=("logreg", "knn"),
+                              sizes=(8, 32, 128), resamples=3)
+    write_results(frame, tmp_path / "results" / "long")
+    with warnings.catch_warnings():  # pytest records warnings itself: make any warning fail the command
+        warnings.simplefilter("error")
+        result = enso("visualize", "long", "-q", root=tmp_path, catch_exceptions=False)
+    assert result.code == 0, result.output
+    assert result.stderr == ""
+    html = (tmp_path / "results" / "long" / "report.html").read_text()
+    assert LONG[0] in html  # tables keep the full label; figures shorten it

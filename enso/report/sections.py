@@ -13,7 +13,7 @@ from enso.report import figures
 from enso.report.across import MIN_DATASETS, POSTHOC, AcrossDatasets, nemenyi_min_p
 from enso.report.analysis import Analysis
 from enso.report.checks import ONE_CLASS_SHARE, TEST_IN_TRAIN_NOTE, dedupe
-from enso.report.finetuning import finetuning
+from enso.report.finetuning import answer, finetuning, verdicts
 from enso.report.formatting import fmt, fmt_p, listing, plural, safe_stem
 from enso.report.layout import Layout
 from enso.report.results import MANIFEST_FILE, order_of
@@ -141,6 +141,12 @@ def summary(document: doc.Document, a: Analysis, out: Output) -> None:
             f"least {MIN_DATASETS}; the best choices above hold for {'its' if n_datasets == 1 else 'each'} "
             f"dataset only."))
     out.text("summary.csv", _summary_csv(a).to_csv(index=False))
+    if a.finetuned:
+        lines = answer(verdicts(a, a.primary))
+        if lines:
+            document.add(doc.Paragraph(
+                "Frozen or fine-tuned (paired Wilcoxon against the best frozen target on the same source, Holm-"
+                f"corrected; see that section): {'; '.join(lines)}."))
     _untestable_note(document, a)
     _one_class_note(document, a)
     _test_in_train_note(document, a)
@@ -607,7 +613,7 @@ def cost(document: doc.Document, a: Analysis) -> None:
     document.add(doc.Paragraph(
         "Wall-clock seconds per cell (fitting the target and predicting on the test split), averaged over "
         "datasets and resamples. These are timings, not scores, and are never plotted as metrics; "
-        "featurization time is not included."))
+        "featurization time is not included (see Featurization cost, where run.json records it)."))
     document.add(doc.Table(shown.reset_index(drop=True)))
 
 
