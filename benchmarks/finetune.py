@@ -162,11 +162,16 @@ def summarise(rows: list[dict], sizes: list[int]) -> tuple[list[str], bool, dict
         spread = max(sd_ours, sd_peer)
         agree = gap <= spread
         agree_all &= agree
+        paired = ours - peer  # the same training sample on both sides
+        sd_paired = float(paired.std(ddof=1)) if len(paired) > 1 else 0.0
         by_size[size] = {"enso_mean": float(ours.mean()), "enso_sd": sd_ours, "setfit_mean": float(peer.mean()),
-                         "setfit_sd": sd_peer, "gap": gap, "agree": agree}
+                         "setfit_sd": sd_peer, "gap": gap, "agree": agree, "paired_mean": float(paired.mean()),
+                         "paired_sd": sd_paired, "enso_higher": int((paired > 0).sum()),
+                         "setfit_higher": int((paired < 0).sum())}
         lines.append(f"n={size:<4} enso {ours.mean():.4f} +- {sd_ours:.4f}   setfit {peer.mean():.4f} +- {sd_peer:.4f}   "
                      f"|gap| {gap:.4f} {'<=' if agree else '>'} spread {spread:.4f}: "
-                     f"{'agree' if agree else 'DISAGREE'}")
+                     f"{'agree' if agree else 'DISAGREE'}; per sample enso - setfit {paired.mean():+.4f} +- "
+                     f"{sd_paired:.4f} (enso higher in {(paired > 0).sum()}, setfit in {(paired < 0).sum()})")
     return lines, agree_all, by_size
 
 

@@ -29,6 +29,8 @@ def test_summary_says_whether_means_agree_within_the_spread():
     assert by_size[8]["agree"] and not by_size[16]["agree"] and not agree
     assert "agree" in lines[0] and "DISAGREE" in lines[1]
     assert by_size[16]["enso_mean"] == pytest.approx(0.9033, abs=1e-4)
+    assert by_size[16]["paired_mean"] == pytest.approx(0.1933, abs=1e-4) and by_size[16]["enso_higher"] == 3
+    assert by_size[8]["enso_higher"] == 1 and by_size[8]["setfit_higher"] == 2
 
 
 @pytest.mark.slow  # ~25 s on an idle 2-core machine (setfit's import alone is ~12 s), minutes under load
