@@ -144,9 +144,11 @@ class SetFit(Target):
     #: Part of every fine-tuning cell's key: bump when a change to the training loop changes predictions.
     version: ClassVar[int] = 1
     tags: ClassVar[TargetTags] = TargetTags(input="texts", accepts_sparse=False, tasks=("classification",))
-    #: ``a + b * n_train + c * n_test`` seconds on a 2-core CPU with MiniLM (``--dry-run``): the default
-    #: pairs grow with n_train squared, so this is a rough line through 16..64 examples.
-    cost: ClassVar[tuple[float, float, float]] = (3.0, 0.6, 0.004)
+    #: ``a + b * n_train + c * n_test`` seconds on a 2-core CPU with MiniLM (``--dry-run``, before stored
+    #: cells give timings): loading, steps, inference. The default pairs grow with n_train squared
+    #: (oversampling), so this is a rough line through 16..64 examples (80..270 s a cell at 16
+    #: examples were measured with the machine 5-10x oversubscribed).
+    cost: ClassVar[tuple[float, float, float]] = (15.0, 1.0, 0.01)
     _parameter_constraints: ClassVar[dict] = {
         **COMMON_CONSTRAINTS,
         "source": SourceFeaturizer(),
