@@ -13,13 +13,22 @@ dataset, so that a new dataset is evaluated by the rule its splits call for:
   fold's real count), so the report shows the 10-fold mean SentEval publishes. In-domain
   featurizers (tf-idf, word2vec, ...) are fitted per outer fold on that fold's training part
   (``fit_rows``): no held-out text reaches their vocabulary.
-- **A given train and test split, no dev** (TREC; MRPC next; SentEval's ``KFoldClassifier``):
+- **A given train and test split, no dev** (TREC, MRPC; SentEval's ``KFoldClassifier``):
   C is chosen from ``kfold_Cs`` (2^-1 .. 2^5) by ``StratifiedKFold(inner_folds, shuffle=True,
   random_state=seed)`` on the train split, refit on the whole train split, scored on test.
-- **A given dev split** (SST2 as SentEval runs it, SICK-E's trial set next; SentEval's
+- **A given dev split** (SST2 as SentEval runs it, SICK-E with its trial set as dev; SentEval's
   ``SplitClassifier``): C is chosen from ``Cs`` on the dev split (``validation_rows``: the
   target fits on train and scores on dev), the final model is fitted on the train split only,
   and scored on test. Dev rows never enter a training fit.
+
+Sentence pairs (``pair-classification``: ``SICK``, ``MRPC``) take the same rules over pairs: SICK-E
+chooses C on its 500 trial pairs, fits on the 4,500 train pairs and scores the 4,927 test pairs; MRPC
+chooses C by inner CV on its 4,076 train pairs and scores the 1,725 test pairs. SentEval feeds the
+classifier ``[|a - b|, a * b]`` (``senteval/sick.py``, ``mrpc.py``: ``np.c_[np.abs(A - B), A * B]``); the
+pair combination is the featurizer entry's ``pair_features`` (enso's default is InferSent's
+``[a, b, |a - b|, a * b]``), so SentEval's own is ``{ name = "minilm", pair_features = ["absdiff",
+"product"] }``; an entry without it is run with the default and the protocol says so in the log. In-domain
+featurizers are fitted on both texts of the training pairs only.
 
 ``SST2`` is resolved to ``SST2Phrases`` (``resolve_datasets``): SentEval's SST-2 trains on the
 67,349 phrases of ``sentiment-train``, chooses C on the 872 dev sentences and scores the 1,821
@@ -57,6 +66,9 @@ DERIVED_SPLIT_MARKERS = ("derived", "generated", "stratified", "enso", "made", "
 #: SentEval's sklearn C grids: ``[2**t for t in range(-2, 4)]`` (InnerKFold, Split) and ``range(-1, 6)`` (KFold).
 INNER_KFOLD_CS = [2.0 ** t for t in range(-2, 4)]
 KFOLD_CS = [2.0 ** t for t in range(-1, 6)]
+
+#: SentEval's combination of a sentence pair's two vectors (its SICK-E and MRPC tasks): [|a - b|, a * b]
+SENTEVAL_PAIR_FEATURES = ["absdiff", "product"]
 
 #: How each kind of dataset is evaluated: the sampler name its cells carry.
 CV, GIVEN_TEST, GIVEN_DEV = "senteval-cv", "senteval-split", "senteval-dev"
@@ -146,6 +158,12 @@ class SentEvalProtocol(Protocol):
             log.warning("protocol senteval fits SentEval's logistic regression (C from a fixed grid); "
                         "the config's targets are not used")
         kind = self.kind(dataset, options)
+        if "pair_features" in dataset.task.option_defaults:
+            plain = [f.label for f in config.featurizers if "pair_features" not in (getattr(f, "options", None) or {})]
+            if plain:
+                log.info("protocol senteval on %s: %s combine pairs as %s (enso's default); SentEval's is "
+                         "pair_features = %s", dataset.name, ", ".join(plain),
+                         dataset.task.option_defaults["pair_features"], SENTEVAL_PAIR_FEATURES)
 
         def add(draw, size, fold, test_rows, target, fit_rows=None, validation_rows=None):
             for featurizer in config.featurizers:
