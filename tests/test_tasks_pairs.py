@@ -238,7 +238,10 @@ def test_in_domain_featurizers_never_see_a_text_only_dev_or_test_pairs_hold(sick
         assert len(fitted) == len(set(fitted))  # each text once
 
 
-def test_senteval_sick_chooses_c_on_trial_fits_on_train_and_scores_test(pair_root):
+def test_senteval_sick_chooses_c_on_trial_fits_on_train_and_scores_test(pair_root, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="enso.protocols.senteval")
     workspace = Workspace(pair_root)
     config = parse_config({"name": "se", "protocol": "senteval", "datasets": ["SICK"], "metrics": ["accuracy"],
                            "featurizers": ["tfidf", {"name": "minilm", "pair_features": ["absdiff", "product"]}]},
@@ -254,6 +257,10 @@ def test_senteval_sick_chooses_c_on_trial_fits_on_train_and_scores_test(pair_roo
         np.testing.assert_array_equal(cell.test, test)
         assert cell.target.params["Cs"] == [2.0 ** t for t in range(-2, 4)]
     assert [c.task_options for c in plan.cells] == [{}, {"pair_features": ["absdiff", "product"]}]
+    # the entry without pair_features runs enso's default, and the log says what SentEval's is
+    notes = [r.getMessage() for r in caplog.records if "combine pairs" in r.getMessage()]
+    assert notes == ["protocol senteval on SICK: tfidf combine pairs as ['a', 'b', 'absdiff', 'product'] (enso's "
+                     "default); SentEval's is pair_features = ['absdiff', 'product']"]
 
 
 def test_senteval_mrpc_like_pairs_choose_c_by_inner_cv_on_train_and_score_test(pair_root):
