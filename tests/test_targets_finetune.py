@@ -110,7 +110,7 @@ def test_the_encoder_embeds_as_the_frozen_featurizer_does_before_training(tiny_m
     from enso.features import make_featurizer
 
     featurizer = make_featurizer("hf-encoder", {"path": str(tiny_model), "pooling": "mean", "normalize": False,
-                                                "max_length": 32}).configure(device="cpu")
+                                                "max_length": 32, "precision": "fp32"}).configure(device="cpu")
     texts = ["a quick warm room", "the food was very cold and late indeed", "kind"]
     encoder, tokenizer = tt.load_encoder(tiny_source)
     np.testing.assert_allclose(tt.embed(encoder, tt.tokenize(tokenizer, texts)), featurizer.featurize(texts),
@@ -160,6 +160,24 @@ def test_a_fit_trains_every_weight_records_what_it_ran_and_learns(tiny_source):
     assert target.scores(X_test)[0] == "proba"
 
 
+def test_the_probe_head_starts_where_a_frozen_logistic_regression_ends(tiny_source):
+    import torch
+
+    from enso.targets.finetune import probe_head
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(30, 32)).astype(np.float32)
+    for k in (2, 3):
+        codes = np.arange(30) % k
+        head = torch.nn.Linear(32, k)
+        probe_head(head, E, codes, k, seed=0)
+        expected = LogisticRegression(C=10.0, max_iter=1000, random_state=0).fit(E, codes).predict_proba(E)
+        with torch.no_grad():
+            got = torch.softmax(head(torch.from_numpy(E)), dim=1).numpy()
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
 def test_min_steps_extends_the_epochs_of_a_small_sample(tiny_source):
     X, y, _, _ = texts_and_labels(n_per_class=4)
     target = FineTune(random_state=0, epochs=1, min_steps=5, batch_size=8, patience=0).fit(X, y, source=tiny_source)
@@ -201,7 +219,7 @@ def test_a_given_validation_set_is_used_instead_of_an_inner_split(tiny_source):
     ({"schedule": "cosine"}, "schedule"), ({"cut_frac": 1.5}, "cut_frac"), ({"epochs": 0}, "epochs"),
     ({"batch_size": 0}, "batch_size"), ({"validation_fraction": 1.0}, "validation_fraction"),
     ({"pooling": "max"}, "pooling"), ({"gradual_unfreeze": "yes"}, "gradual_unfreeze"),
-    ({"source": "tfidf"}, "no model folder"), ({"patience": -1}, "patience"),
+    ({"source": "tfidf"}, "no model folder"), ({"patience": -1}, "patience"), ({"head_init": "zeros"}, "head_init"),
 ])
 def test_bad_parameters_are_config_errors_when_the_target_is_built(params, words):
     with pytest.raises(ConfigError, match=words) as raised:
@@ -287,7 +305,7 @@ def test_a_fine_tuning_sweep_runs_end_to_end_and_times_each_cell(tiny_workspace,
     assert len(tuned) == 4 and (tuned.fit_seconds > 0).all() and (tuned.seconds >= tuned.fit_seconds).all()
     chosen = [json.loads(c) for c in tuned.chosen_params]
     assert all(c["epochs_run"] >= 1 and c["best_epoch"] >= 1 for c in chosen)
-    assert {f.split("(")[0] for f in table.featurizer} == {"hf-encoder"}
+    assert table.featurizer.nunique() == 1 and table.cell.nunique() == 8, "logreg and finetune on the one source"
 
 
 def test_a_dry_run_estimates_fine_tuning_from_the_declared_cost(tiny_workspace, tiny_model):

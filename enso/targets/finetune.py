@@ -14,6 +14,8 @@ from enso.params import Bool, Choice, Integer, Number, Positive
 from enso.targets.base import COMMON_CONSTRAINTS, SourceFeaturizer, Target, TargetTags
 from enso.targets.torch_train import POOLINGS, SCHEDULES
 
+#: The linear probe's inverse regularisation (the head's start, ``head_init = "probe"``).
+PROBE_C = 10.0
 #: Seeds of the streams a fit draws from its ``random_state`` (the split, the resampling, the batches).
 _SPLIT_STREAM, _RESAMPLE_STREAM, _BATCH_STREAM = 1, 2, 3
 
@@ -45,6 +47,10 @@ class FineTune(Target):
       update; the ``BertAdam`` of early BERT fine-tuning lacked it, which Mosbach et al. found
       behind much of small-data instability), ``weight_decay`` except on biases and norm
       weights, gradients clipped to norm 1.
+    - *Linear probe first* (``head_init = "probe"``, Kumar et al. 2022, LP-FT): the head starts
+      as a logistic regression (C = 10) fitted on the frozen embeddings of the training part,
+      so fine-tuning starts where the frozen target ends instead of from a random head whose
+      gradients first distort the encoder. ``"random"``: torch's default initialisation.
     - *Train long enough*: ``epochs`` passes over the training part, but at least
       ``min_steps`` optimiser steps (small samples give few steps per epoch; Mosbach et al.).
     - *Early stopping* (``patience``): after each epoch the loss on an inner validation split is
@@ -89,6 +95,7 @@ class FineTune(Target):
         "weight_decay": Number(0.0, float("inf")),
         "max_length": Integer(2, maximum=8192, allow_none=True),
         "pooling": Choice(*POOLINGS),
+        "head_init": Choice("probe", "random"),
         "patience": Integer(0, maximum=1000),
         "validation_fraction": Number(0.0, 1.0, high_open=True),
         "max_grad_norm": Positive(allow_none=True),
@@ -100,7 +107,7 @@ class FineTune(Target):
                  layer_lr_decay: float = 2.6, schedule: str = "slanted-triangular", cut_frac: float = 0.1,
                  ratio: float = 32.0, gradual_unfreeze: bool = False, epochs: int = 10, min_steps: int = 40,
                  batch_size: int = 16, weight_decay: float = 0.01, max_length: int | None = None,
-                 pooling: str = "auto", patience: int = 2, validation_fraction: float = 0.2,
+                 pooling: str = "auto", head_init: str = "probe", patience: int = 2, validation_fraction: float = 0.2,
                  max_grad_norm: float | None = 1.0, device: str = "auto", random_state: int | None = None,
                  resampler: str = "none"):
         self.source = source
@@ -117,6 +124,7 @@ class FineTune(Target):
         self.weight_decay = weight_decay
         self.max_length = max_length
         self.pooling = pooling
+        self.head_init = head_init
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.max_grad_norm = max_grad_norm
@@ -175,6 +183,9 @@ class FineTune(Target):
                                                  max_length=self.max_length)
             head = torch.nn.Linear(encoder.dim, len(self.classes_)).to(device)
             ids = tt.tokenize(tokenizer, list(X))
+            if self.head_init == "probe":
+                probe_head(head, tt.embed(encoder, [ids[i] for i in train], device=device), codes[train],
+                           len(self.classes_), seed)
             if kind == "given":
                 val_ids = tt.tokenize(tokenizer, list(held[0]))
                 val_codes = np.searchsorted(self.classes_, np.asarray(held[1]))
@@ -281,4 +292,19 @@ class FineTune(Target):
         return self.classes_[np.argmax(logits, axis=1)] if len(logits) else self.classes_[:0]
 
 
-__all__ = ["FineTune"]
+def probe_head(head, embeddings: np.ndarray, codes: np.ndarray, n_classes: int, seed: int, C: float = PROBE_C) -> None:
+    """Set the linear ``head`` to a logistic regression fitted on frozen ``embeddings`` (LP-FT's linear probe)."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    probe = LogisticRegression(C=C, max_iter=1000, random_state=seed % (2**32)).fit(embeddings, codes)
+    weight, bias = probe.coef_, probe.intercept_
+    if n_classes == 2 and weight.shape[0] == 1:  # one score for the second class: split it over two logits
+        weight = np.vstack([-weight[0] / 2, weight[0] / 2])
+        bias = np.asarray([-bias[0] / 2, bias[0] / 2])
+    with torch.no_grad():
+        head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
+        head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))
+
+
+__all__ = ["FineTune", "probe_head"]
