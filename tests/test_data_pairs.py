@@ -109,6 +109,7 @@ def test_sick_card_shows_pairs_texts_and_classes_per_split(pair_root):
     assert re.search(r"texts:\s+[\d,]+ distinct, each featurized once \(train [\d,]+, dev [\d,]+, test [\d,]+\)",
                      text)
     assert re.search(r"NEUTRAL\s+2,536\s+282\s+2,793", text)
+    assert "test in train:    49 of 4,927 test pairs (1.0%) are also a train pair (both texts, in order)" in text
 
 
 PAIRS_CSV = "query,answer,label,split\n" + "".join(

@@ -159,6 +159,9 @@ def format_card(card: dict[str, Any], state: str) -> str:
         if isinstance(found, dict):
             shown = (f"{found['count']:,} of {splits.get('test', 0):,} test rows ({found['share']:.1%}) "
                      "have a text that is also in the train split")
+            if task == "pair-classification":  # a pair's key is both texts, in order
+                shown = (f"{found['count']:,} of {splits.get('test', 0):,} test pairs ({found['share']:.1%}) "
+                         "are also a train pair (both texts, in order)")
             fields.append(("test in train", shown))
         fields.append(("content hash", card.get("content_hash", "")))
     for key, value in fields:
