@@ -18,9 +18,10 @@ EPILOG = ("EXPERIMENT is a config name in experiments/ (default: 'default'), a p
           "own folder, results/<experiment>/views/<its options>/ (or --out DIR), and leaves the full report "
           "as the last full run drew it. A report holds report.html "
           "(self-contained), report.md, learning_curves, variance, targets_by_featurizer_<metric>, "
-          "optimizer_<metric> and bars_<size> figures, leaderboard.csv/.md, scores.csv, summary.csv and "
-          "significance.csv. Results that do not match their results.manifest.json are refused (rerun the "
-          "experiment stage to rebuild them); what a killed run left behind is removed first.")
+          "optimizer_<metric>, finetune_<metric> and bars_<size> figures, leaderboard.csv/.md, scores.csv, "
+          "summary.csv, significance.csv, and finetune.csv and per_type.csv where they apply. Results that do "
+          "not match their results.manifest.json are refused (rerun the experiment stage to rebuild them); "
+          "what a killed run left behind is removed first.")
 
 
 @click.command("visualize", epilog=EPILOG)

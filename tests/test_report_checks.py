@@ -144,7 +144,7 @@ def test_learning_curves_draw_the_majority_class_line_from_the_baseline(ws, real
                 direct = direct.groupby("train_size")["baseline_value"].mean()
                 assert list(line.get_xdata()) == list(direct.index)
                 assert np.allclose(line.get_ydata(), direct.to_numpy())
-                assert axes[i][j].get_title() == dataset
+                assert axes[i][j].get_title() == f"{dataset} · {figures.metric_label(metric)}"  # metric in the title
         assert figures.REFERENCE_LABEL in [t.get_text() for t in fig.legends[0].get_texts()]
     finally:
         figures.close(fig)

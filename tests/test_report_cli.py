@@ -38,7 +38,8 @@ def test_visualize_writes_the_report_and_prints_where(root):
                   "--lines", "target", "--cols", "featurizer", "--size", "8", "-q", root=root)
     assert result.code == 0, result.output
     # a filtered view: its own folder, named after its options; the full report's place stays empty
-    folder = root / "results" / NAME / "views" / "datasets=Tiny3_metric=accuracy_size=8_lines=target_cols=featurizer_svg"
+    view = "datasets=Tiny3_metric=accuracy_size=8_lines=target_cols=featurizer_svg"
+    folder = root / "results" / NAME / "views" / view
     assert not (root / "results" / NAME / "report.html").exists()
     assert f"report:  {folder / 'report.html'}" in result.stdout
     printed = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines() if line.startswith("figure:")]

@@ -113,3 +113,13 @@ def test_without_fine_tuning_targets_the_section_is_left_out(tmp_path, toy_regis
     text = report.markdown.read_text()
     assert "## Frozen or fine-tuned" not in text and not (tmp_path / "results" / NAME / "finetune.csv").exists()
     assert "frozen or fine-tuned (no target fine-tunes its source model)" in text
+
+
+def test_the_answer_says_when_there_is_nothing_to_compare_with():
+    from enso.report.finetuning import answer
+
+    v = pd.DataFrame([{"dataset": "A", "featurizer": "m", "fine_tuned": "t", "train_size": s, "frozen": "",
+                       "verdict": "no frozen target on this source"} for s in (8, 32)])
+    assert answer(v) == ["A, t on m: no frozen target on this source to compare with"]
+    v["frozen"], v["verdict"] = "logreg", ["n.s.", PAYS]
+    assert answer(v) == ["A, t on m: fine-tuning pays at 32 examples"]

@@ -126,6 +126,9 @@ def answer(v: pd.DataFrame) -> list[str]:
         pays = [str(s) for s in part.loc[part["verdict"] == PAYS, "train_size"]]
         worse = [str(s) for s in part.loc[part["verdict"] == FROZEN_BETTER, "train_size"]]
         text = f"{dataset}, {target} on {source}: "
+        if not (part["frozen"] != "").any():
+            lines.append(text + "no frozen target on this source to compare with")
+            continue
         text += f"fine-tuning pays at {', '.join(pays)} examples" if pays else "fine-tuning pays at no size tested"
         if worse:
             text += f"; the best frozen target is better at {', '.join(worse)}"

@@ -656,6 +656,11 @@ def methods(document: doc.Document, a: Analysis) -> None:
     if missing:
         document.add(doc.Paragraph(missing, kind="note"))
     optimizer = ", `significance_optimizer.csv` (logreg against logreg-sgd)" if a.optimizer_targets else ""
+    if a.finetuned:
+        optimizer += (", `finetune.csv` (each fine-tuned target against the best frozen one per size) and "
+                      "`significance_finetune.csv` (against every frozen one)")
+    if a.per_type is not None and len(a.per_type):
+        optimizer += ", `per_type.csv` (per-type scores at every size)"
     document.add(doc.Paragraph(
         "Beside this report: `results.parquet` (every cell), `scores.csv` (mean, sd and 95% CI per "
         "dataset, metric, size and configuration), `leaderboard.csv` and `leaderboard.md` (mean ranks "
