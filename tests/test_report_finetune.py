@@ -123,3 +123,15 @@ def test_the_answer_says_when_there_is_nothing_to_compare_with():
     assert answer(v) == ["A, t on m: no frozen target on this source to compare with"]
     v["frozen"], v["verdict"] = "logreg", ["n.s.", PAYS]
     assert answer(v) == ["A, t on m: fine-tuning pays at 32 examples"]
+
+
+def test_a_labelled_fine_tuning_target_is_found_through_run_json(tmp_path, toy_registered):
+    from tests.report_synthetic import write_run
+
+    frame = _results()
+    frame["target"] = frame["target"].replace({TOY: "my-tuned-minilm"})  # a target table's label = "..."
+    write_results(frame, tmp_path / "results" / NAME)
+    write_run(tmp_path / "results" / NAME, config={"targets": [
+        "logreg", "knn", {"name": "toy-tune", "source": "minilm", "label": "my-tuned-minilm"}]})
+    text = build_report(NAME, Workspace(tmp_path), datasets="A").markdown.read_text()
+    assert "A, my-tuned-minilm on minilm: fine-tuning pays at 128 examples" in text

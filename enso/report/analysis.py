@@ -97,7 +97,7 @@ def analyse(name: str, frame: pd.DataFrame, options: Options, info: dict, source
     a.reference, a.reference_source = checks.majority_reference(frame)
     copies = checks.test_in_train(info)
     a.test_in_train = {d: copies[d] for d in order_of(frame, "dataset") if d in copies}
-    a.finetuned = finetuned_targets(frame)
+    a.finetuned = finetuned_targets(frame, target_names(info))
     if a.finetuned:
         a.finetune_tests = finetune_tests(frame, a.finetuned, a.extra, a.alpha, a.family)
     return a
@@ -115,9 +115,34 @@ def fine_tunes(target_label: str) -> bool:
     return getattr(tags, "input", "features") == "texts"
 
 
-def finetuned_targets(frame: pd.DataFrame) -> list[str]:
-    """The targets of the results that fine-tune their source model, in the config's order."""
-    return [t for t in order_of(frame, "target") if fine_tunes(t)]
+def target_names(info: dict) -> dict[str, str]:
+    """Results label -> registered target name, from run.json's config: a target table with a
+    ``label = "..."`` shows that label in the results, not its name."""
+    config = info.get("config") if isinstance(info, dict) else None
+    targets = config.get("targets") if isinstance(config, dict) else None
+    out: dict[str, str] = {}
+    if not isinstance(targets, list):
+        return out
+    from enso.config import Spec
+
+    for entry in targets:
+        if isinstance(entry, str):
+            out[entry] = entry
+        elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            params = {k: v for k, v in entry.items() if k not in ("name", "label")}
+            try:
+                label = entry["label"] if isinstance(entry.get("label"), str) else Spec(entry["name"], params).label
+            except (TypeError, ValueError):
+                continue
+            out[label] = entry["name"]
+    return out
+
+
+def finetuned_targets(frame: pd.DataFrame, names: dict[str, str] | None = None) -> list[str]:
+    """The targets of the results that fine-tune their source model, in the config's order;
+    ``names`` maps a results label to its target's registered name where the label hides it."""
+    names = names or {}
+    return [t for t in order_of(frame, "target") if fine_tunes(names.get(t, t))]
 
 
 def finetune_tests(frame: pd.DataFrame, tuned: list[str], extra: list[str], alpha: float,
