@@ -67,8 +67,8 @@ def test_dense_sparse_and_per_layer_features_combine_as_written_out():
     got = TASK.target_input(layered, layout, rows)
     assert got.shape == (3, 3, 16)
     for layer in range(3):
-        np.testing.assert_array_equal(got[:, layer], hand(layered[index[rows, 0], layer], layered[index[rows, 1], layer],
-                                                          ["a", "b", "absdiff", "product"]))
+        a, b = layered[index[rows, 0], layer], layered[index[rows, 1], layer]
+        np.testing.assert_array_equal(got[:, layer], hand(a, b, ["a", "b", "absdiff", "product"]))
     # the default when no option is given; an identical pair gives |a - b| = 0
     same = combine(features[:1], features[:1], ["absdiff"])
     assert not same.any()
