@@ -154,7 +154,7 @@ def test_axes_say_what_they_show(real_results):
     try:
         axes = np.array(fig.axes).reshape(2, 2)
         assert [ax.get_ylabel() for ax in axes[0]] == ["accuracy", "macro F1"]
-        assert [ax.get_title() for ax in axes[:, 0]] == ["SST2", "TREC"]
+        assert [ax.get_title() for ax in axes[:, 0]] == ["SST2 · accuracy", "TREC · accuracy"]  # the metric too
         for ax in axes[1]:
             assert ax.get_xscale() == "log" and ax.get_xlabel() == "training examples (log scale)"
             assert [int(t) for t in ax.get_xticks()] == list(SIZES)
