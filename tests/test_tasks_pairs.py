@@ -276,3 +276,41 @@ def test_senteval_mrpc_like_pairs_choose_c_by_inner_cv_on_train_and_score_test(p
     np.testing.assert_array_equal(cell.draw.rows, given.split_index("train"))
     np.testing.assert_array_equal(cell.test, given.split_index("test"))
     assert cell.target.params["Cs"] == [2.0 ** t for t in range(-1, 6)] and cell.target.params["cv"] == 10
+
+
+def test_a_binary_pair_dataset_reports_f1_of_its_positive_class(sick_workspace):
+    """MRPC's metrics (accuracy and f1, positive class "1") on a binary pair dataset of SICK's real pairs:
+    ENTAILMENT ("1") against the rest ("0"), stored like an imported dataset."""
+    from sklearn.metrics import f1_score
+
+    from enso.data.build import make_card, write_dataset
+    from enso.data.local import KIND
+
+    workspace = sick_workspace
+    frame = load_dataset("SICK", workspace).frame.copy()
+    frame = frame[frame["split"] != "dev"].reset_index(drop=True)
+    frame["label"] = np.where(frame["label"] == "ENTAILMENT", "1", "0")
+    dataset = Dataset.from_frame("SickBinary", frame, task="pair-classification")
+    summary = {"name": "SickBinary", "aliases": [], "task": "pair-classification", "description": "", "classes": [],
+               "license": "the user's own data", "citation": "", "homepage": "", "sources": [], "local": True}
+    write_dataset(workspace.dataset_dir("SickBinary"), key="sick-binary-1", kind=KIND, dataset=dataset,
+                  card=make_card(summary, dataset, {}), params={}, inputs={})
+    write_config(workspace, "binary", """
+        datasets = ["SickBinary"]
+        featurizers = ["tfidf"]
+        targets = [{ name = "logreg", C = 1.0 }]
+        train_sizes = [200]
+        resamples = 1
+        metrics = ["accuracy", "f1"]
+        seed = 0
+        """)
+    table = run_experiment(load_config("binary", workspace), workspace)
+    f1 = table[table["metric"] == "f1"]
+    assert len(f1) == 1 and 0 < float(f1["value"].iloc[0]) < 1
+    # the same number as scikit-learn's F1 of label "1" on the cell's stored test predictions
+    cell = next(workspace.results_dir("binary").glob("cells/*/*/predictions.npz"))
+    stored = np.load(cell, allow_pickle=False)
+    classes = stored["classes"].astype(str)
+    assert list(classes) == ["0", "1"] and (stored["y_test"] >= 0).all()
+    y, pred = classes[stored["y_test"]], classes[stored["test_pred"]]  # int32 codes into classes
+    assert float(f1["value"].iloc[0]) == pytest.approx(f1_score(y, pred, pos_label="1"))
