@@ -312,9 +312,14 @@ def test_a_dry_run_estimates_fine_tuning_from_the_declared_cost(tiny_workspace, 
     write_config(tiny_workspace, "estimate", sweep(tiny_model))
     plan = run_experiment(load_config("estimate", tiny_workspace), tiny_workspace, dry_run=True)
     tuned = plan[plan.target.str.startswith("finetune")].estimate_seconds.sum()
-    a, b, c = FineTune.cost
-    assert tuned == pytest.approx(2 * (a + b * 8 + c * 16) + 2 * (a + b * 16 + c * 16))
-    assert tuned > 100 * plan[plan.target == "logreg"].estimate_seconds.sum()
+    params = {"source": "hf-encoder", "epochs": 2, "min_steps": 0, "batch_size": 8, "head_lr": 0.01}
+    one = {size: FineTune.estimate_seconds(params, size, 16) for size in (8, 16)}
+    assert tuned == pytest.approx(2 * one[8] + 2 * one[16])
+    # 8 rows: 2 epochs of 1 batch of 8 (half a step of 16) ; 16 rows: 2 epochs of 2 batches, after the 20% split
+    step, text, load = FineTune.STEP_SECONDS, FineTune.TEXT_SECONDS, FineTune.LOAD_SECONDS
+    assert one[8] == pytest.approx(load + 2 * step / 2 + (6 + 8 + 16) * text)
+    assert FineTune.estimate_seconds({**params, "epochs": 20}, 8, 16) > one[8], "it follows the parameters"
+    assert tuned > 20 * plan[plan.target == "logreg"].estimate_seconds.sum()
     assert not list((tiny_workspace.root / "results").rglob("cell.json"))
 
 

@@ -6,9 +6,11 @@ not with the number of cells or resamples.
 
 A cell's time is estimated as ``a + b * n_train + c * n_test`` seconds: from the stored cells of
 the same target once three or more at two sizes exist (a least-squares line on ``n_train``),
-else from the target's declared ``cost`` (a class attribute ``(a, b)`` or ``(a, b, c)``: how a
-fine-tuning target, whose cells cost orders of magnitude more, says so), else from the table
-below. Featurization is not included.
+else from the target's own estimate: a classmethod ``estimate_seconds(params, n_train, n_test)``
+(a fine-tuning target's time follows its parameters: epochs, steps, batch size), else its
+declared ``cost`` (a class attribute ``(a, b)`` or ``(a, b, c)``: how a fine-tuning target,
+whose cells cost orders of magnitude more, says so), else from the table below. Featurization
+is not included.
 """
 
 from __future__ import annotations
@@ -57,6 +59,15 @@ class _Fit:
         return 0.0, (self.y / max(self.x, 1.0))
 
 
+def target_class(name: str):
+    """The registered class of target ``name`` (None for an import path or an unknown name)."""
+    if ":" in name:
+        return None
+    from enso.targets import TARGETS
+
+    return TARGETS.get(name) if name in TARGETS else None
+
+
 def declared_cost(name: str) -> tuple[float, float, float]:
     """``(a, b, c)`` seconds for a cell of target ``name``: its class's ``cost``, the table, or a default."""
     cost = None
@@ -82,6 +93,7 @@ class DryRun:
         self.order: dict[tuple, None] = {}
         self.observed: dict[str, _Fit] = defaultdict(_Fit)
         self.stored = store.stored_keys()  # one listing, not a path per planned cell
+        self.params: dict[str, dict] = {}  # target label -> its parameters as fitted
 
     def __call__(self, cell) -> None:
         group = (cell.dataset, cell.featurizer.label, cell.target.label)
@@ -93,6 +105,7 @@ class DryRun:
             self.done[group] += 1
         else:
             self.todo[(*group, cell.target.name, cell.train_size, len(cell.test))] += 1
+            self.params.setdefault(cell.target.label, dict(cell.target_params))
 
     def table(self, plan, jobs: int) -> pd.DataFrame:
         estimate: dict[tuple, float] = defaultdict(float)
@@ -100,8 +113,13 @@ class DryRun:
         costs: dict[str, tuple[float, float, float]] = {}
         for (dataset, featurizer, target, name, size, n_test), count in self.todo.items():
             fit = self.observed.get(target)
+            own = getattr(target_class(name), "estimate_seconds", None)
             if fit is not None and fit.n:
                 (a, b), c = fit.line(), 0.0
+            elif own is not None:  # the target's own estimate from its parameters
+                estimate[(dataset, featurizer, target)] += count * float(own(self.params.get(target, {}), size, n_test))
+                to_run[(dataset, featurizer, target)] += count
+                continue
             else:
                 if name not in costs:
                     costs[name] = declared_cost(name)
