@@ -39,6 +39,10 @@ MAX_SEED = 2**32 - 1  # numpy's seed range
 MAX_NAME_LENGTH = 100
 #: string parameter values may be paths (a model folder), so they get more room than names
 MAX_PARAM_STRING_LENGTH = 1024
+#: a ``label = "..."`` on a featurizer or target table: what results, legends and tables show
+MAX_LABEL_LENGTH = 40
+#: the key of a featurizer or target table that names the entry's label (not a parameter)
+LABEL_KEY = "label"
 MAX_CONFIG_BYTES = 1 << 20
 #: datasets x featurizers x targets x sizes x resamples x samplers x resamplers: a plan this big
 #: (500 times default.toml's) would take gigabytes before the first cell runs
@@ -169,8 +173,17 @@ def _check_param_values(key: str, spec_name: str, value: Any) -> None:
                          f"tables, got {type(value).__name__} {shown(value)}")
 
 
+def _check_label(key: str, spec_name: str, value: Any) -> None:
+    """A ``label = "..."``: a non-empty printable string of at most :data:`MAX_LABEL_LENGTH` characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{key}: the label of {spec_name!r} must be a non-empty string, got {shown(value)}")
+    if value != value.strip():
+        raise ValueError(f"{key}: the label {value!r} of {spec_name!r} starts or ends with spaces; remove them")
+    _check_name(f"{key}: the label of {spec_name!r}", value, MAX_LABEL_LENGTH)
+
+
 class Specs(Constraint):
-    """A non-empty list of component names or tables with a ``name`` and parameters."""
+    """A non-empty list of component names or tables with a ``name``, parameters and an optional ``label``."""
 
     def check(self, name, value):
         if isinstance(value, (str, dict)):
@@ -182,7 +195,10 @@ class Specs(Constraint):
                 _check_name(name, item)
             elif isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
                 _check_name(name, item["name"])
-                _check_param_values(name, item["name"], {k: v for k, v in item.items() if k != "name"})
+                if LABEL_KEY in item:
+                    _check_label(name, item["name"], item[LABEL_KEY])
+                _check_param_values(name, item["name"],
+                                    {k: v for k, v in item.items() if k not in ("name", LABEL_KEY)})
             else:
                 raise ValueError(f"each entry of {name} must be a name or a table with a 'name' key, got "
                                  f"{shown(item)}")
@@ -243,14 +259,28 @@ _BOUNDS: dict[str, Constraint] = {
 
 @dataclass(frozen=True)
 class Spec:
-    """A registered component named in a config, with its parameters."""
+    """A registered component named in a config, with its parameters.
+
+    ``given_label`` is the table's ``label = "..."`` (or the default a model folder gets, its
+    folder name): what results, legends and tables call the entry. It is no parameter and no
+    part of the entry's identity (``id``, equality, hash, the featurizer id, the cell key), so
+    relabelling an entry recomputes nothing.
+    """
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+    given_label: str | None = field(default=None, kw_only=True, compare=False)
 
     @property
     def label(self) -> str:
-        """Short human name: ``knn`` or ``knn(n_neighbors=5)``."""
+        """Short human name: the given label, else ``knn`` or ``knn(n_neighbors=5)``."""
+        if self.given_label:
+            return self.given_label
+        return self.parameter_label
+
+    @property
+    def parameter_label(self) -> str:
+        """The label made of the name and the parameters: ``knn(n_neighbors=5)``."""
         if not self.params:
             return self.name
         inner = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
@@ -288,6 +318,8 @@ class ExperimentConfig:
     source: Path | None = None
     selection_metric: str = ""  # empty: the first of ``metrics`` (set in __post_init__)
     dedupe: bool = False
+    #: the keys the config file sets itself (the others have their defaults): what a protocol may refuse
+    explicit: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.selection_metric and self.metrics:
@@ -305,8 +337,8 @@ class ExperimentConfig:
             "protocol": self.protocol,
             "protocol_options": self.protocol_options,
             "datasets": self.datasets,
-            "featurizers": [s.to_dict() for s in self.featurizers],
-            "targets": [s.to_dict() for s in self.targets],
+            "featurizers": [_labelled(s) for s in self.featurizers],
+            "targets": [_labelled(s) for s in self.targets],
             "train_sizes": self.train_sizes,
             "resamples": self.resamples,
             "metrics": self.metrics,
@@ -317,6 +349,14 @@ class ExperimentConfig:
             "seed": self.seed,
             "max_examples": self.max_examples,
         }
+
+
+def _labelled(spec: Spec) -> dict[str, Any]:
+    """A spec as its config table, with its label where one was given."""
+    table = spec.to_dict()
+    if spec.given_label:
+        table[LABEL_KEY] = spec.given_label
+    return table
 
 
 def read_config(path: str | Path, registries: Registries | None = None, *,
@@ -419,7 +459,13 @@ def parse_config(raw: dict[str, Any], registries: Registries | None = None, *, s
         protocol=values["protocol"], protocol_options=dict(values["protocol_options"]),
         description=values["description"], source=source,
         selection_metric=values["selection_metric"] or metrics[0], dedupe=values["dedupe"],
+        explicit=tuple(key for key in KEYS if key in raw),
     )
+    try:
+        for kind, specs in (("featurizers", config.featurizers), ("targets", config.targets)):
+            check_labels(kind, specs)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     cells = (len(config.datasets) * len(config.featurizers) * len(config.targets) * len(sizes) * config.resamples
              * len(config.samplers) * len(config.resamplers))
     if cells > MAX_CELLS:
@@ -443,6 +489,7 @@ def validate_components(config: ExperimentConfig, registries: Registries) -> Exp
     protocol runs (``Protocol.resolve_datasets``: SentEval runs SST2 on SST2Phrases).
     """
     protocol = registries.protocols.get(registries.protocols.canonical(config.protocol))
+    check_protocol_keys(config, protocol)
     datasets_registry = registries.datasets
     listed = [datasets_registry.canonical(name) for name in config.datasets]
     if len(set(listed)) != len(listed):
@@ -456,8 +503,10 @@ def validate_components(config: ExperimentConfig, registries: Registries) -> Exp
         for name, cap in config.max_examples.items():
             canonical = datasets_registry.canonical(name)
             max_examples[renamed.get(canonical, canonical)] = cap
-    featurizers = [_validated(registries.featurizers, spec) for spec in config.featurizers]
+    featurizers = default_labels([_validated(registries.featurizers, spec) for spec in config.featurizers])
     targets = [_validated(registries.targets, spec) for spec in config.targets]
+    check_labels("featurizers", featurizers)
+    check_labels("targets", targets)
     protocol.check_options(dict(config.protocol_options))
     metrics = [registries.metrics.canonical(name) for name in config.metrics]
     try:
@@ -475,12 +524,81 @@ def validate_components(config: ExperimentConfig, registries: Registries) -> Exp
                     max_examples=max_examples, protocol=protocol.name)
 
 
+def check_protocol_keys(config: ExperimentConfig, protocol: Any) -> None:
+    """``ConfigError`` for a key the config sets that ``protocol`` does not use (mteb, senteval: train_sizes, ...).
+
+    A protocol lists such keys in ``ignored_keys`` (key -> what it does instead); leaving a key
+    out of the file is fine (its default is not used either), setting it would be silently ignored.
+    """
+    ignored = getattr(protocol, "ignored_keys", None) or {}
+    for key in config.explicit:
+        if key in ignored:
+            raise ConfigError(f"{key}: protocol {protocol.name} does not use it ({ignored[key]}); remove {key} "
+                              f"from the config, or use protocol = \"enso\" for it")
+
+
 def _validated(registry: Lookup, spec: Spec) -> Spec:
     """``spec`` with its registered name, once its parameters pass the component's declared constraints."""
     validate = getattr(registry, "validate", None)
-    if validate is None:
-        return Spec(registry.canonical(spec.name), dict(spec.params))
-    return Spec(validate(spec.name, dict(spec.params)), dict(spec.params))
+    name = registry.canonical(spec.name) if validate is None else validate(spec.name, dict(spec.params))
+    return Spec(name, dict(spec.params), given_label=spec.given_label)
+
+
+def check_labels(kind: str, specs: list[Spec]) -> None:
+    """``ConfigError`` when two entries of ``kind`` would show the same label (a given one, or a default)."""
+    seen: dict[str, Spec] = {}
+    for spec in specs:
+        other = seen.get(spec.label.casefold())
+        if other is not None and (other.given_label or spec.given_label):
+            raise ConfigError(f"{kind}: two entries are labelled {spec.label!r} ({other.parameter_label} and "
+                              f"{spec.parameter_label}); give each a label of its own")
+        seen.setdefault(spec.label.casefold(), spec)
+
+
+def path_labels(paths: list[str]) -> list[str]:
+    """Short labels for model folders or files: each one's name, with as many parent folders as make them unique.
+
+    ``["/a/x/model", "/b/y/model", "/c/mini"]`` -> ``["x/model", "y/model", "mini"]``.
+    """
+    distinct = list(dict.fromkeys(str(Path(path).expanduser()) for path in paths))  # one path, one label
+    parts = [[p for p in Path(path).parts if p not in ("/", "\\")] or [path] for path in distinct]
+    depth = [1] * len(parts)
+    while True:
+        labels = ["/".join(p[-d:]) for p, d in zip(parts, depth)]
+        counts: dict[str, int] = {}
+        for label in labels:
+            counts[label] = counts.get(label, 0) + 1
+        grow = [i for i, label in enumerate(labels) if counts[label] > 1 and depth[i] < len(parts[i])]
+        if not grow:
+            by_path = dict(zip(distinct, labels))
+            return [by_path[str(Path(path).expanduser())] for path in paths]
+        for i in grow:
+            depth[i] += 1
+
+
+def default_labels(specs: list[Spec]) -> list[Spec]:
+    """Featurizer entries that take a ``path`` (a model folder, a vectors file) and have no label: labelled by it.
+
+    The label is the folder's or file's name (with parents where two share one), followed by the
+    other parameters: ``{ name = "hf-encoder", path = "/srv/models/my-bert" }`` is ``my-bert``,
+    with ``layers = "all"`` ``my-bert(layers=all)``.
+    """
+    chosen = [i for i, spec in enumerate(specs)
+              if not spec.given_label and isinstance(spec.params.get("path"), str) and spec.params["path"].strip()]
+    if not chosen:
+        return specs
+    names = path_labels([specs[i].params["path"] for i in chosen])
+    out = list(specs)
+    for i, name in zip(chosen, names):
+        rest = Spec(name, {k: v for k, v in specs[i].params.items() if k != "path"}).parameter_label
+        label = rest if len(rest) <= MAX_LABEL_LENGTH else name
+        if len(label) <= MAX_LABEL_LENGTH:
+            out[i] = Spec(specs[i].name, dict(specs[i].params), given_label=label)
+    labels = [spec.label.casefold() for spec in out]
+    for i in chosen:  # a default that would clash with another entry's label: keep the full label
+        if labels.count(out[i].label.casefold()) > 1:
+            out[i] = specs[i]
+    return out
 
 
 def _replace(config: ExperimentConfig, **changes: Any) -> ExperimentConfig:
@@ -493,5 +611,7 @@ def _names(value: str | list[str]) -> list[str]:
 
 def _specs(value: Any) -> list[Spec]:
     items = [value] if isinstance(value, (str, dict)) else value
-    return [Spec(item) if isinstance(item, str) else Spec(item["name"], {k: v for k, v in item.items() if k != "name"})
+    return [Spec(item) if isinstance(item, str) else
+            Spec(item["name"], {k: v for k, v in item.items() if k not in ("name", LABEL_KEY)},
+                 given_label=item.get(LABEL_KEY))
             for item in items]

@@ -51,6 +51,8 @@ class FeaturizerSpec(Spec):
 
     @property
     def label(self) -> str:
+        if self.given_label:  # the table's label = "...": no parameter, no part of the identity
+            return self.given_label
         if not self.options:
             return Spec(self.name, self.params).label
         inner = ",".join(f"{k}={_shown(v)}" for k, v in sorted(self.table.items()))
@@ -130,7 +132,7 @@ def route_spec(spec: Spec) -> Spec:
     if isinstance(spec, FeaturizerSpec):
         return spec
     featurizer, options = split_params(spec.name, dict(spec.params))
-    return FeaturizerSpec(spec.name, featurizer, options) if options else spec
+    return FeaturizerSpec(spec.name, featurizer, options, given_label=spec.given_label) if options else spec
 
 
 def route_task_options(config: ExperimentConfig) -> ExperimentConfig:

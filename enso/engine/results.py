@@ -145,11 +145,17 @@ def previous_table(results_dir: Path) -> pd.DataFrame | None:
     return table
 
 
+#: cell meta columns that name, not identify: taken from the plan when a stored cell's differ
+RELABELLED = ("featurizer", "target")
+
+
 def finished_cells(plan, cells: list, cells_store, reuse: dict[str, dict[str, dict]]) -> dict[str, list[dict]]:
     """key -> result rows of every planned cell stored whole, metric values reused where known.
 
-    A stored cell whose identity columns differ from the plan's (a relabelled featurizer, say)
-    is warned about and left out, so it is recomputed.
+    A stored cell whose identity columns differ from the plan's is warned about and left out, so
+    it is recomputed; the labels (``featurizer``, ``target``: a ``label = "..."`` is no part of the
+    cell key) are not identity: a relabelled entry's rows get the
+    plan's labels and nothing is recomputed.
     """
     config = plan.config
     finished = {}
@@ -158,11 +164,12 @@ def finished_cells(plan, cells: list, cells_store, reuse: dict[str, dict[str, di
         if stored is None:
             continue
         meta = cell.meta(config.name, config.protocol)
-        if stored.info["meta"] != meta:
-            changed = sorted(k for k in meta if stored.info["meta"].get(k) != meta[k])
+        changed = sorted(k for k in meta if stored.info["meta"].get(k) != meta[k] and k not in RELABELLED)
+        if changed:
             log.warning("cell %s was stored with other %s; recomputing it", stored.path, ", ".join(changed))
             continue
-        finished[cell.key] = metric_rows(stored.info, stored.predictions, list(config.metrics), reuse.get(cell.key))
+        info = {**stored.info, "meta": meta} if stored.info["meta"] != meta else stored.info
+        finished[cell.key] = metric_rows(info, stored.predictions, list(config.metrics), reuse.get(cell.key))
     return finished
 
 
