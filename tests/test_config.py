@@ -343,3 +343,116 @@ def test_config_keys_are_declared_as_constraints_of_the_one_validator():
     assert all(isinstance(rule, Constraint) for rule in KEY_CONSTRAINTS.values())
     with pytest.raises(ValueError, match="dedupe must be true or false"):  # usable on its own, as for a component
         KEY_CONSTRAINTS["dedupe"].check("dedupe", "yes")
+
+
+# -- label = "..." on featurizer and target tables ----------------------------------------------
+
+def full(**overrides):
+    """Every name and parameter checked against the default registries."""
+    return parse_config({**BASE, **overrides}, bundle())
+
+
+def test_a_label_names_an_entry_and_is_no_parameter_nor_part_of_its_identity():
+    config = full(featurizers=[{"name": "tfidf", "ngram_max": 1, "label": "unigrams"}, "tfidf"],
+                  targets=["logreg", {"name": "knn", "n_neighbors": 5, "label": "5-nn"}])
+    unigrams, plain = config.featurizers
+    assert unigrams.label == "unigrams" and unigrams.params == {"ngram_max": 1} and plain.label == "tfidf"
+    assert unigrams.id == Spec("tfidf", {"ngram_max": 1}).id and unigrams == Spec("tfidf", {"ngram_max": 1})
+    assert config.targets[1].label == "5-nn" and config.targets[1].params == {"n_neighbors": 5}
+    assert config.to_dict()["targets"][1] == {"name": "knn", "n_neighbors": 5, "label": "5-nn"}
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"name": "tfidf", "label": ""}, "the label of 'tfidf' must be a non-empty string"),
+    ({"name": "tfidf", "label": 3}, "the label of 'tfidf' must be a non-empty string, got 3"),
+    ({"name": "tfidf", "label": " x"}, "starts or ends with spaces"),
+    ({"name": "tfidf", "label": "x" * 41}, "is 41 characters long; at most 40 are allowed"),
+    ({"name": "tfidf", "label": "a\nb"}, "contains the control character"),
+])
+def test_a_bad_label_is_one_line_naming_the_entry(entry, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        full(featurizers=[entry])
+    assert "\n" not in str(info.value)
+
+
+def test_labels_are_unique_across_entries():
+    with pytest.raises(ConfigError, match="featurizers: two entries are labelled 'mine'"):
+        full(featurizers=[{"name": "tfidf", "label": "mine"}, {"name": "tfidf", "ngram_max": 1, "label": "mine"}])
+    with pytest.raises(ConfigError, match=r"targets: two entries are labelled 'KNN' \(knn and logreg\)"):  # another's label
+        full(targets=["knn", {"name": "logreg", "label": "KNN"}])
+
+
+def test_a_model_folder_is_labelled_by_its_folder_name(tmp_path):
+    a, b, c, x = (tmp_path / "a" / "model", tmp_path / "b" / "model", tmp_path / "my-bert", tmp_path / "x")
+    for folder in (a, b, c, x):  # what hf-encoder checks when a config loads: a folder with config.json
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text('{"model_type": "bert"}')
+    config = full(featurizers=[{"name": "hf-encoder", "path": str(c)},
+                               {"name": "hf-encoder", "path": str(c), "layers": "all"},
+                               {"name": "hf-encoder", "path": str(a)}, {"name": "hf-encoder", "path": str(b)},
+                               {"name": "hf-encoder", "path": str(x), "label": "given"}])
+    assert [f.label for f in config.featurizers] == ["my-bert", "my-bert(layers=all)", "a/model", "b/model", "given"]
+    assert config.featurizers[0].id == Spec("hf-encoder", {"path": str(c)}).id  # the label is no identity
+
+
+def test_a_relabelled_entry_recomputes_nothing_and_the_results_show_the_new_label(tiny_workspace):
+    from enso.components import load_config
+    from enso.engine import load_results, run_experiment
+    from tests.tiny import write_config
+
+    body = 'datasets = ["Tiny"]\ntrain_sizes = [8]\nresamples = 2\nmetrics = ["accuracy"]\n'
+    write_config(tiny_workspace, "rel", body + 'featurizers = ["tfidf"]\ntargets = ["logreg", "knn"]\n')
+    run_experiment(load_config("rel", tiny_workspace), tiny_workspace)
+    cells = sorted(p for p in (tiny_workspace.root / "results" / "rel" / "cells").rglob("cell.json"))
+    stamps = {p: p.stat().st_mtime_ns for p in cells}
+    features = sorted(p for p in (tiny_workspace.root / "featurizers").rglob("*") if p.is_file())
+    write_config(tiny_workspace, "rel", body + 'featurizers = [{ name = "tfidf", label = "TF-IDF" }]\n'
+                                              'targets = ["logreg", { name = "knn", label = "k-NN" }]\n')
+    config = load_config("rel", tiny_workspace)
+    assert run_experiment(config, tiny_workspace, dry_run=True)["to_run"].sum() == 0
+    table = run_experiment(config, tiny_workspace)
+    assert set(table.featurizer) == {"TF-IDF"} and set(table.target) == {"logreg", "k-NN"}
+    assert set(load_results("rel", tiny_workspace).target) == {"logreg", "k-NN"}
+    assert {p: p.stat().st_mtime_ns for p in cells} == stamps, "a relabel rewrote a cell"
+    assert sorted(p for p in (tiny_workspace.root / "featurizers").rglob("*") if p.is_file()) == features
+
+
+# -- protocols that do not use a key refuse it ----------------------------------------------------
+
+@pytest.mark.parametrize("protocol", ["mteb", "senteval"])
+@pytest.mark.parametrize(("key", "value"), [("train_sizes", [50]), ("resamples", 3), ("samplers", ["random"]),
+                                            ("resamplers", ["none"])])
+def test_a_key_the_protocol_ignores_is_refused_when_set(protocol, key, value):
+    with pytest.raises(ConfigError, match=f"^{key}: protocol {protocol} does not use it .*remove {key}") as info:
+        full(protocol=protocol, **{key: value})
+    assert "\n" not in str(info.value)
+
+
+def test_the_protocols_run_when_those_keys_are_left_out_and_enso_takes_them():
+    assert full(protocol="mteb").protocol == "mteb"
+    assert full(protocol="senteval", protocol_options={"folds": 3}).protocol == "senteval"
+    assert full(train_sizes=[50], resamples=3, samplers=["random"]).train_sizes == [50]
+
+
+def test_an_ignored_key_is_refused_before_any_work_by_the_command(tiny_workspace):
+    from tests.cli import enso
+    from tests.tiny import write_config
+
+    write_config(tiny_workspace, "m", 'datasets = ["Tiny"]\nprotocol = "mteb"\nresamples = 3\n')
+    ran = enso("run", "m", root=tiny_workspace)
+    assert ran.code == 2 and ran.errors == [ran.stderr.strip().splitlines()[-1]], ran.output
+    assert "resamples: protocol mteb does not use it" in ran.errors[0]
+    assert not (tiny_workspace.root / "featurizers").exists() or not any(
+        p.is_file() for p in (tiny_workspace.root / "featurizers").rglob("*"))
+
+
+def test_f1_on_more_than_two_classes_is_refused_before_featurizing(tiny_workspace):
+    from enso.components import load_config
+    from enso.engine import run_experiment
+    from tests.tiny import write_config
+
+    write_config(tiny_workspace, "f", 'datasets = ["Tiny", "Tiny3"]\ntrain_sizes = [8]\nresamples = 1\n'
+                                      'metrics = ["accuracy", "f1"]\n')
+    with pytest.raises(ConfigError, match="metric f1 is defined for at most 2 classes, but dataset Tiny3 has 3"):
+        run_experiment(load_config("f", tiny_workspace), tiny_workspace)
+    assert not any(p.is_file() for p in (tiny_workspace.root / "featurizers").rglob("*"))

@@ -52,6 +52,10 @@ def check_plan(plan) -> None:
             if task not in tasks:
                 raise ConfigError(f"metric {metric} applies to {_names(tasks)} tasks, but dataset {name} is a "
                                   f"{task} task; choose metrics for it (see `enso experiment --list`)")
+            limit = metric_max_classes(metric)
+            if limit is not None and len(dataset.classes) > limit:  # f1 of the positive class: binary only
+                raise ConfigError(f"metric {metric} is defined for at most {limit} classes, but dataset {name} has "
+                                  f"{len(dataset.classes)}; use macro_f1 for it, or list it in another experiment")
     for dataset_name, featurizer, target in plan.combinations.values():
         check_combination(plan.datasets[dataset_name], featurizer, target)
 
@@ -136,6 +140,12 @@ def metric_tasks(name: str) -> tuple[str, ...]:
     from enso.metrics import METRICS
 
     return tuple(METRICS.get(name).tasks)
+
+
+def metric_max_classes(name: str) -> int | None:
+    from enso.metrics import METRICS
+
+    return getattr(METRICS.get(name), "max_classes", None)
 
 
 def _names(values) -> str:

@@ -159,6 +159,9 @@ class Protocol:
     _parameter_constraints: ClassVar[dict[str, Constraint]] = {}
     #: legacy: option -> check function raising ValueError; validated as constraints, after them
     checks: ClassVar[dict[str, OptionCheck]] = {}
+    #: config keys the protocol does not use -> what it does instead; a config setting one is refused
+    #: (``enso.config.check_protocol_keys``) rather than silently ignored
+    ignored_keys: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def option_constraints(cls) -> dict[str, Constraint]:

@@ -30,6 +30,10 @@ class MTEBProtocol(Protocol):
     defaults: ClassVar[dict[str, Any]] = {"samples_per_label": 8, "n_experiments": 10, "seed": 42, "max_iter": 100}
     _parameter_constraints: ClassVar = {"samples_per_label": Integer(1), "n_experiments": Integer(1),
                                         "max_iter": Integer(1), "seed": SEED}
+    ignored_keys: ClassVar[dict[str, str]] = {
+        key: "it draws protocol_options.samples_per_label examples per label, protocol_options.n_experiments times"
+        for key in ("train_sizes", "resamples", "samplers")} | {
+        "resamplers": "it fits on each draw as drawn"}
 
     @staticmethod
     def target(options: dict[str, Any]):

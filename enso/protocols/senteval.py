@@ -105,6 +105,9 @@ class SentEvalProtocol(Protocol):
     _parameter_constraints: ClassVar = {"folds": Integer(2), "inner_folds": Integer(2), "seed": SEED,
                                         "Cs": PositiveList(), "kfold_Cs": PositiveList(),
                                         "cv_datasets": DatasetChoice()}
+    ignored_keys: ClassVar[dict[str, str]] = {key: "it trains on the whole train split or on each of "
+                                              "protocol_options.folds cross-validation folds" for key in
+                                              ("train_sizes", "resamples", "samplers", "resamplers")}
     #: datasets SentEval runs on other files than the enso record of the same name
     replacements: ClassVar[dict[str, tuple[str, str]]] = {
         "SST2": ("SST2Phrases", "SentEval trains SST-2 on the 67,349 training phrases and chooses C on dev"),
