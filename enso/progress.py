@@ -12,14 +12,16 @@ logger's console output is printed above the bars instead of into them. Anywhere
 file, CI, a cluster job, a captured stderr) there is no bar: every ``interval`` seconds (5 by
 default) an update logs one line at INFO on ``enso.progress`` with done / total, the share,
 the rate and the time left, and a loop that logged any such line logs a last one when it
-ends. Lines are written when the loop reports progress (``update``), never from a thread, so
-forking workers stays safe. ``enabled=False`` shows nothing.
+ends. ``$ENSO_PROGRESS_INTERVAL`` sets the interval (seconds, 0: every update). Lines are
+written when the loop reports progress (``update``), never from a thread, so forking workers
+stays safe. ``enabled=False`` shows nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -29,6 +31,8 @@ log = logging.getLogger("enso.progress")
 
 #: seconds between two progress lines when stderr is not a terminal
 INTERVAL_S = 5.0
+#: environment variable that sets those seconds (``ENSO_PROGRESS_INTERVAL=30`` in a cluster job's log)
+INTERVAL_ENV = "ENSO_PROGRESS_INTERVAL"
 #: the loggers whose console output is printed above open bars
 REDIRECTED_LOGGERS = ("enso", "")
 
@@ -148,13 +152,28 @@ def bar(total: int | None, desc: str, unit: str = "it", *, initial: int = 0, uni
     stream = sys.stderr if stream is None else stream
     mode = "off" if not enabled else ("bar" if _is_terminal(stream) else "log")
     progress = Progress(total, desc, unit, initial=initial, unit_scale=unit_scale, mode=mode,
-                        interval=INTERVAL_S if interval is None else interval, leave=leave, stream=stream)
+                        interval=default_interval() if interval is None else interval, leave=leave, stream=stream)
     redirect = _redirect_logging() if mode == "bar" else contextlib.nullcontext()
     try:
         with redirect:
             yield progress
     finally:
         progress.close()
+
+
+def default_interval() -> float:
+    """Seconds between progress lines: ``$ENSO_PROGRESS_INTERVAL`` when it is a number >= 0, else :data:`INTERVAL_S`."""
+    text = os.environ.get(INTERVAL_ENV, "").strip()
+    if not text:
+        return INTERVAL_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        log.warning("%s=%r is not a number of seconds >= 0; using %gs", INTERVAL_ENV, text, INTERVAL_S)
+        return INTERVAL_S
+    return value
 
 
 def track(iterable: Iterable[T], desc: str, unit: str = "it", *, total: int | None = None,

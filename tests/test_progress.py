@@ -97,3 +97,37 @@ def test_on_a_terminal_log_lines_are_printed_above_the_bar_and_the_handler_comes
     # tqdm.write clears the bar, prints the line on its own, and redraws the bar under it
     assert re.search(r"(^|[\r\n])enso: a cell failed\n", out.replace("\x1b[A", "")), repr(out)
     assert "ETA" not in out  # no log-style progress lines on a terminal
+
+
+def test_the_interval_comes_from_the_environment(monkeypatch, capsys, enso_logging):
+    monkeypatch.setenv(progress.INTERVAL_ENV, "0")
+    assert progress.default_interval() == 0
+    enso_logging()
+    with progress.bar(3, "cells", "cell") as bar:
+        bar.update()
+    assert "enso: cells: 1/3 cells (33%)" in capsys.readouterr().err
+    for bad in ("soon", "-1", "inf"):
+        monkeypatch.setenv(progress.INTERVAL_ENV, bad)
+        assert progress.default_interval() == progress.INTERVAL_S
+    monkeypatch.delenv(progress.INTERVAL_ENV)
+    assert progress.default_interval() == progress.INTERVAL_S
+
+
+def test_a_run_with_stderr_not_a_terminal_logs_progress_of_featurization_and_cells(tiny_workspace):
+    """A real `enso run` whose stderr is a pipe (a log file, CI, a cluster job): done / total / rate / ETA lines."""
+    from tests.cli import enso_process
+    from tests.tiny import write_config
+
+    write_config(tiny_workspace, "logged", 'datasets = ["Tiny"]\nfeaturizers = ["random-encoder"]\n'
+                                           'targets = ["logreg"]\ntrain_sizes = [8, 16]\nresamples = 2\n'
+                                           'metrics = ["accuracy"]\n')
+    ran = enso_process("run", "logged", root=tiny_workspace, env={progress.INTERVAL_ENV: "0"})
+    assert ran.code == 0, ran.output
+    lines = ran.stderr.splitlines()
+    texts = [line for line in lines if re.match(r"^enso: random-encoder Tiny: [\d,]+/48 texts \(\d+%\), "
+                                                r"[\d.]+ texts/s, ETA \S+$", line)]
+    cells = [line for line in lines if re.match(r"^enso: cells: \d/4 cells \(\d+%\), [\d.]+ cells/s, ETA \S+", line)]
+    assert texts and cells, ran.stderr
+    assert texts[-1].startswith("enso: random-encoder Tiny: 48/48 texts (100%)") and "ETA 0s" in texts[-1]
+    assert any(line.startswith("enso: cells: 4/4 cells (100%)") for line in cells)
+    assert "\r" not in ran.stderr  # no bar drawn into a log
