@@ -14,6 +14,36 @@ from enso.cli_common import (
 )
 
 
+#: target parameters the engine sets per cell (unless the config sets them)
+ENGINE_SET = {"scoring": "the experiment's selection_metric", "resampler": "each of resamplers",
+              "random_state": "derived from the cell"}
+
+
+def _parameters(obj, title: str) -> str:
+    """``parameters: C=None, cv=3, ...``: a target's ``__init__`` defaults, or a protocol's options."""
+    import inspect
+
+    if title == "protocols":
+        options = getattr(obj, "defaults", {}) or {}
+        shown = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        return f"protocol_options: {shown or 'none'}"
+    try:
+        signature = inspect.signature(obj.__init__)
+    except (TypeError, ValueError):
+        return "parameters: see its documentation"
+    shown = []
+    for parameter in signature.parameters.values():
+        if parameter.name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.name in ENGINE_SET:
+            shown.append(f"{parameter.name}=<{ENGINE_SET[parameter.name]}>")
+        elif parameter.default is inspect.Parameter.empty:
+            shown.append(f"{parameter.name}=<required>")
+        else:
+            shown.append(f"{parameter.name}={parameter.default!r}")
+    return f"parameters: {', '.join(shown) or 'none'}"
+
+
 def _listing(workspace=None) -> str:
     """Targets, metrics, samplers, resamplers and protocols of the default registries, plug-ins included."""
     from enso.components import registries
@@ -34,6 +64,8 @@ def _listing(workspace=None) -> str:
             alias_text = f" (also: {', '.join(sorted(aliases))})" if aliases else ""
             default = " [default]" if title == "protocols" and name == "enso" else ""
             lines.append(f"  {name:<18} {first_line(obj)}{default}{alias_text}")
+            if title in ("targets", "protocols"):
+                lines.append(f"  {'':<18}   {_parameters(obj, title)}")
         if title == "targets":
             lines.append(f"  {'module.path:Class':<18} a scikit-learn classifier, e.g. sklearn.svm:LinearSVC")
     return "\n".join(lines)
