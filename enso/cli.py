@@ -14,15 +14,18 @@ from enso.cli_common import (
     EXPERIMENT_HELP,
     check_scheduler,
     common_options,
+    echo_report,
     experiment_argument,
     group_options,
     pass_workspace,
     reuse_options,
+    run_stages,
 )
+from enso.compare import main as compare_command
 from enso.download import main as download_command
 from enso.experiment import main as experiment_command
 from enso.featurize import main as featurize_command
-from enso.store import Reuse
+from enso.init import main as init_command
 from enso.visualize import main as visualize_command
 
 
@@ -34,7 +37,8 @@ def main() -> None:
 
     The stages read and write cached artifacts in the workspace: download -> datasets/,
     featurize -> featurizers/, experiment -> results/<experiment>/, visualize -> a report
-    beside the results. `enso run` does all four.
+    beside the results. `enso run` does all four; `enso compare` writes a config for model
+    folders and featurizers and runs it; `enso init` starts a workspace.
     """
 
 
@@ -42,6 +46,8 @@ main.add_command(download_command, "download")
 main.add_command(featurize_command, "featurize")
 main.add_command(experiment_command, "experiment")
 main.add_command(visualize_command, "visualize")
+main.add_command(compare_command, "compare")
+main.add_command(init_command, "init")
 
 
 @main.command("run", epilog=EXPERIMENT_HELP)
@@ -67,23 +73,12 @@ def run(workspace, experiment, jobs, scheduler, mirror, device, fmt, reuse) -> N
     download stage, the one that needs the network.
     """
     from enso.components import load_config
-    from enso.data import download
-    from enso.engine import run_experiment
-    from enso.features import featurize_config
-    from enso.report import build_report
 
     check_scheduler(scheduler)  # before the download and featurize stages do any work
     config = load_config(experiment, workspace)
-    download(config.datasets, workspace, mirror=mirror, reuse=reuse)
-    compute = Reuse.REUSE if reuse is Reuse.ONLY_CACHED else reuse  # --offline: no fetching, not no computing
-    featurize_config(config, workspace, device=device, reuse=compute)
-    run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, device=device, reuse=compute)
-    report = build_report(config.name, workspace, fmt=fmt, reuse=compute)
-    click.echo(f"results: {workspace.results_dir(config.name) / 'results.parquet'}")
-    click.echo(f"report:  {report.html}")
-    click.echo(f"         {report.markdown}")
-    for figure in report.figures:
-        click.echo(f"figure:  {figure}")
+    report = run_stages(config, workspace, jobs=jobs, scheduler=scheduler, mirror=mirror, device=device, fmt=fmt,
+                        reuse=reuse)
+    echo_report(workspace, config.name, report)
 
 
 if __name__ == "__main__":

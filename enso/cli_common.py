@@ -196,3 +196,31 @@ def experiment_argument(func: Callable) -> Callable:
 
 EXPERIMENT_HELP = ("EXPERIMENT is a config name in experiments/ (default: 'default') "
                    "or a path to a .toml file.")
+
+
+def run_stages(config, workspace: Workspace, *, jobs: int = 1, scheduler: str | None = None,
+               mirror: str | None = None, device: str = "auto", fmt: str = "png", reuse: Reuse = Reuse.REUSE):
+    """download -> featurize -> experiment -> visualize on a checked ``config``: what ``enso run`` does.
+
+    ``reuse`` ONLY_CACHED (``--offline``) fetches nothing; the other stages compute what is
+    missing. Returns the report (``enso.report.build.Report``).
+    """
+    from enso.data import download
+    from enso.engine import run_experiment
+    from enso.features import featurize_config
+    from enso.report import build_report
+
+    download(config.datasets, workspace, mirror=mirror, reuse=reuse)
+    compute = Reuse.REUSE if reuse is Reuse.ONLY_CACHED else reuse  # --offline: no fetching, not no computing
+    featurize_config(config, workspace, device=device, reuse=compute)
+    run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, device=device, reuse=compute)
+    return build_report(config.name, workspace, fmt=fmt, reuse=compute)
+
+
+def echo_report(workspace: Workspace, name: str, report) -> None:
+    """Where the results, the report and its figures are, on stdout."""
+    click.echo(f"results: {workspace.results_dir(name) / 'results.parquet'}")
+    click.echo(f"report:  {report.html}")
+    click.echo(f"         {report.markdown}")
+    for figure in report.figures:
+        click.echo(f"figure:  {figure}")

@@ -28,7 +28,7 @@ LAYERS: dict[str, int] = {
     "enso.engine": 6, "enso.components": 6,
     "enso.report": 7,
     "enso.download": 8, "enso.featurize": 8, "enso.experiment": 8, "enso.visualize": 8, "enso.cli": 8,
-    "enso.cli_common": 8, "enso.__main__": 8,
+    "enso.cli_common": 8, "enso.__main__": 8, "enso.compare": 8, "enso.init": 8,
 }
 LAYER_NAMES = {0: "core", 1: "store/registry/workspace/config/progress", 2: "tasks", 3: "data/metrics/sampling",
                4: "features/targets", 5: "protocols", 6: "engine/components", 7: "report", 8: "commands"}
