@@ -80,7 +80,10 @@ def test_early_stopping_holds_out_part_of_the_training_sample(fitted):
     chosen = fitted.chosen_params_
     assert chosen["validation"] == "inner" and chosen["n_validation"] == 2  # 20% of 6 per class, rounded
     assert fitted.n_fit_ == len(POS) + len(NEG) - 2
-    assert chosen["steps"] >= 4 and chosen["r"] == 8 and chosen["target_modules"] == ["query", "value"]
+    # 10 training rows: one step an epoch; min_steps=4 plans 4 epochs, early stopping may end sooner
+    assert chosen["epochs_planned"] == 4 and chosen["steps"] == chosen["epochs_run"] <= 4
+    assert 1 <= chosen["best_epoch"] <= chosen["epochs_run"]
+    assert chosen["r"] == 8 and chosen["target_modules"] == ["query", "value"]
 
 
 def test_a_module_the_encoder_lacks_is_named(tiny_source):
@@ -98,6 +101,7 @@ def test_a_module_the_encoder_lacks_is_named(tiny_source):
     ({"lr": -1e-4}, "lr must be a positive number"),
     ({"source": "tfidf"}, "has no model folder"),
     ({"gradual_unfreeze": True}, "unknown parameter"),
+    ({"head_init": "zeros"}, "head_init must be one of"),
 ])
 def test_bad_parameters_are_one_line_config_errors(params, words):
     with pytest.raises(ConfigError) as error:
@@ -111,6 +115,16 @@ def test_tags_and_defaults():
     params = target.get_params()
     assert (params["r"], params["alpha"], params["dropout"]) == (8, 16.0, 0.1)
     assert tuple(params["target_modules"]) == ("query", "value") and params["lr"] == 5e-4
+    assert params["head_init"] == "probe"
+    from enso.targets.lora import LoRA
+
+    assert LoRA.estimate_seconds({}, 32, 400) > LoRA.estimate_seconds({}, 16, 400) > 0  # --dry-run
+
+
+def test_a_random_head_start_differs_from_the_probe(fitted, tiny_source):
+    texts, y = sample()
+    random_start = make_target("lora", {**FAST, "head_init": "random"}).fit(texts, y, source=tiny_source)
+    assert not np.allclose(random_start.predict_proba(texts), fitted.predict_proba(texts))
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from typing import ClassVar
 import numpy as np
 
 from enso.params import Choice, Integer, ListOf, Number, Positive, Satisfies
-from enso.targets.finetune import _BATCH_STREAM, FineTune
+from enso.targets.finetune import _BATCH_STREAM, FineTune, probe_head
 from enso.targets.torch_train import POOLINGS, SCHEDULES
 
 _MODULE_NAME = Satisfies(lambda v: isinstance(v, str) and bool(v.strip()),
@@ -35,7 +35,9 @@ class LoRA(FineTune):
     ``layer_lr_decay`` divides the rate of each block's updates going down, 1 by default), plus
     ``r`` (the rank of each update), ``alpha`` (its scale, ``alpha / r``), ``dropout`` (on the
     updates' input) and ``target_modules`` (names of the linear layers that get updates: for
-    BERT/MiniLM ``query``, ``key``, ``value``, ``dense``). No gradual unfreezing (nothing of the
+    BERT/MiniLM ``query``, ``key``, ``value``, ``dense``). ``head_init = "probe"`` (the default, as
+    ``finetune``'s): the head starts as a logistic regression on the frozen embeddings (LoRA's updates
+    start at zero, so the probe sees the frozen encoder). No gradual unfreezing (nothing of the
     encoder is unfrozen). ``chosen_params_`` adds ``trainable_parameters`` and
     ``encoder_parameters``.
     """
@@ -57,7 +59,7 @@ class LoRA(FineTune):
                  target_modules=("query", "value"), lr: float = 5e-4, head_lr: float | None = 2e-3,
                  layer_lr_decay: float = 1.0, schedule: str = "linear", cut_frac: float = 0.1, ratio: float = 32.0,
                  epochs: int = 10, min_steps: int = 40, batch_size: int = 16, weight_decay: float = 0.01,
-                 max_length: int | None = None, pooling: str = "auto", patience: int = 2,
+                 max_length: int | None = None, pooling: str = "auto", head_init: str = "probe", patience: int = 2,
                  validation_fraction: float = 0.2, max_grad_norm: float | None = 1.0, device: str = "auto",
                  random_state: int | None = None, resampler: str = "none"):
         self.source = source
@@ -77,6 +79,7 @@ class LoRA(FineTune):
         self.weight_decay = weight_decay
         self.max_length = max_length
         self.pooling = pooling
+        self.head_init = head_init
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.max_grad_norm = max_grad_norm
@@ -124,6 +127,9 @@ class LoRA(FineTune):
             encoder = self._with_lora(encoder).to(device)
             head = torch.nn.Linear(encoder.dim, len(self.classes_)).to(device)
             ids = tt.tokenize(tokenizer, list(X))
+            if self.head_init == "probe":  # LP first (as finetune): the updates start at zero, so these are frozen
+                probe_head(head, tt.embed(encoder, [ids[i] for i in train], device=device), codes[train],
+                           len(self.classes_), seed)
             val_ids, val_codes = [], np.zeros(0, dtype=np.int64)
             if kind == "given":
                 known = np.isin(np.asarray(held[1]), self.classes_)
