@@ -338,3 +338,13 @@ def test_enso_featurize_with_a_text_featurizer_on_a_sequence_dataset_prints_one_
         "error: featurizer tfidf gives text features, but dataset ToyNER (sequence-labelling) needs a vector per "
         "token; choose a featurizer with 'token' units (e.g. minilm, glove-6b-50d or word-shape)"], ran.output
     assert not any(ws.featurizers.rglob("features.*"))  # word-shape, listed first, was not computed either
+
+
+def test_window_batches_take_more_short_windows_and_every_window_once():
+    from enso.features.per_token import window_batches
+
+    lengths = np.array([100, 90, 5, 5, 5, 3, 3, 2] * 100)
+    batches = window_batches(lengths, 32)
+    assert [len(b) for b in batches] == [32] * 7 + [256, 256, 64]
+    assert sorted(np.concatenate(batches).tolist()) == list(range(800))
+    assert all(lengths[b].max() == lengths[b[0]] for b in batches)  # longest first within each batch
