@@ -381,6 +381,14 @@ def test_the_early_stopping_split_of_an_engine_cell_holds_training_rows_only(tin
         assert set(held_texts) <= set(texts) and not set(held_texts) & test_texts
 
 
+def finished_cells(cells_dir: Path) -> list[Path]:
+    """cell.json of the cells stored in place (not those of a writer's hidden temporary folder)."""
+    if not cells_dir.is_dir():
+        return []
+    return [p for p in cells_dir.glob("*/*/cell.json")
+            if not any(part.startswith(".") for part in p.relative_to(cells_dir).parts)]
+
+
 @pytest.mark.slow
 def test_resuming_a_killed_fine_tuning_sweep_fits_only_the_missing_cells(tiny_workspace, tiny_model, monkeypatch):
     write_config(tiny_workspace, "killed", sweep(tiny_model).replace("resamples = 2", "resamples = 4"))
@@ -389,7 +397,7 @@ def test_resuming_a_killed_fine_tuning_sweep_fits_only_the_missing_cells(tiny_wo
     deadline = time.monotonic() + 240
     try:
         while time.monotonic() < deadline and process.poll() is None:
-            stored = [p for p in cells_dir.glob("*/*/cell.json")] if cells_dir.is_dir() else []
+            stored = finished_cells(cells_dir)
             tuned = [p for p in stored if "finetune" in p.read_text()]
             if len(tuned) >= 2:
                 break
@@ -399,7 +407,7 @@ def test_resuming_a_killed_fine_tuning_sweep_fits_only_the_missing_cells(tiny_wo
             os.killpg(process.pid, signal.SIGKILL)
     finish(process, timeout=60)
     assert process.returncode == -signal.SIGKILL, "killed before it finished"
-    stored = [json.loads(p.read_text()) for p in cells_dir.glob("*/*/cell.json")]
+    stored = [json.loads(p.read_text()) for p in finished_cells(cells_dir)]
     done = sum(1 for cell in stored if cell["meta"]["target"].startswith("finetune"))
     assert 2 <= done < 8
     count = {"fits": 0}
@@ -426,3 +434,61 @@ def test_minilm_fine_tuning_is_deterministic_on_cpu():
     first = FineTune(**params).fit(X, y, source=source).predict_proba(X_test)
     second = FineTune(**params).fit(X, y, source=source).predict_proba(X_test)
     np.testing.assert_array_equal(first, second)
+
+
+def predictions_of(workspace, name) -> dict[str, np.ndarray]:
+    cells = workspace.results_dir(name) / "cells"
+    out = {}
+    for path in finished_cells(cells):
+        with np.load(path.parent / "predictions.npz", allow_pickle=False) as data:
+            out[json.loads(path.read_text())["key"]] = data["test_scores"].copy()
+    return out
+
+
+@pytest.mark.slow
+def test_fine_tuning_cells_on_dask_and_in_worker_processes(tiny_workspace, tiny_model):
+    """Dask gives the serial numbers bit for bit; --jobs 2 gives each fine-tuning cell cores // 2 threads."""
+    from distributed import LocalCluster
+
+    body = sweep(tiny_model).replace('train_sizes = [8, 16]', 'train_sizes = [16]')
+    write_config(tiny_workspace, "serial", body)
+    serial = run_experiment(load_config("serial", tiny_workspace), tiny_workspace)
+    write_config(tiny_workspace, "dask", body)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        dask = run_experiment(load_config("dask", tiny_workspace), tiny_workspace, scheduler=cluster.scheduler_address)
+    assert sorted(serial.cell) == sorted(dask.cell)
+    first, second = predictions_of(tiny_workspace, "serial"), predictions_of(tiny_workspace, "dask")
+    assert first.keys() == second.keys() and len(first) == 4
+    for key, scores in first.items():
+        np.testing.assert_array_equal(scores, second[key])
+    write_config(tiny_workspace, "jobs", body)
+    jobs = run_experiment(load_config("jobs", tiny_workspace), tiny_workspace, jobs=2)
+    threads = {json.loads(c)["threads"] for c in jobs[jobs.target.str.startswith("finetune")].chosen_params}
+    assert threads == {max(1, (os.cpu_count() or 1) // 2)}
+
+
+@pytest.mark.slow
+def test_one_minilm_cell_peaks_under_3_gb_of_resident_memory(tmp_path):
+    """200 examples, batch 16, max_length 128, in a fresh process: ru_maxrss of the whole fit and prediction."""
+    import subprocess
+    import sys
+
+    script = """
+import resource, numpy as np
+from enso.features import make_featurizer
+from enso.targets.finetune import FineTune
+rng = np.random.default_rng(0)
+words = [f"word{i}" for i in range(3000)]
+texts = [" ".join(rng.choice(words, 140)) for _ in range(260)]
+y = np.asarray(["a", "b"] * 130)
+source = make_featurizer("minilm", {}).configure(device="cpu").source_model_folder()
+target = FineTune(batch_size=16, max_length=128, epochs=1, min_steps=0, patience=0, random_state=0)
+target.fit(texts[:200], y[:200], source=source)
+target.predict_proba(texts[200:])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=1800, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    peak_mb = int(done.stdout.split()[-1]) / 1024
+    assert peak_mb < 3 * 1024, f"peak RSS {peak_mb:.0f} MB"
