@@ -196,12 +196,17 @@ def answer(name: str, workspace, alpha: float | None = None) -> list[str]:
     direction = "higher" if higher_is_better(metric) else "lower"
     lines = [f"best at {size} training examples, by {metric} ({direction} is better; mean ± sd over resamples, "
              "95% test-set interval):"]
+    labelled = with_entry(table[(table["train_size"] == size) & (table["metric"] == metric)], entry)
     for _, row in best.iterrows():
         interval = (f", test interval ±{row['test_halfwidth']:.3f}" if row["test_halfwidth"] == row["test_halfwidth"]
                     else "")
         tied = list(row["not_significantly_worse"])
         others = int(row["n_entries"]) - 1
-        if tied:
+        here = labelled[labelled["dataset"] == row["dataset"]]
+        equal = [e for e in here.loc[here["mean"] == row["mean"], "entry"] if e != row["best"]]
+        if equal:  # the same mean (the same features, say): the first listed is shown, not a winner
+            verdict = f"the same mean as {', '.join(equal)}"
+        elif tied:
             verdict = (f"not significantly better than {tied[0]}" if len(tied) == 1
                        else f"not significantly better than {len(tied)} of the {others} others")
         else:
