@@ -249,10 +249,11 @@ def test_the_engine_refuses_a_text_featurizer_for_a_sequence_dataset_at_planning
 
 _RSS_SCRIPT = """
 import json, resource, sys, time
+from pathlib import Path
 from enso.data import load_dataset
 from enso.features import load_features
 from enso.workspace import Workspace
-ws = Workspace(sys.argv[1])
+ws = Workspace(Path(sys.argv[1]))
 dataset = load_dataset(sys.argv[2], ws, max_examples=int(sys.argv[4]))
 started = time.perf_counter()
 features = load_features(sys.argv[3], dataset, ws, progress=False)
