@@ -21,7 +21,7 @@ from enso.report.results import order_of, per_type_name
 from enso.report.writing import Output
 
 VERSIONS_SHOWN = ("enso", "python", "numpy", "scipy", "scikit-learn", "pandas", "torch", "transformers",
-                  "sentence-transformers", "setfit", "peft", "python-crfsuite")
+                  "sentence-transformers", "setfit", "peft", "python-crfsuite", "matplotlib")
 
 
 def _number(value) -> float:
