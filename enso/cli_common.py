@@ -212,7 +212,11 @@ def run_stages(config, workspace: Workspace, *, jobs: int = 1, scheduler: str | 
 
     download(config.datasets, workspace, mirror=mirror, reuse=reuse)
     compute = Reuse.REUSE if reuse is Reuse.ONLY_CACHED else reuse  # --offline: no fetching, not no computing
-    featurize_config(config, workspace, device=device, reuse=compute)
+    from enso.features.precision import pinned
+    from enso.protocols.base import feature_precision
+
+    with pinned(feature_precision(config)):
+        featurize_config(config, workspace, device=device, reuse=compute)
     run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, device=device, reuse=compute)
     return build_report(config.name, workspace, fmt=fmt, reuse=compute)
 

@@ -121,14 +121,19 @@ def main(workspace, experiment, datasets, featurizers, device, batch_size, preci
     from enso.features import featurize_config
 
     config = load_config(experiment, workspace)
+    asked = precision  # an explicit --precision wins over the protocol's pin
     if precision is not None:
         lines = record_precision(config, precision, device, featurizers=_names(featurizers))
         for line in lines:
             click.echo(line, err=True)
         if not (lines and lines[0].startswith("note: $")):
             precision = None  # every auto featurizer now resolves to it; explicit ones keep their own
-    results = featurize_config(config, workspace, device=device, batch_size=batch_size, precision=precision,
-                               reuse=reuse, datasets=_names(datasets), featurizers=_names(featurizers))
+    from enso.features.precision import pinned
+    from enso.protocols.base import feature_precision
+
+    with pinned(None if asked else feature_precision(config)):  # mteb/senteval: auto is fp32 (their references)
+        results = featurize_config(config, workspace, device=device, batch_size=batch_size, precision=precision,
+                                   reuse=reuse, datasets=_names(datasets), featurizers=_names(featurizers))
     for features in results:
         meta = features.artifact.meta
         state = "cached" if features.cached else f"computed in {meta.get('seconds', 0):.1f}s"

@@ -208,3 +208,39 @@ def test_real_calibration_of_minilm_on_this_machine(cache):
     assert measured["fp32"]["cosine_min"] == pytest.approx(1.0, abs=1e-6)
     assert entry["choice"] in measured
     assert measured[entry["choice"]]["cosine_min"] >= calibration.THRESHOLD
+
+
+def test_protocols_that_reproduce_published_numbers_pin_auto_to_fp32(cache, monkeypatch):
+    """mteb and senteval reproduce numbers computed on fp32 features: under them auto is fp32, calibration or not."""
+    from enso.engine import runner
+    from enso.engine.plan import resolve_featurizer_ids
+    from enso.protocols.base import feature_precision
+
+    monkeypatch.setattr(calibration, "calibrate", lambda subj, device: {"choice": "bf16", "source": "test"})
+
+    class Config:
+        def __init__(self, protocol):
+            self.protocol = protocol
+
+    assert feature_precision(Config("mteb")) == feature_precision(Config("senteval")) == "fp32"
+    assert feature_precision(Config("enso")) is None
+    assert calibration.auto_precision(subject(), "cpu") == "bf16"
+    with calibration.pinned("fp32"):
+        assert calibration.auto_precision(subject(), "cpu") == "fp32"
+        assert make_featurizer("minilm", {"device": "cpu"}).resolved()["precision"] == "fp32"
+    assert calibration.auto_precision(subject(), "cpu") == "bf16"  # the pin ends with its block
+
+    seen = []
+    monkeypatch.setattr(runner, "_run_experiment",
+                        lambda config, workspace, **kw: seen.append(calibration._pinned[-1:]) or "done")
+    assert runner.run_experiment(Config("mteb"), None) == "done"
+    assert runner.run_experiment(Config("enso"), None) == "done"
+    assert seen == [["fp32"], []]
+    from enso.config import Spec
+
+    class Full(Config):
+        featurizers = [Spec("minilm", {"device": "cpu"})]
+
+    with calibration.pinned(feature_precision(Full("mteb"))):
+        (fid,) = resolve_featurizer_ids(Full("mteb"), "cpu").values()
+    assert fid == "minilm-c8048f7b9aea"  # the fp32 id every earlier MTEB run was keyed by

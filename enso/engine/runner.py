@@ -61,6 +61,19 @@ def load_datasets(config: ExperimentConfig, workspace: Workspace) -> dict[str, A
 def run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int = 1, scheduler: str | None = None,
                    dry_run: bool = False, reuse: Reuse | str = Reuse.REUSE, threads: int | None = None,
                    device: str = "auto") -> pd.DataFrame:
+    """Run every missing cell of ``config`` (``_run_experiment``), with ``precision = "auto"`` pinned
+    where the protocol reproduces numbers computed in one precision (mteb, senteval: fp32)."""
+    from enso.features.precision import pinned
+    from enso.protocols.base import feature_precision
+
+    with pinned(feature_precision(config)):
+        return _run_experiment(config, workspace, jobs=jobs, scheduler=scheduler, dry_run=dry_run, reuse=reuse,
+                               threads=threads, device=device)
+
+
+def _run_experiment(config: ExperimentConfig, workspace: Workspace, *, jobs: int = 1, scheduler: str | None = None,
+                    dry_run: bool = False, reuse: Reuse | str = Reuse.REUSE, threads: int | None = None,
+                    device: str = "auto") -> pd.DataFrame:
     """Run every missing cell of ``config`` and return the results table (one row per cell and metric).
 
     ``reuse``: ``REUSE`` (default) keeps stored cells and computes the missing ones;

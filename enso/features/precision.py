@@ -63,6 +63,8 @@ SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_v
                "amx_bf16", "amx_int8", "amx_tile")
 
 _memo: dict[str, str] = {}  # cache key -> choice, for this process (identities are asked for often)
+#: what ``auto`` is while a protocol that reproduces published numbers runs (``pinned``); None: calibrate
+_pinned: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -182,11 +184,31 @@ def forced(device: str) -> str | None:
     return value
 
 
+@contextlib.contextmanager
+def pinned(precision: str | None):
+    """Within the block, ``auto`` is ``precision`` (``$ENSO_AUTO_PRECISION`` still wins); None pins nothing.
+
+    The protocols that reproduce published numbers (``mteb``, ``senteval``) pin fp32: the
+    numbers they reproduce were computed in fp32, and a faster precision that keeps cosine
+    >= 0.999 still moves accuracies in their last digits.
+    """
+    if precision is None:
+        yield
+        return
+    _pinned.append(precision)
+    try:
+        yield
+    finally:
+        _pinned.pop()
+
+
 def auto_precision(subject: Subject, device: str, *, calibrate_with: Callable[..., dict] | None = None) -> str:
     """The precision ``auto`` resolves to for ``subject`` on ``device``: cached, else calibrated now and cached."""
     choice = forced(device)
     if choice:
         return choice
+    if _pinned:
+        return _pinned[-1]
     key = cache_key(subject, device)
     if key in _memo:
         return _memo[key]

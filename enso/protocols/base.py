@@ -153,6 +153,9 @@ class Protocol:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: what a featurizer's ``precision = "auto"`` means under this protocol: None (calibrated per
+    #: machine) or a precision the protocol's reference numbers were computed in ("fp32")
+    feature_precision: ClassVar[str | None] = None
     #: every option of the protocol and its default; an option not named here is refused
     defaults: ClassVar[dict[str, Any]] = {}
     #: option -> constraint (options without one are taken as given)
@@ -195,5 +198,15 @@ class Protocol:
         return f"<protocol {self.name}>"
 
 
-__all__ = ["SEED", "Draw", "PositiveList", "Protocol", "Skip", "check_min_int", "check_positive_list",
+__all__ = ["SEED", "Draw", "feature_precision", "PositiveList", "Protocol", "Skip", "check_min_int", "check_positive_list",
            "featurizer_target_pairs", "source_featurizer", "takes_texts"]
+
+
+def feature_precision(config) -> str | None:
+    """The precision ``auto`` is pinned to under ``config``'s protocol (None: calibrated)."""
+    from enso.protocols import PROTOCOLS
+
+    try:
+        return PROTOCOLS.get(config.protocol).feature_precision
+    except Exception:  # an unknown protocol is the config check's error, not this one's
+        return None

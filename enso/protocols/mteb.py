@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 class MTEBProtocol(Protocol):
     name = "mteb"
+    feature_precision = "fp32"  # the published numbers it reproduces are fp32 features
     description = "MTEB classification: k examples per label, 10 draws, scikit-learn logistic regression"
     defaults: ClassVar[dict[str, Any]] = {"samples_per_label": 8, "n_experiments": 10, "seed": 42, "max_iter": 100}
     _parameter_constraints: ClassVar = {"samples_per_label": Integer(1), "n_experiments": Integer(1),

@@ -98,6 +98,7 @@ def derived_test_split(dataset) -> bool:
 
 class SentEvalProtocol(Protocol):
     name = "senteval"
+    feature_precision = "fp32"  # the published numbers it reproduces are fp32 features
     description = ("SentEval: 10-fold CV where no test split is given, C by inner CV or on a given dev split, "
                    "logistic regression")
     defaults: ClassVar[dict[str, Any]] = {"folds": 10, "inner_folds": 10, "Cs": INNER_KFOLD_CS, "kfold_Cs": KFOLD_CS,
