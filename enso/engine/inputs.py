@@ -155,7 +155,10 @@ def open_dataset(ref: DatasetRef):
         from enso.data import load_dataset
         from enso.workspace import Workspace
 
-        dataset = load_dataset(ref.name, Workspace(ref.root), max_examples=ref.max_examples)
+        from pathlib import Path
+
+        # a worker process or Dask worker gets the root as text (Workspace joins paths with /)
+        dataset = load_dataset(ref.name, Workspace(Path(ref.root)), max_examples=ref.max_examples)
         if dataset.content_hash != ref.content_hash:
             raise ValueError(f"dataset {ref.name} in {ref.root} changed since the sweep was planned; rerun")
         return dataset
