@@ -89,7 +89,7 @@ def test_output_ndim_follows_the_parameters_without_loading_anything():
 
 
 def test_the_encoders_have_a_model_folder_a_fine_tuning_target_can_take(tmp_path):
-    assert [n for n, c in FEATURIZERS.items() if c.tags.source_model] == ["minilm", "hf-encoder", "random-encoder"]
+    assert [n for n, c in FEATURIZERS.items() if c.tags.source_model] == ["minilm", "hf-encoder", "random-encoder", "mpnet"]
     minilm = make_featurizer("minilm", {"device": "cpu"})
     source = minilm.source_model_folder()
     assert source.featurizer == "minilm" and source.random_seed is None
