@@ -18,7 +18,7 @@ demo: $(VENV)/.installed
 test: test-fast test-real
 
 test-fast: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -m "$(FAST)"
+	$(BIN)/python -m pytest -m "$(FAST)" -n 2
 
 test-real: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m "not ($(FAST))"

@@ -1,7 +1,10 @@
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_filesystem_error_is_one_line_not_a_traceback(tmp_path):
     root = tmp_path / "ws"
     root.mkdir()

@@ -43,6 +43,7 @@ def feature_files(ws) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_compare_writes_the_config_runs_the_stages_and_prints_the_answer_first(tiny_workspace, my_bert):
     ran = enso("compare", my_bert, "minilm", *ARGS, root=tiny_workspace)
     assert ran.code == 0, ran.output
@@ -81,6 +82,7 @@ def test_compare_writes_the_config_runs_the_stages_and_prints_the_answer_first(t
     assert "16 already done, 8 to run" in forced.stderr, "the first two resamples' cells were reused"
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_labelled_model_and_a_name_of_ones_own(tiny_workspace, my_bert):
     ran = enso("compare", f"mine={my_bert}", "tfidf", "--datasets", "Tiny", "--sizes", "8", "--resamples", "2",
                "--name", "ab", root=tiny_workspace)

@@ -118,6 +118,7 @@ def test_unknown_component_names_are_rejected_by_the_cli(tmp_path, line, message
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_unknown_dataset_is_rejected_by_the_cli(tmp_path):
     config = tmp_path / "typo.toml"
     config.write_text('datasets = ["PangLeeSentence"]\n')
@@ -395,6 +396,7 @@ def test_a_model_folder_is_labelled_by_its_folder_name(tmp_path):
     assert config.featurizers[0].id == Spec("hf-encoder", {"path": str(c)}).id  # the label is no identity
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_relabelled_entry_recomputes_nothing_and_the_results_show_the_new_label(tiny_workspace):
     from enso.components import load_config
     from enso.engine import load_results, run_experiment

@@ -374,6 +374,7 @@ main(args, prog_name="enso.download")
 """
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_two_imports_under_one_name_never_silently_replace_each_other(workspace, tmp_path):
     import subprocess
 

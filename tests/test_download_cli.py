@@ -69,6 +69,7 @@ def assert_nothing_accepted(workspace):
     assert not list(workspace.datasets.glob(".tmp-*"))
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_500_then_success_and_dropped_connection_succeed(server, register, workspace):
     register(server, ("500",), neg_faults=("drop",))
     result, errors = run(workspace, "faulty")
@@ -89,6 +90,7 @@ def test_wrong_checksum_fails_with_one_line_naming_file_and_hashes(server, regis
     assert_nothing_accepted(workspace)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_stalled_server_times_out(server, register, workspace):
     record = register(server)
     server.routes["/files/pos.txt"].always = "stall"
@@ -109,6 +111,7 @@ def test_404_fails_at_once(server, register, workspace):
     assert_nothing_accepted(workspace)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_failure_keeps_the_dataset_the_user_had(server, register, workspace):
     register(server)
     assert run(workspace, "FaultyData")[0].exit_code == 0
@@ -229,6 +232,7 @@ def test_mirror_from_environment(server, register, workspace, monkeypatch):
     assert server.hits("/files/pos.txt") == []
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_module_help_is_complete_and_fast():
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     done = subprocess.run([sys.executable, "-m", "enso.download", "--help"], capture_output=True, text=True,

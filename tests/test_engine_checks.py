@@ -50,6 +50,7 @@ def refused(workspace, name: str, body: str, message: str, base: str = BASE) -> 
     return str(info.value)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_readmes_per_layer_minilm_with_logreg_fails_before_featurizing(tiny_workspace):
     body = 'featurizers = [{ name = "minilm", layers = "all" }]\ntargets = ["logreg", "knn"]\n'
     message = refused(tiny_workspace, "readme", body, "target logreg needs 2-d features, but featurizer "
@@ -107,6 +108,7 @@ def test_a_metric_for_another_task_type_fails_before_featurizing(tiny_workspace,
     assert feature_artifacts(tiny_workspace) == []
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_protocols_own_target_is_checked_too(tiny_workspace):
     """mteb fits its own LogisticRegression: per-layer features are refused for it, not for the config's targets."""
     body = 'protocol = "mteb"\nprotocol_options = { samples_per_label = 2, n_experiments = 1 }\n' \

@@ -76,6 +76,7 @@ metrics = ["accuracy", "macro_f1"]
 """
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_texts_target_runs_end_to_end_on_the_texts_and_the_model_folder(tiny_workspace, echo, monkeypatch):
     from enso.data import load_dataset
     from enso.engine import inputs

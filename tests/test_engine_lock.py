@@ -19,6 +19,7 @@ def cells_of(workspace, name="tiny"):
     return sorted(p.parent for p in (workspace.results_dir(name) / "cells").glob("*/*/manifest.json"))
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_cells_are_written_under_the_experiment_lock_with_no_lock_file_beside_each(tiny_workspace):
     run_experiment(load_config("tiny", tiny_workspace), tiny_workspace)
     cells = tiny_workspace.results_dir("tiny") / "cells"
@@ -26,6 +27,7 @@ def test_cells_are_written_under_the_experiment_lock_with_no_lock_file_beside_ea
     assert sorted(p.name for p in cells.rglob("*.lock")) == [], "one lock covers the cells: no <key>.lock"
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_lock_files_of_cells_from_an_engine_that_locked_each_cell_are_removed(tiny_workspace):
     config = load_config("tiny", tiny_workspace)
     run_experiment(config, tiny_workspace)
@@ -37,6 +39,7 @@ def test_lock_files_of_cells_from_an_engine_that_locked_each_cell_are_removed(ti
     assert len(cells_of(tiny_workspace)) == 16, "the cells themselves stay"
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_held_experiment_lock_refuses_a_second_run_and_names_its_holder(tiny_workspace):
     config = load_config("tiny", tiny_workspace)
     results = tiny_workspace.results_dir("tiny")
@@ -53,6 +56,7 @@ def test_a_held_experiment_lock_refuses_a_second_run_and_names_its_holder(tiny_w
     assert len(cells_of(tiny_workspace)) == 16
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_import_enso_engine_needs_no_fcntl():
     """fcntl exists on Unix only; the lock used it directly, so `import enso.engine` failed on Windows."""
     code = ("import sys; sys.modules['fcntl'] = None\n"  # what a platform without fcntl gives: ImportError
@@ -64,6 +68,7 @@ def test_import_enso_engine_needs_no_fcntl():
     assert done.stdout.strip() == "locked"
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_only_cached_computes_nothing_and_says_what_is_missing_in_one_line(tiny_workspace):
     config = load_config("tiny", tiny_workspace)
     with pytest.raises(EnsoError) as missing:
@@ -77,6 +82,7 @@ def test_only_cached_computes_nothing_and_says_what_is_missing_in_one_line(tiny_
     pd.testing.assert_frame_equal(again, table)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_recompute_fits_every_cell_again_to_the_same_numbers(tiny_workspace, monkeypatch):
     from enso.targets import TARGETS
 

@@ -30,6 +30,7 @@ seed = 0
 """
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_two_pair_feature_settings_are_two_featurizer_entries_on_one_feature_artifact(pairs_workspace):
     workspace = pairs_workspace
     config = load_config(write_config(workspace, "two", TWO_SETTINGS), workspace)

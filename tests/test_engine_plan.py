@@ -164,6 +164,7 @@ def test_featurizer_ids_key_the_cells(config):
     assert {c.key for c in a.cells}.isdisjoint(c.key for c in b.cells)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_dry_run_holds_no_cell_in_memory(tmp_path):
     """Cells stream through the dry-run counter: memory does not grow with the number of resamples."""
     import gc

@@ -74,6 +74,7 @@ def many(done, tmp_path):
     return Workspace(tmp_path / "ws")
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_dry_run_prints_the_plan_and_writes_nothing(many):
     write_config(many, "fresh", MANY)
     fresh = enso("experiment", "fresh", "--dry-run", root=many)
@@ -86,6 +87,7 @@ def test_a_dry_run_prints_the_plan_and_writes_nothing(many):
     assert again.code == 0 and f"{CELLS} cells, {CELLS} done, 0 to run" in again.stdout, again.output
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_finished_cells_are_reused_and_a_damaged_one_is_recomputed_alone(many, done):
     first = done[1]
     assert len(first) == CELLS * 2 and not first.duplicated(KEYS).any()
@@ -105,6 +107,7 @@ def test_finished_cells_are_reused_and_a_damaged_one_is_recomputed_alone(many, d
     pd.testing.assert_frame_equal(table(many, "many"), first)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_run_killed_with_sigkill_resumes_with_only_the_missing_cells(many, done):
     expected = done[1]
     write_config(many, "killed", MANY)
@@ -133,6 +136,7 @@ def test_a_run_killed_with_sigkill_resumes_with_only_the_missing_cells(many, don
     pd.testing.assert_frame_equal(got, expected.drop(columns=["experiment"], errors="ignore"))
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_enso_run_does_all_four_stages_and_a_second_run_reuses_everything(tiny_workspace):
     write_config(tiny_workspace, "one", ONE)
     ran = enso("run", "one", "--format", "svg", root=tiny_workspace)

@@ -61,6 +61,7 @@ def test_every_featurizer_declares_each_parameter_once_and_init_only_stores(name
     assert made.get_params() == {**cls.param_defaults(), **base}
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 @pytest.mark.parametrize("name", RUN_HERE)
 def test_tags_and_output_ndim_say_what_the_featurizer_does(name, vector_file):
     featurizer = make_featurizer(name, {**required(name, vector_file), **QUICK.get(name, {})})

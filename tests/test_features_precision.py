@@ -155,6 +155,7 @@ def test_record_and_forget(cache, monkeypatch):
         calibration.record(subj, "cpu", "fp16", "a test")
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_featurize_precision_bf16_then_experiment_reuses_those_features(cache, tiny_workspace, monkeypatch):
     def no_calibration(subj, device):
         raise AssertionError("--precision bf16 is recorded: nothing calibrates")
@@ -185,6 +186,7 @@ def test_featurize_precision_bf16_then_experiment_reuses_those_features(cache, t
     assert info["precision"] == "bf16" and info["id"] == "minilm-e873ba527229"
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_featurize_precision_keeps_an_explicit_precision_in_the_config(cache, tiny_workspace, monkeypatch):
     monkeypatch.setattr(calibration, "calibrate", lambda subj, device: {"choice": "fp32", "source": "test"})
     write_config(tiny_workspace, "explicit", """

@@ -69,6 +69,7 @@ def test_minilm_pieces_differ_so_first_and_mean_can_be_told_apart(hand):
     assert pieces.count(3) > 3  # antidisestablishmentarianism is several sub-words
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 @pytest.mark.parametrize("mode", ["first", "mean"])
 def test_per_word_vectors_equal_the_hand_computation_on_minilm(hand, mode):
     featurizer = make_featurizer("minilm", {"subword": mode})
@@ -78,6 +79,7 @@ def test_per_word_vectors_equal_the_hand_computation_on_minilm(hand, mode):
     assert featurizer.stats()["subword"] == mode and featurizer.stats()["sentences_in_windows"] == 0
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_first_and_mean_differ_only_on_words_of_several_pieces(minilm_first):
     first = minilm_first.featurize_tokens(SENTENCES)
     mean = make_featurizer("minilm", {"subword": "mean"}).featurize_tokens(SENTENCES)
@@ -85,6 +87,7 @@ def test_first_and_mean_differ_only_on_words_of_several_pieces(minilm_first):
     assert not np.allclose(first[3], mean[3], atol=1e-3)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_layers_all_gives_every_layer_per_word(hand):
     X = make_featurizer("minilm", {"layers": "all"}).featurize_tokens(SENTENCES)
     assert X.shape == (10, 7, 384)
@@ -92,6 +95,7 @@ def test_layers_all_gives_every_layer_per_word(hand):
         np.testing.assert_allclose(X[:, layer], hand(SENTENCES, "first", layer), atol=2e-5)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_sentence_longer_than_max_length_is_cut_into_windows_and_every_word_gets_a_vector(hand):
     words = ["the", "cat", "sat", "on", "the", "mat", "and", "then", "antidisestablishmentarianism", "ended"]
     featurizer = make_featurizer("minilm", {"max_length": 8})
@@ -104,6 +108,7 @@ def test_a_sentence_longer_than_max_length_is_cut_into_windows_and_every_word_ge
     np.testing.assert_allclose(X[10], hand([["short"]], "first")[0], atol=2e-5)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_word_with_no_sub_word_is_encoded_as_the_unknown_token(hand, minilm_first):
     X = minilm_first.featurize_tokens([["a", "\u200b", "b"]])
     assert minilm_first.stats()["words_as_unknown"] == 1
@@ -121,6 +126,7 @@ def test_subword_at_its_default_leaves_the_identity_and_every_stored_feature_as_
     assert FEATURIZERS.get("tfidf").tags.units == ("text",)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_static_vectors_give_each_words_vector_and_zero_for_unknown_words():
     glove = make_featurizer("glove")
     X = glove.featurize_tokens([["The", "Cat"], ["qwzxv", "cat"]])
@@ -199,6 +205,7 @@ def test_dense_word_shape_keeps_the_most_frequent_features_and_equals_the_sparse
         make_featurizer("word-shape", {"dense": True})
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_minilm_token_features_are_stored_flat_memory_mapped_and_cached(tmp_path, minilm_first):
     dataset = sentence_dataset()
     ws = Workspace(tmp_path)

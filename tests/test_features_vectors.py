@@ -23,6 +23,7 @@ def glove():
     return make_featurizer("glove-6b-50d", {}).prepare()
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_glove_is_the_mean_of_known_word_vectors_with_oov_share(glove, workspace):
     kv = glove.kv_
     dataset = dataset_from_rows("glove", ["The king, and the queen!", "qwzxvb plorkt", "", "Don't go"],

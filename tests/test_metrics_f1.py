@@ -38,6 +38,7 @@ def test_f1_is_the_positive_class_f1_of_scikit_learn_and_not_macro_f1():
     assert metric(*flipped) == pytest.approx(f1_score(y_true, y_pred, pos_label="0"))
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_f1_equals_scikit_learn_and_its_confusion_form_on_many_binary_samples():
     metric = METRICS.get("f1")
     rng = np.random.default_rng(7)

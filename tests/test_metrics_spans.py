@@ -214,6 +214,7 @@ def test_span_scores_of_a_conll_sized_set_are_fast(conll_test):
 # -- random sequences and edge cases ----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_random_tag_sequences_equal_seqeval():
     rng = np.random.default_rng(0)
     tags = ["O", "B-X", "I-X", "B-Y", "I-Y", "E-X", "S-Y"]

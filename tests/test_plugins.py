@@ -85,6 +85,7 @@ def toy(tmp_path):
     return tiny_workspace(tmp_path / "ws", datasets=("Tiny",)), plugin_env(site)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_toy_protocol_and_target_from_entry_points_run_end_to_end(toy):
     workspace, env = toy
     write_config(workspace, "toy", """
@@ -129,6 +130,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_the_plugins_are_listed_and_their_parameters_checked_like_a_builtins_before_any_work(toy):
     import json
     import subprocess

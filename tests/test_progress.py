@@ -113,6 +113,7 @@ def test_the_interval_comes_from_the_environment(monkeypatch, capsys, enso_loggi
     assert progress.default_interval() == progress.INTERVAL_S
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_run_with_stderr_not_a_terminal_logs_progress_of_featurization_and_cells(tiny_workspace):
     """A real `enso run` whose stderr is a pipe (a log file, CI, a cluster job): done / total / rate / ETA lines."""
     from tests.cli import enso_process

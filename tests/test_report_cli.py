@@ -33,6 +33,7 @@ def test_help_is_complete_and_fast():
     assert not imported & {"matplotlib", "pandas", "scipy", "enso.report"}  # heavy imports wait for work
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_visualize_writes_the_report_and_prints_where(root):
     result = enso("visualize", NAME, "--format", "svg", "--datasets", "Tiny3", "--metric", "accuracy",
                   "--lines", "target", "--cols", "featurizer", "--size", "8", "-q", root=root)
@@ -103,6 +104,7 @@ main(["visualize", sys.argv[1], "-q", "--datasets", "Tiny", "--metric", "accurac
 """
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_killed_visualize_leaves_nothing_after_the_next_run(root):
     folder = root / "results" / NAME / "views" / "datasets=Tiny_targets=knn_metric=accuracy"  # a filtered view
     child = subprocess.Popen([sys.executable, "-c", CHILD, NAME], stdout=subprocess.PIPE, text=True,

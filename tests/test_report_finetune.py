@@ -68,6 +68,7 @@ def test_fine_tuning_targets_are_known_by_their_tags(toy_registered):
     assert not fine_tunes("not-installed-plugin(source=x)")  # unknown: treated as frozen, no error
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_the_section_says_where_fine_tuning_pays_with_the_paired_test(built):
     from scipy.stats import wilcoxon
 
@@ -105,6 +106,7 @@ def test_the_section_says_where_fine_tuning_pays_with_the_paired_test(built):
     assert "![finetune spread accuracy](finetune_spread_accuracy.png)" in section
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_without_fine_tuning_targets_the_section_is_left_out(tmp_path, toy_registered):
     frame = _results()
     frame = frame[frame["target"] != TOY]
@@ -125,6 +127,7 @@ def test_the_answer_says_when_there_is_nothing_to_compare_with():
     assert answer(v) == ["A, t on m: fine-tuning pays at 32 examples"]
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_labelled_fine_tuning_target_is_found_through_run_json(tmp_path, toy_registered):
     from tests.report_synthetic import write_run
 

@@ -81,6 +81,7 @@ def _drawn(make):
     return fig
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 @pytest.mark.parametrize("which", ["curves", "variance", "bars", "bars_one_target", "by_featurizer"])
 def test_twelve_sixty_character_labels_overlap_nothing(frame, which):
     reference = frame.groupby(["dataset", "metric", "train_size"])["baseline_value"].mean().rename("value")
@@ -133,6 +134,7 @@ def test_labels_are_shortened_wrapped_and_stay_distinct():
     assert cut.count("\n") == labels.LINES - 1 and labels.ELLIPSIS in cut
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_visualize_with_twelve_long_labels_prints_no_warning(tmp_path):
     """The whole report through the command: nothing on stderr (-q hides enso's own log lines only)."""
     from tests.cli import enso

@@ -46,6 +46,7 @@ def built(tmp_path_factory, tiny_results):
     return workspace, build_report(NAME, workspace, fmt="svg")
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_every_figure_and_table_is_written_and_listed_in_the_manifest(built):
     workspace, report = built
     folder = workspace.results_dir(NAME)
@@ -107,6 +108,7 @@ def test_markdown_links_the_figures_and_holds_the_tables(built):
     ({"holm_family": "some"}, "holm_family must be one of cell, all"),
     ({"alpha": 1.5}, "alpha must be between 0 and 1"),
 ])
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_bad_options_are_config_errors_naming_the_fix(ws, kwargs, message):
     with pytest.raises(ConfigError) as caught:
         build_report(NAME, ws, **kwargs)
@@ -132,6 +134,7 @@ def test_missing_or_broken_results_say_what_to_run(tmp_path):
         build_report("broken", workspace)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_failure_midway_leaves_the_previous_report_intact(ws, monkeypatch):
     from enso.report import figures
 
@@ -160,6 +163,7 @@ def test_a_failure_midway_leaves_the_previous_report_intact(ws, monkeypatch):
     assert not list(folder.glob(".tmp-*"))
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_config_path_names_its_results_folder(ws):
     (ws.root / "experiments").mkdir()
     config = ws.root / "experiments" / "mine.toml"
@@ -171,6 +175,7 @@ def test_a_config_path_names_its_results_folder(ws):
         build_report("mine", ws)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_files_of_an_earlier_report_go_unless_someone_changed_them(ws):
     first = build_report(NAME, ws, **ONE)
     edited = ws.results_dir(NAME) / "variance.svg"
@@ -182,6 +187,7 @@ def test_files_of_an_earlier_report_go_unless_someone_changed_them(ws):
     assert (ws.results_dir(NAME) / "results.parquet").is_file()
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_an_up_to_date_report_is_reused_and_recompute_draws_the_same_bytes(ws, tmp_path, tiny_results, caplog):
     """``reuse=`` (enso.store.Reuse): REUSE keeps an intact report of the same results and options,
     RECOMPUTE draws it again (the same results give the same bytes, in any folder), ONLY_CACHED
@@ -221,6 +227,7 @@ def test_an_up_to_date_report_is_reused_and_recompute_draws_the_same_bytes(ws, t
     assert f"| resamples per cell | {RESAMPLES - 1} |" in (folder / "report.md").read_text()
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_results_replaced_while_the_report_is_drawn_are_drawn_again(ws, tiny_results, monkeypatch):
     """The report's key names the results it read, not ones written after (an experiment still running)."""
     import enso.report.build as build_module

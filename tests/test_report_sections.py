@@ -43,6 +43,7 @@ def one_dataset(tmp_path_factory):
     return frame, root, build_report("one", Workspace(root))
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_one_dataset_leaves_the_across_dataset_part_out_with_one_line(one_dataset):
     _, _, report = one_dataset
     text = report.markdown.read_text()
@@ -81,6 +82,7 @@ def test_featurization_cost_and_run_metadata_come_from_run_json(one_dataset):
     assert "| wall time | 180.5 s |" in meta
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_without_run_json_those_sections_are_left_out(tmp_path):
     frame = synthetic_results(name="bare", featurizers=("f1",), targets=("logreg",), sizes=(8, 32), resamples=3)
     write_results(frame, tmp_path / "results" / "bare")
@@ -89,6 +91,7 @@ def test_without_run_json_those_sections_are_left_out(tmp_path):
     assert "## Significance: featurizers compared" not in text and "featurizers compared (one featurizer)" in text
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_panel_titles_name_the_metric_and_the_reference_line_is_drawn():
     frame = synthetic_results(datasets=("A", "B"), metrics=("accuracy", "macro_f1"), resamples=3)
     reference = frame.groupby(["dataset", "metric", "train_size"])["baseline_value"].mean().rename("value")
@@ -124,6 +127,7 @@ def sequence_report(tmp_path_factory):
     return frame, root, build_report("ner", Workspace(root))
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_per_type_rows_stay_out_of_curves_ranks_and_tests(sequence_report):
     frame, root, report = sequence_report
     folder = root / "results" / "ner"
@@ -145,6 +149,7 @@ def test_per_type_rows_stay_out_of_curves_ranks_and_tests(sequence_report):
     assert got["mean"].iloc[0] == pytest.approx(rows["value"].mean())
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_metric_filter_keeps_its_per_type_rows(sequence_report, tmp_path):
     frame, _, _ = sequence_report
     write_results(frame, tmp_path / "results" / "ner")
@@ -154,6 +159,7 @@ def test_metric_filter_keeps_its_per_type_rows(sequence_report, tmp_path):
     assert "## Scores per type" in text and "minilm · crf" in text
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_pair_feature_labels_render(tmp_path):
     from tests.test_report_labels import assert_readable
 

@@ -34,6 +34,7 @@ def _hashes(folder):
     return out
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_filtered_view_leaves_the_main_report_byte_identical(drawn):
     main = drawn / "results" / NAME
     before = _hashes(main)
@@ -54,6 +55,7 @@ def test_a_filtered_view_leaves_the_main_report_byte_identical(drawn):
     assert (main / "views" / "datasets=Tiny3_size=8_svg" / "bars_8.svg").is_file()
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_out_puts_the_report_where_asked_and_the_main_report_stays(drawn, tmp_path):
     main = drawn / "results" / NAME
     before = _hashes(main)

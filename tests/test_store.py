@@ -122,6 +122,7 @@ def _write_many(args):
     return errors
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_concurrent_writers_of_one_artifact_all_succeed(tmp_path):
     """Several processes writing one artifact at once: no writer fails, the result verifies, nothing is left."""
     import multiprocessing

@@ -94,6 +94,7 @@ def test_discriminative_rates_divide_by_the_factor_each_layer_down_and_the_head_
                         (2, 0.0): 1e-3, (3, 0.01): 5e-2}, "biases get no weight decay; the head its own rate"
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_gradual_unfreezing_trains_the_top_group_first_then_one_more_each_epoch(tiny_source):
     encoder, _ = tt.load_encoder(tiny_source)
     groups = tt.layer_groups(encoder.model)
@@ -130,6 +131,7 @@ def test_the_inner_validation_split_is_stratified_seeded_and_from_the_sample_onl
 
 # -- the target ------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_two_fits_on_cpu_give_identical_predictions_and_probabilities(tiny_source):
     X, y, X_test, _ = texts_and_labels()
     first = FineTune(random_state=7, **FAST).fit(X, y, source=tiny_source)
@@ -140,6 +142,7 @@ def test_two_fits_on_cpu_give_identical_predictions_and_probabilities(tiny_sourc
     assert not np.array_equal(first.predict_proba(X_test), other.predict_proba(X_test)), "the seed matters"
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_fit_trains_every_weight_records_what_it_ran_and_learns(tiny_source):
     import torch
 
@@ -184,6 +187,7 @@ def test_min_steps_extends_the_epochs_of_a_small_sample(tiny_source):
     assert target.chosen_params_["steps"] == 5 and target.chosen_params_["epochs_run"] == 5
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_early_stopping_holds_out_part_of_the_training_sample_and_keeps_the_best_epoch(tiny_source, monkeypatch):
     X, y, _, _ = texts_and_labels()
     seen = {}
@@ -298,6 +302,7 @@ def test_a_fine_tuning_cell_is_keyed_by_its_source_model_and_every_hyperparamete
     assert keys(sweep(tiny_model))[0].isdisjoint(base), "a default (weight_decay) that changed"
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_a_fine_tuning_sweep_runs_end_to_end_and_times_each_cell(tiny_workspace, tiny_model):
     write_config(tiny_workspace, "tune", sweep(tiny_model))
     table = run_experiment(load_config("tune", tiny_workspace), tiny_workspace)
@@ -349,6 +354,7 @@ metrics = ["accuracy"]
     assert not list((tiny_workspace.root / "results").rglob("cell.json"))
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_the_early_stopping_split_of_an_engine_cell_holds_training_rows_only(tiny_workspace, tiny_model, monkeypatch):
     """Every validation text a fine-tuning cell held out is one of its training sample's, none a test text."""
     from enso.data import load_dataset

@@ -64,6 +64,7 @@ def test_only_the_updates_and_the_head_train(fitted, tiny_source):
     assert "lora" not in " ".join(tuned)  # merged and unloaded: a plain encoder predicts
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_two_cpu_fits_give_identical_probabilities(fitted, tiny_source):
     texts, y = sample()
     again = make_target("lora", FAST).fit(texts, y, source=tiny_source)

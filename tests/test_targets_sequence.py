@@ -85,6 +85,7 @@ def build(name, **params):
     return make_target(name, {**FAST[name], "random_state": 0, **params})
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 @pytest.mark.parametrize("name", SEQUENCE_TARGETS)
 def test_each_target_learns_a_tagging_task_and_gives_ragged_tags_and_probabilities(name, local):
     (X, y), (X_test, y_test) = local
@@ -101,6 +102,7 @@ def test_each_target_learns_a_tagging_task_and_gives_ragged_tags_and_probabiliti
     assert target.chosen_params_ and target.n_fit_ > 0
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_context_needs_a_sequence_model(context):
     """B- vs I- only from the previous tag: the CRF and the BiLSTM get it, the per-token softmax cannot."""
     (X, y), (X_test, y_test) = context
@@ -110,6 +112,7 @@ def test_context_needs_a_sequence_model(context):
     assert min(scores["crf"], scores["bilstm"]) > scores["token-logreg"] + 0.05
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 @pytest.mark.parametrize("name", SEQUENCE_TARGETS)
 def test_targets_are_deterministic(name, context):
     (X, y), (X_test, _) = context
@@ -120,6 +123,7 @@ def test_targets_are_deterministic(name, context):
     assert first.chosen_params_ == second.chosen_params_
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_bilstm_seed_changes_the_model(context):
     (X, y), (X_test, _) = context
     a = build("bilstm", random_state=0).fit(X, y).predict_proba(X_test).values
@@ -127,6 +131,7 @@ def test_bilstm_seed_changes_the_model(context):
     assert not np.array_equal(a, b)
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_bilstm_mix_learns_which_layer_holds_the_tags():
     (X, y), (X_test, y_test) = toy(240, 0, layers=3), toy(80, 1, layers=3)
     assert X.values.ndim == 3
@@ -219,6 +224,7 @@ def test_crf_marginals_are_probabilities_and_cached_once_per_input(local):
     assert np.array_equal(target.predict(X_test).values, target._last[1])
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_empty_sentences_get_no_tags(local):
     (X, y), _ = local
     d = X.values.shape[1]

@@ -116,6 +116,7 @@ def test_pairs_need_two_classes():
 
 # -- fitting ----------------------------------------------------------------------------------
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_fit_counts_pairs_from_the_training_sample_and_ignores_a_validation_set(tiny_source):
     texts, y = sample()
     model = fit(tiny_source)
@@ -131,6 +132,7 @@ def test_fit_counts_pairs_from_the_training_sample_and_ignores_a_validation_set(
     assert np.array_equal(short.predict_proba(texts), with_validation.predict_proba(texts))
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_two_cpu_fits_give_identical_probabilities_and_another_seed_others(tiny_source):
     texts, _ = sample()
     probe = [*texts, "an unseen sentence about nothing"]
@@ -165,6 +167,7 @@ def test_the_head_is_logistic_regression_on_the_fine_tuned_embeddings(tiny_sourc
     assert np.abs(before - embedded).max() > 1e-4
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_training_changes_with_the_learning_rate_and_epochs(tiny_source):
     base = fit(tiny_source, num_iterations=2)
     longer = fit(tiny_source, num_iterations=2, num_epochs=2)
@@ -229,6 +232,7 @@ seed = 0
 """
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_setfit_cells_see_the_frozen_targets_training_rows(tiny_workspace, tmp_path):
     from enso.components import load_config
     from enso.engine import run_experiment

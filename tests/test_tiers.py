@@ -99,6 +99,7 @@ def inner(pytester, monkeypatch):
     return pytester
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_without_real_data_the_real_tier_skips_with_one_line_each(inner):
     result = inner.runpytest_inprocess("-ra", "-p", "no:cacheprovider", "--strict-markers")
     result.assert_outcomes(passed=1, skipped=3)

@@ -40,6 +40,7 @@ def test_a_config_naming_a_local_dataset_loads_from_any_current_directory(tiny, 
         resolve_dataset("tiny", Workspace.resolve(None))
 
 
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_load_results_works_from_another_current_directory(tiny, elsewhere):
     from enso.components import load_config
     from enso.engine import run_experiment
