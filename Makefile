@@ -8,9 +8,9 @@ BIN := $(VENV)/bin
 EXPERIMENT ?= default
 JOBS ?= 2
 
-FAST := not real and not slow
+FAST := not real and not slow and not heavy
 
-.PHONY: demo test test-fast test-real install install-test clean-venv
+.PHONY: demo test test-fast test-real test-heavy install install-test clean-venv
 
 demo: $(VENV)/.installed
 	$(BIN)/enso run $(EXPERIMENT) --jobs $(JOBS)
@@ -21,7 +21,11 @@ test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m "$(FAST)" -n 2
 
 test-real: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -m "not ($(FAST))"
+	$(BIN)/python -m pytest -m "not heavy and not ($(FAST))"
+
+# Peak-memory, peer-library and whole-model checks (minutes each on 2 cores): run before a release.
+test-heavy: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m heavy
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

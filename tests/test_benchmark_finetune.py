@@ -33,6 +33,7 @@ def test_summary_says_whether_means_agree_within_the_spread():
     assert by_size[8]["enso_higher"] == 1 and by_size[8]["setfit_higher"] == 2
 
 
+@pytest.mark.heavy  # a memory, peer or whole-model check: make test-heavy
 @pytest.mark.slow  # ~25 s on an idle 2-core machine (setfit's import alone is ~12 s), minutes under load
 def test_benchmark_runs_both_sides_on_the_same_samples(tiny_workspace, tmp_path):
     if importlib.util.find_spec("setfit") is None:

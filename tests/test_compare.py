@@ -43,6 +43,7 @@ def feature_files(ws) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
+@pytest.mark.heavy  # a memory, peer or whole-model check: make test-heavy
 @pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
 def test_compare_writes_the_config_runs_the_stages_and_prints_the_answer_first(tiny_workspace, my_bert):
     ran = enso("compare", my_bert, "minilm", *ARGS, root=tiny_workspace)

@@ -13,6 +13,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.heavy  # a memory, peer or whole-model check: make test-heavy
 def test_benchmark_compares_enso_with_a_plain_loop_on_the_same_cells(mirror_url, tmp_path):
     out = tmp_path / "benchmark.json"
     done = subprocess.run(

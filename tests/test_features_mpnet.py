@@ -122,6 +122,7 @@ def test_mpnet_is_registered_with_its_defaults():
     assert built.max_length == 128 and built.output_ndim() == 2
 
 
+@pytest.mark.heavy  # a memory, peer or whole-model check: make test-heavy
 @pytest.mark.slow  # fetches 440 MB once per machine (then cached), encodes 200 sentences twice
 def test_mpnet_matches_sentence_transformers_on_real_sentences(shared_datasets):
     from sentence_transformers import SentenceTransformer

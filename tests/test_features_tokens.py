@@ -272,6 +272,7 @@ print(json.dumps({"seconds": time.perf_counter() - started, "shape": list(X.shap
 """
 
 
+@pytest.mark.heavy  # a memory, peer or whole-model check: make test-heavy
 @pytest.mark.slow
 def test_minilm_on_wnut17_stays_memory_mapped_with_a_small_peak_rss(sequence_root, tmp_path):
     """The featurize stage on 1,000 real WNUT-17 sentences in a fresh process: every token a row, memory-mapped,

@@ -395,6 +395,7 @@ def finished_cells(cells_dir: Path) -> list[Path]:
             if not any(part.startswith(".") for part in p.relative_to(cells_dir).parts)]
 
 
+@pytest.mark.heavy  # a memory, peer or whole-model check: make test-heavy
 @pytest.mark.slow
 def test_resuming_a_killed_fine_tuning_sweep_fits_only_the_missing_cells(tiny_workspace, tiny_model, monkeypatch):
     write_config(tiny_workspace, "killed", sweep(tiny_model).replace("resamples = 2", "resamples = 4"))
@@ -451,6 +452,7 @@ def predictions_of(workspace, name) -> dict[str, np.ndarray]:
     return out
 
 
+@pytest.mark.heavy  # a memory, peer or whole-model check: make test-heavy
 @pytest.mark.slow
 def test_fine_tuning_cells_on_dask_and_in_worker_processes(tiny_workspace, tiny_model):
     """Dask gives the serial numbers bit for bit; --jobs 2 gives each fine-tuning cell cores // 2 threads."""
@@ -474,6 +476,7 @@ def test_fine_tuning_cells_on_dask_and_in_worker_processes(tiny_workspace, tiny_
     assert threads == {max(1, (os.cpu_count() or 1) // 2)}
 
 
+@pytest.mark.heavy  # a memory, peer or whole-model check: make test-heavy
 @pytest.mark.slow
 def test_one_minilm_cell_peaks_under_3_gb_of_resident_memory(tmp_path):
     """200 examples, batch 16, max_length 128, in a fresh process: ru_maxrss of the whole fit and prediction."""

@@ -128,6 +128,7 @@ def test_a_random_head_start_differs_from_the_probe(fitted, tiny_source):
     assert not np.allclose(random_start.predict_proba(texts), fitted.predict_proba(texts))
 
 
+@pytest.mark.heavy  # a memory, peer or whole-model check: make test-heavy
 @pytest.mark.slow
 def test_minilm_lora_learns_a_few_shot_task_and_repeats_exactly():
     from enso.features import make_featurizer

@@ -295,6 +295,7 @@ print(len(tags), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
+@pytest.mark.heavy  # a memory, peer or whole-model check: make test-heavy
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # ~5 min on an idle core: 78M attribute values go through crfsuite's dictionary
 def test_a_crf_cell_on_conll2003_sized_features_peaks_under_2_gb():
