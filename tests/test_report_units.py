@@ -280,3 +280,15 @@ def test_dollar_signs_in_names_are_text_not_mathtext():
     finally:
         figures.close(fig)
     assert "$^$" in svg
+
+
+def test_measurements_in_chosen_params_are_shown_as_a_range_not_listed_one_by_one():
+    from enso.report.sections import _chosen_values
+
+    seconds = [5.758, 8.085, 7.835, 5.94, 5.506, 8.11]
+    counts = {f"{v:g}": 1 for v in seconds}
+    assert _chosen_values("fit_seconds", counts, seconds) == "fit_seconds 5.506–8.11 (6 values)"
+    # a searched value chosen on every resample stays a count; a few distinct choices stay listed
+    assert _chosen_values("C", {"1": 6}, [1.0] * 6) == "C 1 (6×)"
+    assert _chosen_values("C", {"1": 4, "10": 2}, [1.0] * 4 + [10.0] * 2) == "C 1 (4×), 10 (2×)"
+    assert _chosen_values("n_neighbors", {str(k): 1 for k in range(1, 7)}, []).startswith("n_neighbors 1 (1×), 2 (1×)")

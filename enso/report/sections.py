@@ -558,6 +558,17 @@ def _json_object(text) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+_MAX_LISTED = 3
+
+
+def _chosen_values(key: str, counts: dict[str, int], numbers: list[float]) -> str:
+    """``key`` with each value and how often; a measurement (a float that takes more than
+    ``_MAX_LISTED`` values, such as fit seconds or a final loss) as its range instead."""
+    if len(counts) > _MAX_LISTED and len(numbers) == sum(counts.values()):
+        return f"{key} {min(numbers):g}–{max(numbers):g} ({len(numbers)} values)"
+    return f"{key} " + ", ".join(f"{v} ({n}×)" for v, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def hyperparameters(document: doc.Document, a: Analysis) -> None:
     """What inner cross-validation chose, per configuration and size, and fits that did not converge."""
     if "chosen_params" not in a.frame.columns:
@@ -567,6 +578,7 @@ def hyperparameters(document: doc.Document, a: Analysis) -> None:
     rows = []
     for (conf, dataset, size), cell in part.groupby(["configuration", "dataset", "train_size"], sort=False):
         counts: dict[str, dict[str, int]] = {}
+        numbers: dict[str, list[float]] = {}
         not_converged = reporting = 0
         for text in cell["chosen_params"]:
             params = _json_object(text)
@@ -576,14 +588,14 @@ def hyperparameters(document: doc.Document, a: Analysis) -> None:
             for key, value in params.items():
                 if key == "converged" or key.startswith("cv_"):
                     continue
+                if isinstance(value, float):
+                    numbers.setdefault(key, []).append(value)
                 shown = f"{value:g}" if isinstance(value, float) else str(value)
                 counts.setdefault(key, {}).setdefault(shown, 0)
                 counts[key][shown] += 1
         if not counts and not not_converged:
             continue
-        chosen = "; ".join(
-            f"{key} " + ", ".join(f"{v} ({n}×)" for v, n in sorted(values.items(), key=lambda kv: -kv[1]))
-            for key, values in counts.items())
+        chosen = "; ".join(_chosen_values(key, values, numbers.get(key, [])) for key, values in counts.items())
         rows.append({"configuration": conf, "dataset": dataset, "size": str(size), "chosen (resamples)": chosen,
                      "fits not converged": f"{not_converged} of {reporting}" if reporting else "–"})
     if not rows:
