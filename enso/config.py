@@ -503,6 +503,8 @@ def validate_components(config: ExperimentConfig, registries: Registries) -> Exp
         for name, cap in config.max_examples.items():
             canonical = datasets_registry.canonical(name)
             max_examples[renamed.get(canonical, canonical)] = cap
+    for spec in config.featurizers:
+        check_pair_encoding_table(spec.label, spec.params)
     featurizers = default_labels([_validated(registries.featurizers, spec) for spec in config.featurizers])
     targets = [_validated(registries.targets, spec) for spec in config.targets]
     check_labels("featurizers", featurizers)
@@ -535,6 +537,19 @@ def check_protocol_keys(config: ExperimentConfig, protocol: Any) -> None:
         if key in ignored:
             raise ConfigError(f"{key}: protocol {protocol.name} does not use it ({ignored[key]}); remove {key} "
                               f"from the config, or use protocol = \"enso\" for it")
+
+
+def check_pair_encoding_table(label: str, table: dict[str, Any]) -> None:
+    """``ConfigError`` when a featurizer table sets both ``pair_encoding = "cross"`` and ``pair_features``.
+
+    A cross-encoded pair is one vector (both texts through the encoder together): there are no
+    two sides for ``pair_features`` to combine, so giving it would silently mean nothing.
+    """
+    if table.get("pair_encoding") == "cross" and "pair_features" in table:
+        raise ConfigError(f"featurizer {label}: pair_features combines two separately encoded texts, but "
+                          "pair_encoding = 'cross' encodes each pair as one sequence (one vector, nothing to "
+                          "combine); drop pair_features from this entry, or add a separate entry without "
+                          "pair_encoding for it")
 
 
 def _validated(registry: Lookup, spec: Spec) -> Spec:

@@ -218,6 +218,32 @@ def test_a_given_validation_set_is_used_instead_of_an_inner_split(tiny_source):
     assert target.n_fit_ == len(X), "nothing of the sample is held out"
 
 
+# P(positive) of the first 8 test texts, recorded on this tiny model before fit's loop became shared with
+# lora (its hooks) and unchanged by it: a change that moves them changes predictions, so it bumps
+# FineTune.version and records them anew. 1e-5: thread counts move them by < 1e-6, a changed step far more.
+GOLDEN = {
+    "given": ([0.31993, 0.82964, 0.257005, 0.959297, 0.045194, 0.937563, 0.255604, 0.701115], (2, 1)),
+    "gradual": ([0.39572, 0.881815, 0.348056, 0.960041, 0.070564, 0.936305, 0.305343, 0.711633], (3, 3)),
+}
+
+
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
+@pytest.mark.parametrize("case", sorted(GOLDEN))
+def test_the_training_loop_gives_the_recorded_probabilities(tiny_source, case):
+    X, y, X_test, y_test = texts_and_labels()
+    if case == "given":  # early stopping on a given set, the best (first) epoch's weights restored
+        target = FineTune(random_state=0, **{**FAST, "patience": 1}).fit(X, y, validation=(X_test, y_test),
+                                                                         source=tiny_source)
+    else:  # gradual unfreezing over three epochs, an inner split
+        target = FineTune(random_state=3, **{**FAST, "epochs": 3, "gradual_unfreeze": True, "patience": 1}).fit(
+            X, y, source=tiny_source)
+    expected, (epochs_run, best_epoch) = GOLDEN[case]
+    chosen = target.chosen_params_
+    assert (chosen["epochs_run"], chosen["best_epoch"]) == (epochs_run, best_epoch)
+    np.testing.assert_allclose(target.predict_proba(X_test[:8])[:, 1], expected, atol=1e-5)
+    assert FineTune.version == 1, "new numbers come with a new version: record GOLDEN anew"
+
+
 @pytest.mark.parametrize("params, words", [
     ({"lr": -1e-5}, "lr"), ({"lr": 0}, "lr"), ({"layer_lr_decay": 0.5}, "layer_lr_decay"),
     ({"schedule": "cosine"}, "schedule"), ({"cut_frac": 1.5}, "cut_frac"), ({"epochs": 0}, "epochs"),

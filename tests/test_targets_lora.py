@@ -77,6 +77,22 @@ def test_two_cpu_fits_give_identical_probabilities(fitted, tiny_source):
     assert list(fitted.classes_) == ["neg", "pos"]
 
 
+# P(pos) of the sample's texts and one more, recorded before lora's fit became finetune's loop with hooks
+# (and unchanged by it): a change that moves them bumps LoRA.version and records them anew.
+GOLDEN = [0.634751, 0.57018, 0.452502, 0.646435, 0.603761, 0.619142, 0.358748, 0.436823, 0.385658, 0.362094,
+          0.363527, 0.370117, 0.402839]
+
+
+def test_the_training_loop_gives_the_recorded_probabilities(fitted):
+    from enso.targets.lora import LoRA
+
+    texts, _ = sample()
+    chosen = fitted.chosen_params_
+    assert (chosen["epochs_run"], chosen["best_epoch"]) == (3, 1), "the first epoch's updates restored, then merged"
+    np.testing.assert_allclose(fitted.predict_proba([*texts, "something else entirely"])[:, 1], GOLDEN, atol=1e-5)
+    assert LoRA.version == 1, "new numbers come with a new version: record GOLDEN anew"
+
+
 def test_early_stopping_holds_out_part_of_the_training_sample(fitted):
     chosen = fitted.chosen_params_
     assert chosen["validation"] == "inner" and chosen["n_validation"] == 2  # 20% of 6 per class, rounded

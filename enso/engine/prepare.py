@@ -5,7 +5,8 @@ target's tags (``enso.engine.inputs.TargetInput``):
 
 - ``input = "features"``: the features of (dataset, featurizer, fit rows) are loaded, or
   computed when absent, once per run, and checked against the identity the plan was keyed
-  by; the task carries the feature file and the dataset's layout.
+  by; the task carries the feature file and the layout of those features (the dataset's, or for
+  a cross-encoding featurizer, ``pair_encoding = "cross"``, its pairs': ``TaskType.cross_units``).
 - ``input = "texts"``: no features are computed for the target; the task carries the dataset
   reference (its texts are read where the cell runs) and the model folder of the featurizer
   the target names (``Featurizer.source_model_folder()``).
@@ -61,6 +62,7 @@ class TaskMaker:
         self._in_domain: dict[str, bool] = {}
         self._models: dict[str, Any] = {}
         self._refs: dict[str, DatasetRef] = {}
+        self._layouts: dict[tuple[str, str], Any] = {}
 
     # -- shared pieces --
 
@@ -108,6 +110,16 @@ class TaskMaker:
             self._models[cell.featurizer.id] = featurizer.source_model_folder()
         return self._models[cell.featurizer.id]
 
+    def layout(self, cell: Cell, features) -> Any:
+        """How the dataset's rows map onto ``features``: per text (the dataset's layout) or per pair (cross)."""
+        dataset = self.plan.datasets[cell.dataset]
+        if getattr(features, "units", "text") != "pair":
+            return dataset.layout
+        key = (cell.dataset, "pair")
+        if key not in self._layouts:
+            self._layouts[key] = dataset.task.cross_units(dataset.frame).layout
+        return self._layouts[key]
+
     def dataset_ref(self, cell: Cell) -> DatasetRef:
         if cell.dataset not in self._refs:
             dataset = self.plan.datasets[cell.dataset]
@@ -126,6 +138,7 @@ class TaskMaker:
                   "options": dict(cell.task_options)}
         if kind == FEATURES:
             features = self.features(cell)
+            common["layout"] = self.layout(cell, features)
             description = TargetInput(**common, features=str(features.path), opener=FEATURE_OPENER)
             rows = draw_rows(cell.draw, dataset, features.X)
             featurizer_id = features.featurizer_id
@@ -157,6 +170,7 @@ class TaskMaker:
 def make_tasks(plan: Plan, todo: list[Cell], workspace: Workspace, *, threads: int, jobs: int, device: str,
                reuse: Reuse = Reuse.REUSE) -> list[CellTask]:
     """Worker tasks for ``todo``, the largest fits of each (dataset, featurizer) first."""
+    check_feature_units(plan, todo)
     maker = TaskMaker(plan, workspace, threads=threads, jobs=jobs, device=device, reuse=reuse)
     tasks = [maker.task(cell) for cell in todo]
     # the largest fits first, so that no worker is left with a long one at the end
@@ -165,9 +179,24 @@ def make_tasks(plan: Plan, todo: list[Cell], workspace: Workspace, *, threads: i
     return tasks
 
 
+def check_feature_units(plan: Plan, cells: list[Cell]) -> None:
+    """``ConfigError`` for the first (dataset, featurizer entry) of ``cells`` whose features cannot be made,
+    before any is computed: a cross-encoding entry on a dataset without pairs, or with ``pair_features``."""
+    from enso.features import make_featurizer
+    from enso.features.cache import check_units
+
+    seen: set[tuple[str, str]] = set()
+    for cell in cells:
+        if (cell.dataset, cell.featurizer.id) in seen:
+            continue
+        seen.add((cell.dataset, cell.featurizer.id))
+        own = featurizer_part(cell.featurizer)
+        check_units(cell.featurizer, make_featurizer(own.name, own.params), plan.datasets[cell.dataset])
+
+
 def sample_digest(rows: np.ndarray) -> str:
     """Identifies a training sample by its dataset rows, in order."""
     return rows_digest(rows)
 
 
-__all__ = ["TaskMaker", "make_tasks", "sample_digest", "text_threads"]
+__all__ = ["TaskMaker", "check_feature_units", "make_tasks", "sample_digest", "text_threads"]

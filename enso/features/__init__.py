@@ -68,10 +68,28 @@ def make_featurizer(name: str, params: dict[str, Any] | None = None) -> Featuriz
     featurizer's one validator (``_validate_params``: its declared constraints, then the checks
     across parameters), with a one-line error naming the featurizer and the parameter.
     """
+    if params and "pair_encoding" in params:
+        check_pair_encoding(name)
     featurizer = build(FEATURIZERS, name, params)
     featurizer.name = FEATURIZERS.canonical(name)
     validate_featurizer(featurizer)
     return featurizer
+
+
+def cross_encoders() -> list[str]:
+    """Registered featurizers that take ``pair_encoding`` (can encode a pair's two texts together)."""
+    return [name for name, cls in FEATURIZERS.items() if getattr(cls, "cross_encodes", lambda: False)()]
+
+
+def check_pair_encoding(name: str) -> None:
+    """``ConfigError`` (one line) when featurizer ``name`` takes no ``pair_encoding``, naming those that do."""
+    canonical = FEATURIZERS.canonical(name)
+    factory = FEATURIZERS.get(canonical)
+    if getattr(factory, "cross_encodes", lambda: False)():
+        return
+    raise ConfigError(f"featurizer {canonical!r} takes no pair_encoding: it encodes each text on its own and cannot "
+                      f"encode a pair's two texts together; drop pair_encoding from its entry, or cross-encode with "
+                      f"a transformer encoder ({', '.join(cross_encoders())})")
 
 
 def validate_featurizer(featurizer: Featurizer) -> Featurizer:
@@ -86,5 +104,5 @@ def validate_featurizer(featurizer: Featurizer) -> Featurizer:
 
 
 __all__ = ["FEATURIZERS", "FeatureSet", "Featurizer", "FeaturizerTags", "ModelFolder", "SourceModel",
-           "featurize_config", "featurizer_id", "load_features", "make_featurizer", "open_feature_file",
+           "check_pair_encoding", "cross_encoders", "featurize_config", "featurizer_id", "load_features", "make_featurizer", "open_feature_file",
            "validate_featurizer"]

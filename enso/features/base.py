@@ -33,6 +33,10 @@ class FeaturizerTags:
     - ``source_model``: it has a model folder a fine-tuning target can take
       (``Featurizer.source_model_folder()``).
 
+    Cross-encoding of pairs is a parameter, not a tag: a featurizer that takes ``pair_encoding``
+    (transformer encoders whose tokenizer takes two texts) gives, with ``pair_encoding = "cross"``,
+    one row per distinct pair of a pair dataset (``featurize_pairs_into``; units of kind ``"pair"``).
+
     What depends on parameters (``layers = "all"`` gives ``(n, layers, d)``) is the instance
     method ``Featurizer.output_ndim()``.
     """
@@ -71,6 +75,9 @@ class Featurizer:
     #: Parameters that change only per-token features (``featurize_tokens``, e.g. ``subword``); left out
     #: of the identity while at their default, so that adding one keeps every stored identity as it was.
     token_params: tuple[str, ...] = ()
+    #: Parameters that change only features of pair datasets (``pair_encoding``); left out of the identity
+    #: while at their default, as ``token_params`` are, so separately encoded features keep their identity.
+    pair_params: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -136,7 +143,18 @@ class Featurizer:
         """A runtime parameter, or a per-token parameter at its default (``token_params``)."""
         if name in self.runtime_params:
             return True
-        return name in self.token_params and getattr(self, name) == self.param_defaults().get(name)
+        return (name in (*self.token_params, *self.pair_params)
+                and getattr(self, name) == self.param_defaults().get(name))
+
+    @classmethod
+    def cross_encodes(cls) -> bool:
+        """Whether it can encode the two texts of a pair together: it takes the ``pair_encoding`` parameter."""
+        return "pair_encoding" in cls.param_names()
+
+    @property
+    def cross_encoding(self) -> bool:
+        """``pair_encoding = "cross"``: pair datasets get one row per distinct pair (``featurize_pairs_into``)."""
+        return getattr(self, "pair_encoding", "separate") == "cross"
 
     def model_files(self) -> dict[str, str]:
         """sha256 of every file this featurizer loads, by name; empty for self-contained ones."""
@@ -200,6 +218,20 @@ class Featurizer:
         if progress:
             progress(len(X))
         return out
+
+    # ---- cross-encoded pairs (``pair_encoding = "cross"``) ------------------------------------------------------
+
+    def featurize_pairs_into(self, pairs: Sequence[tuple[str, str]], allocate: Allocate | None,
+                             progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """One row per ``(text_a, text_b)`` pair, both texts encoded together, written into ``allocate(shape)``.
+
+        ``progress(k)`` is told whenever ``k`` more pairs are done. Only featurizers that take
+        ``pair_encoding`` (``cross_encodes()``).
+        """
+        from enso.errors import ConfigError
+
+        raise ConfigError(f"featurizer {self.name!r} cannot encode two texts together; pair_encoding = \"cross\" "
+                          "needs a transformer encoder (e.g. minilm or hf-encoder)")
 
     def stats(self) -> dict[str, Any]:
         """Facts about the last ``fit``/``featurize`` for the manifest (empty texts, OOV share, ...)."""

@@ -11,7 +11,12 @@ What is featurized follows the dataset's ``Units.kind`` (its task type):
   ``offsets[i]:offsets[i + 1]``). In-domain featurizers are fit (``fit_tokens``) on the
   training sentences' tokens only. A featurizer without ``"token"`` in ``tags.units`` is a
   one-line ``ConfigError`` before any work. Read back, the matrix is a read-only memory map:
-  a cell reads only its sentences' rows (``Ragged.positions``).
+  a cell reads only its sentences' rows (``Ragged.positions``);
+- ``"pair"`` (a pair dataset under a featurizer with ``pair_encoding = "cross"``): one row per
+  distinct ``(text_a, text_b)`` pair, both texts encoded together (``featurize_pairs_into``),
+  ``features.npy`` ``(n_pairs, d)`` / ``(n_pairs, layers, d)``. Its own artifact: the featurizer's
+  identity holds ``pair_encoding`` (so its id and folder differ from the per-text one's) and the key
+  says ``units = "pair"``; built under the same lock and store as text features.
 """
 
 from __future__ import annotations
@@ -106,7 +111,7 @@ class FeatureSet:
 
     @property
     def units(self) -> str:
-        """``"text"`` (a row per unit text) or ``"token"`` (a row per token, with ``offsets``)."""
+        """``"text"`` (a row per unit text), ``"token"`` (a row per token, with ``offsets``) or ``"pair"``."""
         return self.artifact.meta.get("units", "text")
 
     @property
@@ -208,8 +213,9 @@ def load_features(spec, dataset: Dataset, workspace: Workspace, *, device: str =
     fid = featurizer_id(featurizer, identity)
     location = workspace.featurizers / fid / dataset.content_hash[:16]
     key_parts: dict[str, Any] = {"format": FORMAT_VERSION, "featurizer": identity, "dataset": dataset.content_hash}
-    if dataset.units.kind == "token":
-        key_parts["units"] = "token"
+    units = feature_units(featurizer, dataset)
+    if units.kind in ("token", "pair"):
+        key_parts["units"] = units.kind
     if rows is not None:
         digest = fit_rows_digest(rows)
         location = location.with_name(f"{location.name}-fit-{digest[:16]}")
@@ -224,7 +230,7 @@ def load_features(spec, dataset: Dataset, workspace: Workspace, *, device: str =
         if not reuse.computes:
             fitted = " fitted on the given rows" if rows is not None else ""
             raise missing(f"features {spec.label} on {dataset.name}{fitted} ({fid})", command)
-        _compute(featurizer, fid, identity, dataset, location, key, progress, rows)
+        _compute(featurizer, fid, identity, dataset, location, key, progress, rows, units)
         artifact = read_artifact(location, key)
     if artifact is None:  # only if the folder was changed under us
         from enso.errors import EnsoError
@@ -232,8 +238,38 @@ def load_features(spec, dataset: Dataset, workspace: Workspace, *, device: str =
     return FeatureSet(artifact, cached=False)
 
 
+def feature_units(featurizer: Featurizer, dataset: Dataset):
+    """What ``featurizer`` encodes of ``dataset``: its ``Units`` (texts, token lists), or with
+    ``pair_encoding = "cross"`` the task's ``cross_units`` (each distinct pair once)."""
+    if getattr(featurizer, "cross_encoding", False):
+        units = dataset.task.cross_units(dataset.frame)
+        if units is not None:
+            return units
+    return dataset.units
+
+
+def feature_layout(featurizer: Featurizer, dataset: Dataset):
+    """How ``dataset``'s rows map onto ``featurizer``'s features of it (``Layout``)."""
+    return feature_units(featurizer, dataset).layout
+
+
 def check_units(spec, featurizer: Featurizer, dataset: Dataset) -> None:
-    """``ConfigError`` (one line, before any work) when ``featurizer`` cannot give what ``dataset``'s units need."""
+    """``ConfigError`` (one line, before any work) when ``featurizer`` cannot give what ``dataset``'s units need.
+
+    ``pair_encoding = "cross"`` needs a dataset whose rows hold texts to encode together (pairs), and
+    leaves nothing for ``pair_features`` to combine: an entry that sets both is refused.
+    """
+    if getattr(featurizer, "cross_encoding", False):
+        from enso.config import check_pair_encoding_table
+        from enso.errors import ConfigError
+
+        label = getattr(spec, "label", featurizer.name)
+        check_pair_encoding_table(label, {**dict(getattr(spec, "params", {}) or {}),
+                                          **dict(getattr(spec, "options", {}) or {})})
+        if dataset.task.cross_units(dataset.frame) is None:
+            raise ConfigError(f"featurizer {label} sets pair_encoding = 'cross', but dataset {dataset.name} is a "
+                              f"{dataset.task.name} task with one text per row, nothing to encode together; list "
+                              "that entry in an experiment of pair datasets, or drop pair_encoding")
     kind = dataset.task.unit
     units = tuple(getattr(featurizer.tags, "units", ("text",)))
     if kind not in units:
@@ -247,15 +283,20 @@ def check_units(spec, featurizer: Featurizer, dataset: Dataset) -> None:
 
 
 def _compute(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset, location: Path,
-             key: str, show_progress: bool, fit_rows: np.ndarray | None = None) -> None:
-    if dataset.units.kind == "token":
+             key: str, show_progress: bool, fit_rows: np.ndarray | None = None, units=None) -> None:
+    units = units if units is not None else feature_units(featurizer, dataset)
+    if units.kind == "token":
         return _compute_tokens(featurizer, fid, identity, dataset, location, key, show_progress, fit_rows)
     from enso import progress
 
-    texts = dataset.texts
-    log.info("%s on %s: computing %d rows -> %s", featurizer.name, dataset.name, len(texts), location)
+    pairs = units.kind == "pair"
+    texts = list(units.items)
+    log.info("%s on %s: computing %d %s -> %s", featurizer.name, dataset.name, len(texts),
+             "pairs" if pairs else "rows", location)
     meta: dict[str, Any] = {"featurizer": featurizer.name, "featurizer_id": fid, "dataset": dataset.name,
                             "dataset_hash": dataset.content_hash, "rows": len(texts)}
+    if pairs:
+        meta["units"] = "pair"
     started = time.perf_counter()
     featurizer.prepare()
     meta["load_seconds"] = round(time.perf_counter() - started, 4)
@@ -274,9 +315,10 @@ def _compute(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset,
         if fit_rows is not None:
             meta["fit_rows_digest"] = inputs["fit_rows"] = fit_rows_digest(fit_rows)
     with write_artifact(location, key=key, kind="features", params=identity["params"], inputs=inputs) as writer, \
-            progress.bar(len(texts), f"{featurizer.name} {dataset.name}", "text", enabled=show_progress) as bar:
+            progress.bar(len(texts), f"{featurizer.name} {dataset.name}", "pair" if pairs else "text",
+                         enabled=show_progress) as bar:
         started = time.perf_counter()
-        if featurizer.tags.sparse:
+        if featurizer.tags.sparse and not pairs:
             X = featurizer.featurize(texts)
             bar.update(len(texts))
             _save_sparse(writer.path / SPARSE_FILE, X)
@@ -292,7 +334,8 @@ def _compute(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset,
                                                             dtype=np.float32, shape=shape)
                 return holder["X"]
 
-            X = featurizer.featurize_into(texts, allocate, progress=bar.update)
+            write = featurizer.featurize_pairs_into if pairs else featurizer.featurize_into
+            X = write(texts, allocate, progress=bar.update)
             if isinstance(X, np.memmap):
                 X.flush()
             else:
@@ -301,7 +344,8 @@ def _compute(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset,
             del X, holder
         seconds = time.perf_counter() - started
         if tuple(shape)[0] != len(texts):
-            raise RuntimeError(f"{featurizer.name} returned {shape[0]} rows for {len(texts)} texts")
+            raise RuntimeError(f"{featurizer.name} returned {shape[0]} rows for {len(texts)} "
+                               f"{'pairs' if pairs else 'texts'}")
         meta.update({
             "shape": list(shape), "format": fmt, "dtype": "float32",
             "seconds": round(seconds, 4), "fit_seconds": round(fit_seconds, 4),

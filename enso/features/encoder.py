@@ -154,14 +154,45 @@ def torch_threads(n: int | None = None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def tokenize(tokenizer, texts: Sequence[str]) -> list[np.ndarray]:
-    """Token ids per text (int32), in chunks so Encoding objects never pile up."""
+def tokenize(tokenizer, texts: Sequence[str | tuple[str, str]],
+             type_ids: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Token ids per text (int32), in chunks so Encoding objects never pile up.
+
+    A ``(text_a, text_b)`` tuple is encoded as one sequence by the tokenizer's pair template
+    (``[CLS] a [SEP] b [SEP]`` for BERT-style models), truncated longest-first to its
+    ``max_length``. ``type_ids``: a list that gets each sequence's segment ids (int32) too.
+    """
     ids: list[np.ndarray] = []
     for start in range(0, len(texts), _TOKENIZE_CHUNK):
         chunk = list(texts[start:start + _TOKENIZE_CHUNK])
         for encoding in tokenizer.encode_batch(chunk, add_special_tokens=True):
             ids.append(np.asarray(encoding.ids, dtype=np.int32))
+            if type_ids is not None:
+                type_ids.append(np.asarray(encoding.type_ids, dtype=np.int32))
     return ids
+
+
+def takes_token_types(model) -> bool:
+    """Whether the model has segment embeddings (BERT's token types) and its forward takes ``token_type_ids``.
+
+    A pair encoded together then tells the model which text each token is from, as the model was
+    trained; models without (MPNet, RoBERTa with one type) get none.
+    """
+    import inspect
+
+    if int(getattr(model.config, "type_vocab_size", 0) or 0) < 2:
+        return False
+    try:
+        return "token_type_ids" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def is_blank_item(item: str | tuple[str, ...]) -> bool:
+    """A blank text, or a pair whose texts are all blank: it gets a zero row."""
+    if isinstance(item, tuple):
+        return all(not text or text.isspace() for text in item)
+    return not item or item.isspace()
 
 
 def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -178,6 +209,13 @@ def _padded(ids: list[np.ndarray], batch: np.ndarray, pad_id: int) -> tuple[np.n
         input_ids[row, :len(ids[i])] = ids[i]
         mask[row, :len(ids[i])] = 1
     return input_ids, mask
+
+
+def _padded_types(type_ids: list[np.ndarray], batch: np.ndarray, width: int) -> np.ndarray:
+    types = np.zeros((len(batch), width), dtype=np.int64)
+    for row, i in enumerate(batch):
+        types[row, :len(type_ids[i])] = type_ids[i]
+    return types
 
 
 def _prefetch(items: Iterable[Any], depth: int) -> Iterator[Any]:
@@ -234,7 +272,7 @@ def pad_token_id(tokenizer, model) -> int:
 
 
 def encode(
-    texts: Sequence[str],
+    texts: Sequence[str | tuple[str, str]],
     model,
     tokenizer,
     out: np.ndarray | Callable[[tuple[int, ...]], np.ndarray] | None = None,
@@ -248,7 +286,9 @@ def encode(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Pooled embeddings of ``texts`` in their order: ``(n, d)``, or ``(n, layers + 1, d)`` for ``layers="all"``.
 
-    Blank texts give zero rows. ``out`` is an array to fill or a function that allocates one
+    An item that is a ``(text_a, text_b)`` tuple is a pair encoded together: one sequence through the
+    tokenizer's pair template, with its segment ids where the model has token types
+    (``takes_token_types``), pooled over all its tokens. Blank texts (pairs) give zero rows. ``out`` is an array to fill or a function that allocates one
     from a shape; ``progress(k)`` is told after every ``k`` texts. Returns the array and stats.
     """
     import torch
@@ -264,7 +304,7 @@ def encode(
     if out.shape != shape:
         raise ValueError(f"output array has shape {out.shape}, expected {shape}")
 
-    keep = np.asarray([i for i, text in enumerate(texts) if text and not text.isspace()], dtype=np.int64)
+    keep = np.asarray([i for i, text in enumerate(texts) if not is_blank_item(text)], dtype=np.int64)
     blank = np.setdiff1d(np.arange(len(texts)), keep)
     if len(blank):
         out[blank] = 0.0
@@ -275,13 +315,16 @@ def encode(
     cuda = device.startswith("cuda")
     max_length = (tokenizer.truncation or {}).get("max_length", 1 << 30)
     counts = {"tokens": 0, "padded": 0, "at_max": 0}
+    # segment ids only for pairs: a single text's are all 0, the model's default, so text features are unchanged
+    types = any(isinstance(text, tuple) for text in texts) and takes_token_types(model)
 
-    def batches() -> Iterator[tuple[np.ndarray, Any, Any, bool]]:
+    def batches() -> Iterator[tuple[np.ndarray, Any, Any, bool, Any]]:
         """Tokenize a chunk, sort it by length, and hand out padded batches; runs ahead of the model."""
         chunk = max(64 * batch_size, _TOKENIZE_CHUNK)
         for start in range(0, len(keep), chunk):
             rows = keep[start:start + chunk]
-            ids = tokenize(tokenizer, [texts[i] for i in rows])
+            type_ids: list[np.ndarray] | None = [] if types else None
+            ids = tokenize(tokenizer, [texts[i] for i in rows], type_ids)
             lengths = np.asarray([len(x) for x in ids], dtype=np.int64)
             counts["tokens"] += int(lengths.sum())
             counts["at_max"] += int(np.sum(lengths >= max_length))
@@ -290,11 +333,15 @@ def encode(
                 counts["padded"] += longest * len(batch)
                 unpadded = bool(lengths[batch].min() == longest)
                 input_ids, mask = _padded(ids, batch, pad_id)
+                token_types = None if type_ids is None else torch.from_numpy(
+                    _padded_types(type_ids, batch, input_ids.shape[1]))
                 input_ids, mask = torch.from_numpy(input_ids), torch.from_numpy(mask)
                 if cuda:
                     input_ids = input_ids.pin_memory().to(device, non_blocking=True)
                     mask = mask.pin_memory().to(device, non_blocking=True)
-                yield rows[batch], input_ids, mask, unpadded
+                    if token_types is not None:
+                        token_types = token_types.pin_memory().to(device, non_blocking=True)
+                yield rows[batch], input_ids, mask, unpadded, token_types
 
     pending: list[tuple[np.ndarray, Any]] = []
 
@@ -309,10 +356,11 @@ def encode(
         pending.clear()
 
     with torch.inference_mode(), (torch_threads() if not cuda else contextlib.nullcontext()):
-        for rows, input_ids, mask, unpadded in _prefetch(batches(), depth=8 if cuda else 2):
+        for rows, input_ids, mask, unpadded, token_types in _prefetch(batches(), depth=8 if cuda else 2):
             # A batch of equal lengths (common once sorted) needs no mask, and attention runs faster without.
+            extra = {} if token_types is None else {"token_type_ids": token_types}
             output = model(input_ids=input_ids, attention_mask=None if unpadded else mask,
-                           output_hidden_states=layers == "all")
+                           output_hidden_states=layers == "all", **extra)
             if layers == "all":
                 pooled = torch.stack([pool(h, mask, pooling) for h in output.hidden_states], dim=1)
             else:

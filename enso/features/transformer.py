@@ -48,15 +48,25 @@ _COMMON_CONSTRAINTS = {
 }
 
 
+#: Cross-encoding of pairs: "separate" (each text on its own, pairs combined per cell) or "cross"
+#: (both texts of a pair as one sequence). Taken by the encoders whose tokenizer has a pair template.
+PAIR_ENCODINGS = ("separate", "cross")
+_PAIR_CONSTRAINTS = {"pair_encoding": Choice(*PAIR_ENCODINGS)}
+
+
 class TransformerFeaturizer(Featurizer):
     """Shared machinery: device, precision and batch size at run time; pooled rows streamed out.
 
-    A model folder a fine-tuning target can take (``source_model_folder()``).
+    A model folder a fine-tuning target can take (``source_model_folder()``). Those that take
+    ``pair_encoding`` (minilm, hf-encoder) encode a pair dataset's pairs together with
+    ``pair_encoding = "cross"`` (``featurize_pairs_into``): one sequence per distinct pair through
+    the tokenizer's pair template, pooled as texts are.
     """
 
     tags = FeaturizerTags(source_model=True, units=("text", "token"))
     runtime_params = ("batch_size", "device")
     token_params = ("subword",)
+    pair_params = ("pair_encoding",)
     random_weights = False
 
     def folder(self) -> ModelFolder:
@@ -69,6 +79,10 @@ class TransformerFeaturizer(Featurizer):
 
     def output_ndim(self) -> int:
         return 3 if self.layers == "all" else 2
+
+    def _check_together(self) -> None:
+        if getattr(self, "pair_encoding", "separate") == "cross":
+            check_pair_template(self._folder(), self.name)
 
     def configure(self, *, device=None, batch_size=None, precision=None) -> TransformerFeaturizer:
         constraints = _COMMON_CONSTRAINTS
@@ -183,6 +197,10 @@ class TransformerFeaturizer(Featurizer):
     def featurize(self, texts: Sequence[str]) -> np.ndarray:
         return self.featurize_into(texts, None)
 
+    def featurize_pairs_into(self, pairs, allocate: Allocate | None, progress=None) -> np.ndarray:
+        """One pooled row per ``(text_a, text_b)``, both encoded as one sequence (truncated longest-first)."""
+        return self.featurize_into([(str(a), str(b)) for a, b in pairs], allocate, progress)
+
     def featurize_tokens_into(self, token_lists, allocate: Allocate | None, progress=None) -> np.ndarray:
         """One vector per word (``subword``: first or mean sub-word; per layer with ``layers="all"``)."""
         from enso.features.per_token import transformer_tokens_into
@@ -207,11 +225,14 @@ class HFEncoderFeaturizer(TransformerFeaturizer):
         "path": LocalPath("model-folder", "model folder",
                           "pass the folder of a transformers or sentence-transformers model"),
         "pooling": Choice("auto", *encoder.POOLINGS), "normalize": BoolOrAuto(), **_COMMON_CONSTRAINTS,
+        **_PAIR_CONSTRAINTS,
     }
 
     def __init__(self, path: str, pooling: str = "auto", normalize: bool | str = "auto",
                  max_length: int | None = None, layers: str = "last", batch_size: int | None = None,
-                 device: str = "auto", precision: str = "auto", subword: str = "first"):
+                 device: str = "auto", precision: str = "auto", subword: str = "first",
+                 pair_encoding: str = "separate"):
+        self.pair_encoding = pair_encoding
         self.subword = subword
         self.path = path
         self.pooling = pooling
@@ -235,10 +256,12 @@ class MiniLMFeaturizer(TransformerFeaturizer):
     name = "minilm"
     pooling = "mean"
     normalize = True
-    _parameter_constraints: ClassVar[dict] = _COMMON_CONSTRAINTS
+    _parameter_constraints: ClassVar[dict] = {**_COMMON_CONSTRAINTS, **_PAIR_CONSTRAINTS}
 
     def __init__(self, layers: str = "last", max_length: int = 256, batch_size: int | None = None,
-                 device: str = "auto", precision: str = "auto", subword: str = "first"):
+                 device: str = "auto", precision: str = "auto", subword: str = "first",
+                 pair_encoding: str = "separate"):
+        self.pair_encoding = pair_encoding
         self.subword = subword
         self.layers = layers
         self.max_length = max_length
@@ -251,7 +274,10 @@ class MiniLMFeaturizer(TransformerFeaturizer):
 
 
 class RandomEncoderFeaturizer(MiniLMFeaturizer):
-    """The MiniLM architecture and tokenizer with random weights (from ``seed``): what pretraining adds."""
+    """The MiniLM architecture and tokenizer with random weights (from ``seed``): what pretraining adds.
+
+    It takes no ``pair_encoding``: pairs are encoded text by text.
+    """
 
     name = "random-encoder"
     random_weights = True
@@ -263,3 +289,24 @@ class RandomEncoderFeaturizer(MiniLMFeaturizer):
         super().__init__(layers=layers, max_length=max_length, batch_size=batch_size, device=device,
                          precision=precision, subword=subword)
         self.seed = seed
+
+
+def check_pair_template(folder: ModelFolder, name: str) -> None:
+    """``ValueError`` when the folder's tokenizer has no template for two texts (no ``post_processor``).
+
+    Without one, a pair would be its two texts' tokens run together, with no separator the model
+    knows. A folder with no ``tokenizer.json`` is read by transformers, whose tokenizers build pairs.
+    """
+    import json
+
+    path = folder.transformer / "tokenizer.json"
+    if not path.is_file():
+        return
+    try:
+        processor = json.loads(path.read_text(encoding="utf-8")).get("post_processor")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not readable JSON ({exc}); pair_encoding = 'cross' needs its pair template")
+    if not processor:
+        raise ValueError(f"pair_encoding = 'cross': the tokenizer in {folder.transformer} has no template for two "
+                         f"texts (tokenizer.json has no post_processor), so {name} cannot encode a pair together; "
+                         "use pair_encoding = 'separate'")

@@ -182,6 +182,35 @@ class FineTune(Target):
         train = everything if picked is None else everything[picked]
         return train, held, kind
 
+    # -- the hooks a variant overrides (``lora``: LoRA updates on a frozen encoder) --
+
+    def _prepare_encoder(self, encoder, device: str):
+        """``(encoder to train, its trainable parameters in layer groups bottom up)``: here every weight.
+
+        Called right after the encoder is loaded (before the head is initialised, inside the seeded
+        context), so a variant that draws random weights here keeps the draws in a fixed order.
+        """
+        from enso.targets import torch_train as tt
+
+        return encoder, tt.layer_groups(encoder.model)
+
+    def _encoder_state(self, encoder) -> dict:
+        """A copy of what training changes in ``encoder`` (to restore the best epoch): here its whole state."""
+        from enso.targets import torch_train as tt
+
+        return tt.state_copy(encoder)
+
+    def _load_encoder_state(self, encoder, state: dict) -> None:
+        encoder.load_state_dict(state)
+
+    def _finish_encoder(self, encoder):
+        """The encoder that predicts, after training and the best epoch's weights are back: here as trained."""
+        return encoder
+
+    def _chosen_extras(self, encoder_parameters: int, trainable_parameters: int) -> dict[str, Any]:
+        """What a variant adds to ``chosen_params_`` (before ``max_length``): nothing here."""
+        return {}
+
     def fit(self, X, y, *, validation=None, source=None):
         import torch
 
@@ -191,10 +220,10 @@ class FineTune(Target):
         started = time.perf_counter()
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"finetune needs one label per text: {len(X)} texts, labels of shape {y.shape}")
+            raise ValueError(f"{self.name} needs one label per text: {len(X)} texts, labels of shape {y.shape}")
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
-            raise ValueError("finetune needs at least two classes in the training sample")
+            raise ValueError(f"{self.name} needs at least two classes in the training sample")
         codes = np.searchsorted(self.classes_, y)
         source = self._source_model(source)
         device = tt.resolve_device(self.device)
@@ -203,21 +232,23 @@ class FineTune(Target):
         with tt.seeded(self.random_state, device=device) as seed:
             encoder, tokenizer = tt.load_encoder(source, device=device, pooling=self.pooling,
                                                  max_length=self.max_length)
+            encoder_parameters = sum(p.numel() for p in encoder.parameters())
+            encoder, groups = self._prepare_encoder(encoder, device)
             head = torch.nn.Linear(encoder.dim, len(self.classes_)).to(device)
             ids = tt.tokenize(tokenizer, list(X))
-            if self.head_init == "probe":
+            if self.head_init == "probe":  # on the embeddings before the first step (the frozen featurizer's)
                 probe_head(head, tt.embed(encoder, [ids[i] for i in train], device=device), codes[train],
                            len(self.classes_), seed)
+            val_ids, val_codes = [], np.zeros(0, dtype=np.int64)
             if kind == "given":
-                val_ids = tt.tokenize(tokenizer, list(held[0]))
-                val_codes = np.searchsorted(self.classes_, np.asarray(held[1]))
                 known = np.isin(np.asarray(held[1]), self.classes_)
-                val_ids, val_codes = [val_ids[i] for i in np.flatnonzero(known)], val_codes[known]
+                given_ids = tt.tokenize(tokenizer, list(held[0]))
+                val_ids = [given_ids[i] for i in np.flatnonzero(known)]
+                val_codes = np.searchsorted(self.classes_, np.asarray(held[1])[known])
                 if not len(val_codes):
                     kind = "none"
             elif kind == "inner":
                 val_ids, val_codes = [ids[i] for i in held], codes[held]
-            groups = tt.layer_groups(encoder.model)
             param_groups = tt.discriminative_groups(groups, self.lr, self.layer_lr_decay, self.weight_decay,
                                                     head=list(head.named_parameters()), head_lr=self.head_lr)
             optimizer = tt.make_optimizer(param_groups)
@@ -226,7 +257,7 @@ class FineTune(Target):
             total = epochs * per_epoch
             scheduler = tt.make_scheduler(optimizer, self.schedule, total, self.cut_frac, self.ratio)
             scaler = tt.grad_scaler(device)
-            unfreezer = tt.GradualUnfreezer(groups, enabled=self.gradual_unfreeze)
+            unfreezer = tt.GradualUnfreezer(groups, enabled=bool(getattr(self, "gradual_unfreeze", False)))
             rng = np.random.default_rng([seed, _BATCH_STREAM])
             loss_fn = torch.nn.CrossEntropyLoss()
             parameters = [p for g in param_groups for p in g["params"]]
@@ -251,17 +282,16 @@ class FineTune(Target):
                 value = float(loss_fn(torch.from_numpy(logits), torch.from_numpy(val_codes.astype(np.int64))))
                 if value < best_loss - 1e-6:
                     best_loss, best_epoch, waited = value, epoch + 1, 0
-                    best = (tt.state_copy(encoder), tt.state_copy(head))
+                    best = (self._encoder_state(encoder), tt.state_copy(head))
                 else:
                     waited += 1
                     if waited >= self.patience:
                         break
             if best is not None and best_epoch != epochs_run:
-                encoder.load_state_dict(best[0])
+                self._load_encoder_state(encoder, best[0])
                 head.load_state_dict(best[1])
-            for parameter in encoder.parameters():
-                parameter.requires_grad_(False)
-            for parameter in head.parameters():
+            encoder = self._finish_encoder(encoder)
+            for parameter in [*encoder.parameters(), *head.parameters()]:
                 parameter.requires_grad_(False)
         encoder.eval()
         self.encoder_, self.head_, self.tokenizer_, self.device_ = encoder, head, tokenizer, device
@@ -272,6 +302,7 @@ class FineTune(Target):
             "epochs_planned": int(epochs), "steps": int(steps), "validation": kind,
             "n_validation": int(len(val_codes)) if kind != "none" else 0,
             "best_validation_loss": float(best_loss) if kind != "none" else None,
+            **self._chosen_extras(int(encoder_parameters), int(sum(p.numel() for p in parameters))),
             "max_length": int(encoder.max_length), "pooling": encoder.pooling, "device": device,
             "precision": tt.training_precision(device), "threads": int(torch.get_num_threads()),
             "fit_seconds": round(time.perf_counter() - started, 3),

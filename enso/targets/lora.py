@@ -15,13 +15,10 @@ and dropout; deterministic algorithms; the threads the engine gives the cell).
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
-import numpy as np
-
 from enso.params import Choice, Integer, ListOf, Number, Positive, Satisfies
-from enso.targets.finetune import _BATCH_STREAM, FineTune, probe_head
+from enso.targets.finetune import FineTune
 from enso.targets.torch_train import POOLINGS, SCHEDULES
 
 _MODULE_NAME = Satisfies(lambda v: isinstance(v, str) and bool(v.strip()),
@@ -102,111 +99,29 @@ class LoRA(FineTune):
         encoder.model = get_peft_model(encoder.model, config)
         return encoder
 
-    def fit(self, X, y, *, validation=None, source=None):
-        import torch
+    # -- finetune's hooks: LoRA on the encoder, only the updates train, merged at the end --
 
+    def _prepare_encoder(self, encoder, device: str):
+        """The encoder wrapped with LoRA; the updates grouped by block (bottom up), the frozen weights left out."""
         from enso.targets import torch_train as tt
 
-        self._validate_params()
-        started = time.perf_counter()
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"lora needs one label per text: {len(X)} texts, labels of shape {y.shape}")
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError("lora needs at least two classes in the training sample")
-        codes = np.searchsorted(self.classes_, y)
-        source = self._source_model(source)
-        device = tt.resolve_device(self.device)
-        train, held, kind = self._split(y, validation)
+        encoder = self._with_lora(encoder).to(device)
+        groups = [[(n, p) for n, p in group if p.requires_grad] for group in tt.layer_groups(encoder.model)]
+        return encoder, [group for group in groups if group]
 
-        with tt.seeded(self.random_state, device=device) as seed:
-            encoder, tokenizer = tt.load_encoder(source, device=device, pooling=self.pooling,
-                                                 max_length=self.max_length)
-            encoder_parameters = sum(p.numel() for p in encoder.parameters())
-            encoder = self._with_lora(encoder).to(device)
-            head = torch.nn.Linear(encoder.dim, len(self.classes_)).to(device)
-            ids = tt.tokenize(tokenizer, list(X))
-            if self.head_init == "probe":  # LP first (as finetune): the updates start at zero, so these are frozen
-                probe_head(head, tt.embed(encoder, [ids[i] for i in train], device=device), codes[train],
-                           len(self.classes_), seed)
-            val_ids, val_codes = [], np.zeros(0, dtype=np.int64)
-            if kind == "given":
-                known = np.isin(np.asarray(held[1]), self.classes_)
-                given_ids = tt.tokenize(tokenizer, list(held[0]))
-                val_ids = [given_ids[i] for i in np.flatnonzero(known)]
-                val_codes = np.searchsorted(self.classes_, np.asarray(held[1])[known])
-                if not len(val_codes):
-                    kind = "none"
-            elif kind == "inner":
-                val_ids, val_codes = [ids[i] for i in held], codes[held]
-            # the LoRA updates, grouped by block (bottom up) for discriminative rates; the frozen weights left out
-            groups = [[(n, p) for n, p in group if p.requires_grad] for group in tt.layer_groups(encoder.model)]
-            groups = [group for group in groups if group]
-            param_groups = tt.discriminative_groups(groups, self.lr, self.layer_lr_decay, self.weight_decay,
-                                                    head=list(head.named_parameters()), head_lr=self.head_lr)
-            optimizer = tt.make_optimizer(param_groups)
-            per_epoch = tt.steps_per_epoch(len(train), self.batch_size)
-            epochs = max(self.epochs, -(-self.min_steps // per_epoch))
-            total = epochs * per_epoch
-            scheduler = tt.make_scheduler(optimizer, self.schedule, total, self.cut_frac, self.ratio)
-            scaler = tt.grad_scaler(device)
-            rng = np.random.default_rng([seed, _BATCH_STREAM])
-            loss_fn = torch.nn.CrossEntropyLoss()
-            parameters = [p for g in param_groups for p in g["params"]]
-            trainable = sum(p.numel() for p in parameters)
+    def _encoder_state(self, encoder) -> dict:
+        return {n: p.detach().clone() for n, p in encoder.named_parameters() if p.requires_grad}
 
-            def trained_state():
-                return ({n: p.detach().clone() for n, p in encoder.named_parameters() if p.requires_grad},
-                        tt.state_copy(head))
+    def _load_encoder_state(self, encoder, state: dict) -> None:
+        encoder.load_state_dict(state, strict=False)
 
-            best, best_loss, best_epoch, waited, steps, epochs_run = None, float("inf"), epochs, 0, 0, 0
-            encoder.train()
-            for epoch in range(epochs):
-                for batch in tt.batch_order(len(train), self.batch_size, rng):
-                    rows = train[batch]
-                    input_ids, mask = tt.padded(ids, rows, encoder.pad_id, device)
-                    target = torch.from_numpy(codes[rows].astype(np.int64)).to(device)
-                    with tt.autocast(device):
-                        logits = head(encoder(input_ids, mask))
-                    loss = loss_fn(logits.float(), target)
-                    tt.backward_step(loss, optimizer, scaler, self.max_grad_norm, parameters)
-                    scheduler.step()
-                    steps += 1
-                epochs_run = epoch + 1
-                if kind == "none":
-                    continue
-                logits = tt.embed(encoder, val_ids, batch_size=max(self.batch_size, 32), device=device, head=head)
-                value = float(loss_fn(torch.from_numpy(logits), torch.from_numpy(val_codes.astype(np.int64))))
-                if value < best_loss - 1e-6:
-                    best_loss, best_epoch, waited = value, epoch + 1, 0
-                    best = trained_state()
-                else:
-                    waited += 1
-                    if waited >= self.patience:
-                        break
-            if best is not None and best_epoch != epochs_run:
-                encoder.load_state_dict(best[0], strict=False)
-                head.load_state_dict(best[1])
-            encoder.model = encoder.model.merge_and_unload()  # W + (alpha / r) B A, then the plain encoder
-            for parameter in [*encoder.parameters(), *head.parameters()]:
-                parameter.requires_grad_(False)
-        encoder.eval()
-        self.encoder_, self.head_, self.tokenizer_, self.device_ = encoder, head, tokenizer, device
-        self._cached = None
-        self.n_fit_ = int(len(train))
-        self.chosen_params_ = {
-            "epochs_run": int(epochs_run), "best_epoch": int(best_epoch if kind != "none" else epochs_run),
-            "epochs_planned": int(epochs), "steps": int(steps), "validation": kind,
-            "n_validation": int(len(val_codes)) if kind != "none" else 0,
-            "best_validation_loss": float(best_loss) if kind != "none" else None,
-            "trainable_parameters": int(trainable), "encoder_parameters": int(encoder_parameters),
-            "target_modules": [str(m) for m in self.target_modules], "r": int(self.r), "alpha": float(self.alpha),
-            "max_length": int(encoder.max_length), "pooling": encoder.pooling, "device": device,
-            "precision": tt.training_precision(device), "threads": int(torch.get_num_threads()),
-            "fit_seconds": round(time.perf_counter() - started, 3),
-        }
-        return self
+    def _finish_encoder(self, encoder):
+        encoder.model = encoder.model.merge_and_unload()  # W + (alpha / r) B A, then the plain encoder
+        return encoder
+
+    def _chosen_extras(self, encoder_parameters: int, trainable_parameters: int) -> dict:
+        return {"trainable_parameters": trainable_parameters, "encoder_parameters": encoder_parameters,
+                "target_modules": [str(m) for m in self.target_modules], "r": int(self.r), "alpha": float(self.alpha)}
 
 
 def _linear_names(model) -> set[str]:

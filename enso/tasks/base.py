@@ -30,7 +30,7 @@ import pandas as pd
 from enso.params import Constraint, validate_params
 
 SPLITS = ("train", "dev", "test")
-UNIT_KINDS = ("text", "token")
+UNIT_KINDS = ("text", "token", "pair")
 
 
 # -- shapes --------------------------------------------------------------------------------
@@ -139,6 +139,9 @@ class Units:
     ``kind`` ``"text"``: ``items`` are strings and a featurizer gives one vector per item.
     ``kind`` ``"token"``: ``items`` are token lists (one per sentence) and a featurizer gives
     one vector per token, stored flat; ``layout.offsets`` says where each item's tokens are.
+    ``kind`` ``"pair"`` (cross-encoding, ``pair_encoding = "cross"``): ``items`` are ``(text_a,
+    text_b)`` tuples, each distinct pair once, and a featurizer gives one vector per pair, both
+    texts encoded together; ``layout.index`` is ``(n_rows,)``, row ``r``'s pair is ``index[r]``.
     """
 
     kind: str
@@ -189,6 +192,24 @@ def distinct_text_units(frame: pd.DataFrame, columns: Sequence[str]) -> Units:
     codes, uniques = pd.factorize(stacked.ravel(), sort=False)
     index = codes.reshape(stacked.shape).astype(np.int64)
     return Units("text", [str(u) for u in uniques], Layout("text", len(frame), index))
+
+
+def distinct_pair_units(frame: pd.DataFrame, columns: Sequence[str] = ("text_a", "text_b")) -> Units:
+    """Each distinct ordered pair of ``columns`` once, in order of first appearance: what a cross-encoder encodes.
+
+    Row ``r``'s pair is ``items[index[r]]`` (``index`` is ``(n_rows,)``); a pair that several rows
+    hold is one unit and is encoded once. ``(a, b)`` and ``(b, a)`` are two pairs (the encoder
+    sees the order).
+    """
+    texts = distinct_text_units(frame, columns)
+    index = texts.layout.index
+    if index is None or not len(index):
+        return Units("pair", [], Layout("pair", len(frame), np.zeros(0, dtype=np.int64)))
+    # the texts' codes as one int64 per row, factorized: no Python loop, no tuple hashing
+    width = np.int64(len(texts.items))
+    codes, uniques = pd.factorize(index[:, 0] * width + index[:, 1], sort=False)
+    items = [tuple(texts.items[int(i)] for i in divmod(int(u), int(width))) for u in uniques]
+    return Units("pair", items, Layout("pair", len(frame), codes.astype(np.int64)))
 
 
 def token_units(frame: pd.DataFrame, column: str = "tokens") -> Units:
@@ -300,6 +321,14 @@ class TaskType:
 
     def layout(self, frame: pd.DataFrame) -> Layout:
         return self.units(frame).layout
+
+    def cross_units(self, frame: pd.DataFrame) -> Units | None:
+        """What a cross-encoding featurizer encodes (``pair_encoding = "cross"``): the texts of a row together.
+
+        None (the default) for a task whose rows hold one text or token list, where there is
+        nothing to encode together; pairs give each distinct pair once (``distinct_pair_units``).
+        """
+        return None
 
     def labels(self, frame: pd.DataFrame) -> np.ndarray | Ragged:
         """What a target is fitted on: one label per row (``label_unit == "row"``) or per token (Ragged)."""

@@ -16,6 +16,11 @@ sizes count pairs.
   ``pair_features`` setting (the option goes to the cell key, not to the feature artifact).
   Dense features give a dense ``float32`` matrix (``(n, k*d)``, or ``(n, layers, k*d)`` with
   ``layers = "all"``: each layer combined on its own); sparse (CSR) features a CSR matrix.
+- Cross-encoding (a transformer featurizer's ``pair_encoding = "cross"``): the featurizer encodes
+  each distinct pair once, both texts as one sequence (``[CLS] a [SEP] b [SEP]``), so its features
+  hold one row per pair (:meth:`PairClassification.cross_units`, ``Layout`` kind ``"pair"``,
+  ``index`` ``(n_rows,)``) and a cell's input is the rows' pair vectors as they are:
+  ``pair_features`` does not apply.
 - Two rows are the same example (test-in-train) when both texts are equal, in order.
 """
 
@@ -28,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from enso.params import AllOf, Choice, ListOf, Satisfies
-from enso.tasks.base import Layout, TaskType, Units, distinct_text_units
+from enso.tasks.base import Layout, TaskType, Units, distinct_pair_units, distinct_text_units
 
 PAIR_PARTS = ("a", "b", "absdiff", "product")
 DEFAULT_PAIR_FEATURES = ["a", "b", "absdiff", "product"]
@@ -91,6 +96,10 @@ class PairClassification(TaskType):
     def units(self, frame: pd.DataFrame) -> Units:
         return distinct_text_units(frame, TEXT_COLUMNS)
 
+    def cross_units(self, frame: pd.DataFrame) -> Units:
+        """Each distinct ordered pair once, in order of first appearance: what a cross-encoder encodes."""
+        return distinct_pair_units(frame, TEXT_COLUMNS)
+
     def labels(self, frame: pd.DataFrame) -> np.ndarray:
         return frame["label"].to_numpy()
 
@@ -107,10 +116,18 @@ class PairClassification(TaskType):
         """The combined pair features of dataset rows ``rows`` (in that order), built now, never stored.
 
         Only the feature rows of the cell's pairs are read from ``features`` (a memory map, an
-        array or a CSR matrix with one row per distinct text).
+        array or a CSR matrix with one row per distinct text). Cross-encoded features (a layout of
+        kind ``"pair"``: one row per distinct pair) are the rows' pair vectors, as stored.
         """
         parts = self.resolve_options(options)["pair_features"]
         layout = self.layout_of(frame)
+        if layout.kind == "pair":
+            if layout.index is None or layout.index.ndim != 1:
+                raise ValueError("a cross-encoded pair layout needs an (n_rows,) index")
+            picked = features[layout.unit_index(np.asarray(rows, dtype=np.int64))]
+            import scipy.sparse as sp
+
+            return sp.csr_matrix(picked, dtype=np.float32) if sp.issparse(picked) else np.asarray(picked, np.float32)
         if layout.index is None or layout.index.ndim != 2 or layout.index.shape[1] != 2:
             raise ValueError("a pair-classification layout needs an (n_rows, 2) index")
         index = layout.unit_index(np.asarray(rows, dtype=np.int64))
