@@ -357,3 +357,46 @@ def test_minilm_cross_features_of_sick_pairs_equal_a_hand_computation(sick_works
     np.testing.assert_array_equal(got, np.asarray(features.X)[units.layout.index[rows]])
     # and they differ from the separate texts' combination: one vector of the pair, 384-d, not 4 x 384
     assert got.shape == (3, 384)
+
+
+# ---- samplers that look at features see one row per pair ----------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_feature_sampler_on_pairs_sees_each_training_pairs_target_input(pair_workspace, monkeypatch):
+    """kcenter on a pair dataset: the pool's features are the pairs' combined rows, not feature rows
+    ``pool`` of the per-text matrix (which hold other texts)."""
+    from enso.sampling import SAMPLERS
+
+    workspace = pair_workspace
+    sampler = type(SAMPLERS.get("kcenter"))
+    seen = []
+    sample = sampler.sample
+
+    def spy(self, labels, size, rng, features=None):
+        seen.append(features)
+        return sample(self, labels, size, rng, features)
+
+    monkeypatch.setattr(sampler, "sample", spy)
+    write_config(workspace, "kc", """
+        datasets = ["TinyPairs"]
+        featurizers = ["tfidf", { name = "tfidf", pair_features = ["absdiff"] }]
+        targets = [{ name = "logreg", C = 1.0 }]
+        samplers = ["kcenter"]
+        train_sizes = [9]
+        resamples = 1
+        metrics = ["accuracy"]
+        seed = 0
+        """)
+    run_experiment(load_config("kc", workspace), workspace)
+    pairs = load_dataset("TinyPairs", workspace)
+    features = load_features(Spec("tfidf"), pairs, workspace, progress=False)
+    pool = pairs.split_index("train")
+    assert len(seen) == 2
+    widths = sorted(X.shape[1] for X in seen)
+    assert widths == [features.shape[1], 4 * features.shape[1]]
+    for X in seen:
+        parts = ["a", "b", "absdiff", "product"] if X.shape[1] == widths[1] else ["absdiff"]
+        expected = TASK.target_input(features.X, pairs.layout, pool, {"pair_features": parts})
+        assert X.shape[0] == len(pool)
+        np.testing.assert_allclose(X.toarray(), expected.toarray())

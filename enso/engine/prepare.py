@@ -46,6 +46,19 @@ def text_threads(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
+class RowFeatures:
+    """Stored features read by dataset row: ``view[rows]`` is ``task.target_input(X, layout, rows, options)``."""
+
+    def __init__(self, task, X, layout, options: dict[str, Any]):
+        self.task, self.X, self.layout, self.options = task, X, layout, options
+
+    def __len__(self) -> int:
+        return int(self.layout.n_rows)
+
+    def __getitem__(self, rows):
+        return self.task.target_input(self.X, self.layout, np.asarray(rows, dtype=np.int64), self.options)
+
+
 class TaskMaker:
     """Makes the ``CellTask`` of each cell, keeping what cells share (features, model folders, facts)."""
 
@@ -120,6 +133,19 @@ class TaskMaker:
             self._layouts[key] = dataset.task.cross_units(dataset.frame).layout
         return self._layouts[key]
 
+    def row_features(self, cell: Cell, features):
+        """What a sampler that looks at features sees: one row per dataset row.
+
+        Where rows map onto feature rows through an index (pairs: two texts per row, or one
+        cross-encoded pair per distinct pair), a ``RowFeatures`` view: ``view[rows]`` is the
+        rows' target input (as the cell's target sees them); else the feature matrix itself.
+        """
+        layout = self.layout(cell, features)
+        if layout.index is None:
+            return features.X
+        task = self.plan.datasets[cell.dataset].task
+        return RowFeatures(task, features.X, layout, dict(cell.task_options))
+
     def dataset_ref(self, cell: Cell) -> DatasetRef:
         if cell.dataset not in self._refs:
             dataset = self.plan.datasets[cell.dataset]
@@ -140,14 +166,14 @@ class TaskMaker:
             features = self.features(cell)
             common["layout"] = self.layout(cell, features)
             description = TargetInput(**common, features=str(features.path), opener=FEATURE_OPENER)
-            rows = draw_rows(cell.draw, dataset, features.X)
+            rows = draw_rows(cell.draw, dataset, self.row_features(cell, features))
             featurizer_id = features.featurizer_id
             threads = self.threads
             torch_threads = None
         elif kind == TEXTS:
             model = self.model(cell)
             description = TargetInput(**common, model_folder=model.root, source_model=model.to_dict())
-            rows = draw_rows(cell.draw, dataset, lambda: self.features(cell).X)
+            rows = draw_rows(cell.draw, dataset, lambda: self.row_features(cell, self.features(cell)))
             featurizer_id = cell.featurizer_id
             threads = text_threads(self.jobs)
             torch_threads = threads
@@ -199,4 +225,4 @@ def sample_digest(rows: np.ndarray) -> str:
     return rows_digest(rows)
 
 
-__all__ = ["TaskMaker", "check_feature_units", "make_tasks", "sample_digest", "text_threads"]
+__all__ = ["RowFeatures", "TaskMaker", "check_feature_units", "make_tasks", "sample_digest", "text_threads"]
