@@ -215,6 +215,59 @@ def test_crf_keeps_its_model_as_bytes_and_leaves_no_file(local, tmp_path, monkey
     assert "_tagger" not in state and isinstance(state["model_"], bytes)
 
 
+@pytest.mark.slow  # over a second: three CRF fits
+def test_crf_records_why_lbfgs_stopped(local):
+    """chosen_params say how many iterations the fit took and which of crfsuite's tests stopped it."""
+    (X, y), _ = local
+    capped = build("crf", max_iterations=3).fit(X, y).chosen_params_
+    assert capped["iterations"] == 3 and capped["stopped_by"] == "max_iterations" and not capped["converged"]
+    by_delta = build("crf", delta=1e-2, period=3).fit(X, y).chosen_params_
+    assert by_delta["stopped_by"] == "delta" and by_delta["converged"] and by_delta["iterations"] < 100
+    assert by_delta["delta"] == 1e-2 and by_delta["period"] == 3
+    by_gradient = build("crf", epsilon=0.5, delta=1e-12).fit(X, y).chosen_params_
+    assert by_gradient["stopped_by"] == "epsilon" and by_gradient["converged"]
+
+
+def test_lbfgs_stop_reads_crfsuite_log_lines():
+    from enso.targets.sequence import _lbfgs_stop
+
+    assert _lbfgs_stop(["L-BFGS optimization\n", "L-BFGS resulted in convergence\n", "Total seconds\n"]) == "epsilon"
+    assert _lbfgs_stop(["L-BFGS terminated with the stopping criteria\n"]) == "delta"
+    assert _lbfgs_stop(["L-BFGS terminated with the maximum number of iterations\n"]) == "max_iterations"
+    assert _lbfgs_stop(["L-BFGS terminated with error code (-1001)\n"]) == "error: L-BFGS terminated with error code (-1001)"
+    assert _lbfgs_stop([]).startswith("unknown")
+    with pytest.raises(ConfigError, match="period"):
+        make_target("crf", {"period": 0})
+
+
+@pytest.mark.slow  # torch import: over a second in a fresh process
+def test_the_shared_early_stopping_loop_keeps_the_best_epoch_and_stops_after_patience():
+    """bilstm, mlp and layer-mix all train through neural.train_early_stopped."""
+    import torch
+
+    from enso.targets.neural import train_early_stopped
+
+    network = torch.nn.Linear(1, 1, bias=False)
+    losses = iter([3.0, 2.0, 2.0 + 1e-7, 2.5, 1.0])  # epoch 3 is no improvement (under 1e-6); patience 2 stops at 4
+    trained = []
+
+    def train_epoch():
+        assert network.training
+        trained.append(len(trained) + 1)
+        with torch.no_grad():
+            network.weight.fill_(float(len(trained)))  # the weight says which epoch it is from
+
+    def validation_loss():
+        assert not network.training and not torch.is_grad_enabled()
+        return next(losses)
+
+    best, history = train_early_stopped(network, 10, 2, train_epoch, validation_loss)
+    assert (best, history, trained) == (2, [3.0, 2.0, 2.0 + 1e-7, 2.5], [1, 2, 3, 4])
+    assert network.weight.item() == 2.0 and not network.training  # epoch 2's weights, eval mode
+    best, history = train_early_stopped(network, 3, 2, train_epoch, None)
+    assert (best, history, len(trained)) == (3, [], 7) and network.weight.item() == 7.0
+
+
 def test_crf_marginals_are_probabilities_and_cached_once_per_input(local):
     (X, y), (X_test, _) = local
     target = build("crf").fit(X, y)

@@ -6,18 +6,17 @@ Tie rule (see ``enso.targets.search``): the weaker regularisation wins a tie: th
 
 from __future__ import annotations
 
-import warnings
-from typing import ClassVar
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.svm import LinearSVC
 
 from enso.params import Choice, Grid, Positive
 from enso.targets.base import TargetTags
-from enso.targets.search import Search, SearchTarget
+from enso.targets.search import Search, SearchTarget, fit_quietly
 
 DEFAULT_CS = (0.01, 0.1, 1.0, 10.0, 100.0)
 
@@ -49,6 +48,19 @@ class _ByC(_OneParameter):
 
 def _as_tuple(values) -> tuple:
     return tuple(values) if isinstance(values, (list, tuple)) else (values,)
+
+
+def warm_path(estimator: Callable[..., Any], Cs, X, y) -> Iterator[tuple[int, Any]]:
+    """``(i, model)`` for each ``Cs[i]`` from the smallest C up (stable order), ``model`` fitted on ``X, y`` starting
+    from the previous C's solution (``estimator(C, warm_start=True)``, one model refitted in place: read it before
+    the next step). Convergence warnings are silenced; ``logreg`` and ``token-logreg`` walk their C grids this way.
+    """
+    order = np.argsort(Cs, kind="stable")
+    model = estimator(Cs[order[0]], warm_start=True)
+    for i in order:
+        model.set_params(C=Cs[i])
+        fit_quietly(model, X, y)
+        yield int(i), model
 
 
 class LogReg(_ByC):
@@ -103,16 +115,10 @@ class LogReg(_ByC):
     def _search_scores(self, points, X, search: Search) -> np.ndarray:
         """Each split's path from the smallest C up, warm-started: one optimizer run per split, in pieces."""
         Cs = [p["C"] for p in points]
-        order = np.argsort(Cs, kind="stable")
         totals = np.zeros(len(Cs))
         for split in search.splits:
             X_fit, y_fit, X_val, y_val = search.data(split, X)
-            model = self._estimator(Cs[order[0]], warm_start=True)
-            for i in order:
-                model.set_params(C=Cs[i])
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    model.fit(X_fit, y_fit)
+            for i, model in warm_path(self._estimator, Cs, X_fit, y_fit):
                 totals[i] += search.score(model, X_val, y_val)
         return totals / len(search.splits)
 

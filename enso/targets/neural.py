@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -69,6 +70,46 @@ def _torch_threads():
             torch.set_num_threads(previous)
 
 
+#: A validation loss must fall by more than this to count as an improvement.
+MIN_IMPROVEMENT = 1e-6
+
+
+def train_early_stopped(network, max_epochs: int, patience: int, train_epoch: Callable[[], None],
+                        validation_loss: Callable[[], float] | None) -> tuple[int, list[float]]:
+    """Train ``network`` epoch by epoch and keep its best state by validation loss: the epoch loop of every torch
+    target (``mlp``, ``layer-mix``, ``bilstm``).
+
+    Each epoch runs ``train_epoch()`` in train mode, then ``validation_loss()`` in eval mode without gradients;
+    training stops after ``patience`` epochs without an improvement of more than ``MIN_IMPROVEMENT``, and the
+    best epoch's weights are loaded back. Without ``validation_loss`` it trains ``max_epochs`` epochs. Returns
+    the epoch kept (``max_epochs`` when none was validated) and the validation losses; the network is left in
+    eval mode.
+    """
+    import torch
+
+    best_loss, best_epoch, best_state, waited, history = np.inf, int(max_epochs), None, 0, []
+    for epoch in range(1, int(max_epochs) + 1):
+        network.train()
+        train_epoch()
+        if validation_loss is None:
+            continue
+        network.eval()
+        with torch.no_grad():
+            val_loss = validation_loss()
+        history.append(val_loss)
+        if val_loss < best_loss - MIN_IMPROVEMENT:
+            best_loss, best_epoch, waited = val_loss, epoch, 0
+            best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+        else:
+            waited += 1
+            if waited >= int(patience):
+                break
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    network.eval()
+    return best_epoch, history
+
+
 _TORCH_CONSTRAINTS = {
     **COMMON_CONSTRAINTS,
     "lr": Positive(), "weight_decay": Number(0, float("inf")), "max_epochs": Positive(integer=True),
@@ -125,30 +166,20 @@ class _TorchTarget(Target):
             val_rows = None
         if val_rows is not None:
             X_val, y_val = self._tensor(X_given, val_rows), torch.from_numpy(val_codes.astype(np.int64))
-        best_loss, best_epoch, best_state, waited = np.inf, self.max_epochs, None, 0
-        for epoch in range(1, self.max_epochs + 1):
-            network.train()
+
+        def train_epoch():
             order = torch.randperm(len(y_train), generator=generator)
             for start in range(0, len(order), self.batch_size):
                 batch = order[start:start + self.batch_size]
                 optimizer.zero_grad()
                 loss_fn(network(X_train[batch]), y_train[batch]).backward()
                 optimizer.step()
-            if val_rows is None:
-                continue
-            network.eval()
-            with torch.no_grad():
-                val_loss = float(loss_fn(network(X_val), y_val))
-            if val_loss < best_loss - 1e-6:
-                best_loss, best_epoch, waited = val_loss, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
-            else:
-                waited += 1
-                if waited >= self.patience:
-                    break
-        if best_state is not None:
-            network.load_state_dict(best_state)
-        network.eval()
+
+        def validation_loss():
+            return float(loss_fn(network(X_val), y_val))
+
+        best_epoch, _ = train_early_stopped(network, self.max_epochs, self.patience, train_epoch,
+                                            None if val_rows is None else validation_loss)
         self.network_ = network
         self.chosen_params_ = {"epochs": int(best_epoch), "search": search, **self._describe()}
         return self

@@ -152,16 +152,8 @@ class Search:
 
     def pick(self, points: list[dict[str, Any]], scores, prefer: Callable[[dict[str, Any]], Any],
              ties: str = "weaker") -> int:
-        """Index of the best point; ties (within ``TIE_TOLERANCE``) go to the largest ``prefer(point)``, then grid
-        order; with ``ties="senteval"``, the first best in grid order of the scores rounded as SentEval rounds them."""
-        scores = np.asarray(scores, dtype=float)
-        signed = scores if self.metric.greater_is_better else -scores
-        signed = np.where(np.isnan(signed), -np.inf, signed)
-        if ties == "senteval":
-            return int(np.argmax(np.round(100 * signed, 2)))
-        best = signed.max()
-        tied = [i for i in range(len(points)) if signed[i] >= best - TIE_TOLERANCE]
-        return max(tied, key=lambda i: (prefer(points[i]), -i))
+        """Index of the best point by :func:`pick_best` (ties to the largest ``prefer(point)``)."""
+        return pick_best(scores, self.metric.greater_is_better, lambda i: prefer(points[i]), ties)
 
     def describe(self, score: float | None = None) -> dict[str, Any]:
         if self.splits is None:
@@ -171,6 +163,21 @@ class Search:
             where = "validation" if self.validation is not None else "cv"
             info[f"{where}_{self.metric.name}"] = round(float(score), 6)
         return info
+
+
+def pick_best(scores, greater_is_better: bool, prefer: Callable[[int], Any], ties: str = "weaker") -> int:
+    """Index of the best of ``scores`` (NaN: worst); ties (within ``TIE_TOLERANCE``) go to the largest
+    ``prefer(index)``, then the first in grid order; with ``ties="senteval"``, the first best in grid order of
+    the scores rounded as SentEval rounds them. Every searching target picks this way (``Search.pick``,
+    ``token-logreg``)."""
+    scores = np.asarray(scores, dtype=float)
+    signed = scores if greater_is_better else -scores
+    signed = np.where(np.isnan(signed), -np.inf, signed)
+    if ties == "senteval":
+        return int(np.argmax(np.round(100 * signed, 2)))
+    best = signed.max()
+    tied = [i for i in range(len(signed)) if signed[i] >= best - TIE_TOLERANCE]
+    return max(tied, key=lambda i: (prefer(i), -i))
 
 
 def fit_quietly(model, X, y):

@@ -12,11 +12,16 @@ tag strings (IOB2). ``predict`` gives a ``Ragged`` of tags with the sentences' o
   scored by a sequence metric (``scoring``, default ``span_f1``), walking each fold's path of
   ``Cs`` from the smallest up with warm starts as ``logreg`` does; ties go to the larger C. Cost:
   ``cv`` warm-started paths plus one final fit, about ``cv + 1`` times a single fit's time
-  (on 200k CoNLL-2003 tokens x 384 floats, minutes on one core); pass ``C`` to fit once.
+  (on 200k CoNLL-2003 tokens x 384 floats, minutes on one core); pass ``C`` to fit once. The
+  path (``linear.warm_path``) and the pick (``search.pick_best``) are ``logreg``'s own.
 - ``crf``: a linear-chain CRF (python-crfsuite, L-BFGS) whose state features are the token's
   dense vector (each dimension a named float attribute, standardised on the training tokens,
   plus a bias) and whose transition weights are learnt between every pair of tags. ``c1``/``c2``
-  (L1/L2) and ``max_iterations`` are fixed parameters, not searched: one fit per cell.
+  (L1/L2) are fixed parameters, not searched: one fit per cell. L-BFGS stops at the first of
+  crfsuite's tests: the objective test (the loss fell by less than ``delta`` of its value over
+  the last ``period`` iterations; 1e-5 over 10, crfsuite's defaults), the gradient test
+  (``epsilon``) or ``max_iterations``; ``chosen_params`` record the iterations used and
+  ``stopped_by`` (``delta``, ``epsilon``, ``max_iterations``; ``converged`` is true for the first two).
   Sentences are handed to crfsuite one at a time, so Python never holds the attribute dicts of
   the whole set; crfsuite keeps each value as a double (16 bytes with its id), about 1.2 GB for
   CoNLL-2003's training set at d=384. The model file is written in a temporary folder removed
@@ -24,7 +29,8 @@ tag strings (IOB2). ``predict`` gives a ``Ragged`` of tags with the sentences' o
 - ``bilstm`` / ``bilstm-mix``: a small task-specific BiLSTM over the frozen features (the ELMo
   recipe: frozen source, a task RNN on top): a linear projection, one bidirectional LSTM layer,
   dropout, a per-token softmax; Adam; early stopping on the loss of an inner validation split of
-  the training **sentences** (or a given validation set), keeping the best epoch. ``bilstm-mix``
+  the training **sentences** (or a given validation set), keeping the best epoch (the epoch loop
+  is ``neural.train_early_stopped``, ``mlp``'s and ``layer-mix``'s). ``bilstm-mix``
   takes ``(n_tokens, layers, d)`` features (``layers = "all"``) and learns ELMo's scalar mix,
   ``gamma * sum_l softmax(w)_l h_l``, jointly with the tagger. Deterministic on CPU for a given
   ``random_state`` and thread count (seeded generator, the torch thread lock of ``neural``).
@@ -36,7 +42,6 @@ row, so any other than ``"none"`` is refused (the engine refuses them on per-tok
 from __future__ import annotations
 
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,8 +49,9 @@ import numpy as np
 
 from enso.params import Bool, Grid, Number, Positive
 from enso.targets.base import COMMON_CONSTRAINTS, SCORING_CONSTRAINT, Target, TargetTags
-from enso.targets.linear import DEFAULT_CS
-from enso.targets.search import TIE_TOLERANCE
+from enso.targets.linear import DEFAULT_CS, warm_path
+from enso.targets.neural import _torch_threads, train_early_stopped
+from enso.targets.search import fit_quietly, pick_best
 
 SEQUENCE_TASKS = ("sequence-labelling",)
 
@@ -180,19 +186,11 @@ class TokenLogReg(SequenceTarget):
 
     def _path_scores(self, Cs, parts, metric) -> np.ndarray:
         """Mean score of each C over ``parts`` ((fit positions, val positions, val offsets)), warm-started up the path."""
-        from sklearn.exceptions import ConvergenceWarning
-
-        order = np.argsort(Cs, kind="stable")
         totals = np.zeros(len(Cs))
         for fit_values, fit_tags, val_values, val_tags, val_offsets in parts:
             if len(np.unique(fit_tags)) < 2:
                 return np.full(len(Cs), np.nan)
-            model = self._estimator(Cs[order[0]], warm_start=True)
-            for i in order:
-                model.set_params(C=Cs[i])
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    model.fit(fit_values, fit_tags)
+            for i, model in warm_path(self._estimator, Cs, fit_values, fit_tags):
                 proba = model.predict_proba(val_values)
                 proba = _expand(proba, model.classes_, self.classes_)
                 predicted = self.classes_[proba.argmax(axis=1)]
@@ -200,8 +198,6 @@ class TokenLogReg(SequenceTarget):
         return totals / len(parts)
 
     def fit(self, X, y, *, validation=None):
-        from sklearn.exceptions import ConvergenceWarning
-
         from enso.metrics import METRICS
 
         X, y, tags = self._start(X, y)
@@ -219,9 +215,7 @@ class TokenLogReg(SequenceTarget):
                 C, info = 1.0, {"search": description}
             else:
                 scores = self._path_scores(Cs, parts, metric)
-                signed = np.where(np.isnan(scores), -np.inf, scores if metric.greater_is_better else -scores)
-                tied = np.flatnonzero(signed >= signed.max() - TIE_TOLERANCE)
-                best = max(tied, key=lambda i: (Cs[i], -i))  # ties: the larger C (weaker penalty)
+                best = pick_best(scores, metric.greater_is_better, lambda i: Cs[i])  # ties: the larger C
                 C = float(Cs[best])
                 where = "validation" if validation is not None else "cv"
                 info = {"search": description, f"{where}_{metric.name}": round(float(scores[best]), 6),
@@ -229,9 +223,7 @@ class TokenLogReg(SequenceTarget):
         if len(self.classes_) < 2:
             self.model_ = None
         else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                self.model_ = self._estimator(C).fit(values, tags)
+            self.model_ = fit_quietly(self._estimator(C), values, tags)
         self.n_fit_ = len(y)
         converged = self.model_ is None or bool(np.max(self.model_.n_iter_) < self.max_iter)
         self.chosen_params_ = {"C": C, **info, "converged": converged}
@@ -272,6 +264,25 @@ def _expand(proba: np.ndarray, have: np.ndarray, classes: np.ndarray) -> np.ndar
 # -- linear-chain CRF (python-crfsuite) -----------------------------------------------------------------
 
 
+#: crfsuite's L-BFGS stops at the first of: the gradient test (``epsilon``), the objective test (the loss fell by
+#: less than ``delta`` of its value over the last ``period`` iterations) or ``max_iterations``.
+MAX_ITERATIONS, DELTA, PERIOD = 1000, 1e-5, 10
+_LBFGS_ENDS = {"L-BFGS resulted in convergence": "epsilon", "L-BFGS terminated with the stopping criteria": "delta",
+               "L-BFGS terminated with the maximum number of iterations": "max_iterations"}
+
+
+def _lbfgs_stop(log: list[str]) -> str:
+    """Why crfsuite's L-BFGS stopped, from its training log: ``epsilon`` (the gradient test), ``delta`` (the
+    objective test over ``period`` iterations), ``max_iterations``, or ``error: <crfsuite's line>``."""
+    for line in reversed(log):
+        line = line.strip()
+        if line in _LBFGS_ENDS:
+            return _LBFGS_ENDS[line]
+        if line.startswith("L-BFGS terminated"):
+            return f"error: {line}"
+    return "unknown: no L-BFGS result in the training log"
+
+
 class CRF(SequenceTarget):
     """A linear-chain CRF on the dense token vectors (crfsuite's L-BFGS); fixed c1/c2, one fit."""
 
@@ -279,15 +290,18 @@ class CRF(SequenceTarget):
     _parameter_constraints: ClassVar[dict] = {
         **COMMON_CONSTRAINTS,
         "c1": Number(0, float("inf")), "c2": Number(0, float("inf")), "max_iterations": Positive(integer=True),
-        "epsilon": Positive(), "standardize": Bool(), "all_transitions": Bool(),
+        "epsilon": Positive(), "delta": Positive(), "period": Positive(integer=True), "standardize": Bool(),
+        "all_transitions": Bool(),
     }
 
-    def __init__(self, c1=0.0, c2=1.0, max_iterations=100, epsilon=1e-5, standardize=True, all_transitions=True,
-                 resampler="none", random_state=None):
+    def __init__(self, c1=0.0, c2=1.0, max_iterations=MAX_ITERATIONS, epsilon=1e-5, delta=DELTA, period=PERIOD,
+                 standardize=True, all_transitions=True, resampler="none", random_state=None):
         self.c1 = c1
         self.c2 = c2
         self.max_iterations = max_iterations
         self.epsilon = epsilon
+        self.delta = delta
+        self.period = period
         self.standardize = standardize
         self.all_transitions = all_transitions
         self.resampler = resampler
@@ -320,7 +334,8 @@ class CRF(SequenceTarget):
             self.scale_ = None
         trainer = pycrfsuite.Trainer(algorithm="lbfgs", verbose=False)
         trainer.set_params({"c1": float(self.c1), "c2": float(self.c2), "max_iterations": int(self.max_iterations),
-                            "epsilon": float(self.epsilon), "feature.possible_transitions": bool(self.all_transitions)})
+                            "epsilon": float(self.epsilon), "delta": float(self.delta), "period": int(self.period),
+                            "feature.possible_transitions": bool(self.all_transitions)})
         offsets = y.offsets
         for i in range(len(y)):  # one sentence at a time: crfsuite copies it, Python frees the dicts
             start, end = int(offsets[i]), int(offsets[i + 1])
@@ -331,12 +346,14 @@ class CRF(SequenceTarget):
             trainer.train(str(path))
             self.model_ = path.read_bytes()
         iterations = trainer.logparser.iterations
+        stopped_by = _lbfgs_stop(trainer.logparser.log)
         self._tagger = None
         self.n_fit_ = len(y)
         self.chosen_params_ = {"c1": float(self.c1), "c2": float(self.c2), "max_iterations": int(self.max_iterations),
+                               "epsilon": float(self.epsilon), "delta": float(self.delta), "period": int(self.period),
                                "search": "fixed", "iterations": len(iterations),
                                "loss": round(float(iterations[-1]["loss"]), 4) if iterations else None,
-                               "converged": len(iterations) < int(self.max_iterations)}
+                               "stopped_by": stopped_by, "converged": stopped_by in ("epsilon", "delta")}
         if validation is not None:
             self.chosen_params_["validation"] = "not used: c1/c2 and max_iterations are fixed"
         return self
@@ -471,8 +488,6 @@ class BiLSTM(SequenceTarget):
                 np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64))
 
     def fit(self, X, y, *, validation=None):
-        from enso.targets.neural import _torch_threads
-
         X, y, tags = self._start(X, y)
         values = _dense(X.values, self._input_ndim, self.name)
         with _torch_threads():
@@ -512,9 +527,8 @@ class BiLSTM(SequenceTarget):
             val_batches = [self._batch(val_values, val_offsets, val_sentences[i:i + 256])
                            for i in range(0, len(val_sentences), 256)]
             val_targets = torch.from_numpy(np.asarray(val_codes, dtype=np.int64))
-        best_loss, best_epoch, best_state, waited, history = np.inf, int(self.max_epochs), None, 0, []
-        for epoch in range(1, int(self.max_epochs) + 1):
-            network.train()
+
+        def train_epoch():
             order = train_sentences[torch.randperm(len(train_sentences), generator=generator).numpy()]
             for start in range(0, len(order), int(self.batch_size)):
                 x, lengths, mask, positions = self._batch(values, offsets, order[start:start + int(self.batch_size)])
@@ -522,30 +536,21 @@ class BiLSTM(SequenceTarget):
                 logits = network(x, lengths)[mask]
                 loss_fn(logits, target_codes[torch.from_numpy(positions)]).backward()
                 optimizer.step()
-            if val_batches is None:
-                continue
-            network.eval()
+
+        def validation_loss():
             total, count = 0.0, 0
-            with torch.no_grad():
-                for x, lengths, mask, positions in val_batches:
-                    wanted = val_targets[torch.from_numpy(positions)]
-                    kept = int((wanted != -100).sum())
-                    if kept:
-                        logits = network(x, lengths)[mask]
-                        total += float(loss_fn(logits, wanted)) * kept
-                        count += kept
-            val_loss = total / count if count else np.inf
-            history.append(round(val_loss, 5))
-            if val_loss < best_loss - 1e-6:
-                best_loss, best_epoch, waited = val_loss, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
-            else:
-                waited += 1
-                if waited >= int(self.patience):
-                    break
-        if best_state is not None:
-            network.load_state_dict(best_state)
-        network.eval()
+            for x, lengths, mask, positions in val_batches:
+                wanted = val_targets[torch.from_numpy(positions)]
+                kept = int((wanted != -100).sum())
+                if kept:
+                    logits = network(x, lengths)[mask]
+                    total += float(loss_fn(logits, wanted)) * kept
+                    count += kept
+            return total / count if count else np.inf
+
+        best_epoch, losses = train_early_stopped(network, self.max_epochs, self.patience, train_epoch,
+                                                 None if val_batches is None else validation_loss)
+        history = [round(loss, 5) for loss in losses]
         self.network_ = network
         self.n_fit_ = len(train_sentences)
         self.chosen_params_ = {"epochs": int(best_epoch), "search": search, "validation_loss": history,
@@ -562,8 +567,6 @@ class BiLSTM(SequenceTarget):
 
     def _proba(self, X) -> np.ndarray:
         import torch
-
-        from enso.targets.neural import _torch_threads
 
         values = _dense(X.values, self._input_ndim, self.name)
         out = np.zeros((len(values), len(self.classes_)), dtype=np.float32)
