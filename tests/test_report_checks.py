@@ -315,7 +315,7 @@ def test_across_datasets_makes_no_post_hoc_claim_when_friedman_does_not_reject(w
     # per dataset, 6 resamples cannot carry Holm over the 5 comparisons of the best with the rest
     assert line.count("not significantly better than any of the 5 others ‡") == len(ACROSS_DATASETS)
     assert ("> ‡ These comparisons cannot reach p < 0.05 whatever the differences: with 6 resamples, Holm over 5 "
-            "comparisons cannot give an adjusted p below 0.156 (8 resamples needed).") in text
+            "comparisons cannot give an adjusted p below 0.156 (8 non-zero paired differences needed).") in text
     summary = pd.read_csv(ws.results_dir("across-test") / "summary.csv", keep_default_na=False)
     row = summary[summary["train_size"] == 20].iloc[0]
     acc = across_results[(across_results["metric"] == "accuracy") & (across_results["train_size"] == 20)]

@@ -183,3 +183,19 @@ def test_pair_feature_labels_render(tmp_path):
     write_results(frame, tmp_path / "results" / "pairs")
     text = build_report("pairs", Workspace(tmp_path)).markdown.read_text()
     assert "minilm(pair_features=a,absdiff,b,product) · logreg" in text and "F1 (positive class)" in text
+
+
+@pytest.mark.slow  # over a second: the fast tier keeps to plumbing under a minute
+def test_the_untestable_note_counts_ties_not_resamples(tmp_path):
+    # 7 resamples and Holm over 2 comparisons could reach 2 x 2/128 = 0.031; a tie on one resample
+    # leaves 6 non-zero differences, whose floor is 2 x 2/64 = 0.0625: the note must say why
+    frame = synthetic_results(name="ties", datasets=("A",), featurizers=("f",), targets=("a", "b", "c"),
+                              sizes=(16,), resamples=7, levels={"a": 0.8, "b": 0.7, "c": 0.6})
+    first = frame["resample"] == 0
+    best = frame.loc[first & (frame["target"] == "a"), "value"].to_numpy()
+    for target in ("b", "c"):
+        frame.loc[first & (frame["target"] == target), "value"] = best
+    write_results(frame, tmp_path / "results" / "ties")
+    text = build_report("ties", Workspace(tmp_path)).markdown.read_text()
+    assert ("with 7 resamples, of which at most 6 differ (a tie on a resample is no difference), Holm over 2 "
+            "comparisons cannot give an adjusted p below 0.0625 (7 non-zero paired differences needed)") in text

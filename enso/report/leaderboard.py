@@ -83,5 +83,6 @@ def best_per_dataset(frame: pd.DataFrame, score_table: pd.DataFrame, entry: list
                 "n_entries": int(part["entry"].nunique()),
                 "holm_m": int(tests["holm_m"].max()) if len(tests) else 0,
                 "holm_min_p": float(tests["holm_min_p"].min()) if len(tests) else float("nan"),
+                "holm_nonzero": int(tests["n_nonzero"].max()) if len(tests) else 0,
             })
     return pd.DataFrame(rows)

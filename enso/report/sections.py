@@ -186,12 +186,14 @@ def _untestable(c, alpha: float) -> bool:
 
 
 def _untestable_note(document: doc.Document, a: Analysis) -> None:
-    cases = sorted({(int(c["holm_m"]), int(c["n"]), float(c["holm_min_p"])) for _, c in a.best.iterrows()
-                    if c["not_significantly_worse"] and _untestable(c, a.alpha)})
+    cases = sorted({(int(c["holm_m"]), int(c["n"]), int(c.get("holm_nonzero", c["n"])), float(c["holm_min_p"]))
+                    for _, c in a.best.iterrows() if c["not_significantly_worse"] and _untestable(c, a.alpha)})
     if not cases:
         return
-    parts = [f"with {plural(n, 'resample')}, Holm over {m} comparisons cannot give an adjusted p below "
-             f"{floor:.3g} ({resamples_needed(m, a.alpha)} resamples needed)" for m, n, floor in cases]
+    parts = [f"with {plural(n, 'resample')}"
+             + (f", of which at most {nonzero} differ (a tie on a resample is no difference)" if nonzero < n else "")
+             + f", Holm over {m} comparisons cannot give an adjusted p below {floor:.3g} "
+             f"({resamples_needed(m, a.alpha)} non-zero paired differences needed)" for m, n, nonzero, floor in cases]
     document.add(doc.Paragraph(
         f"{UNTESTABLE_MARK} These comparisons cannot reach p < {a.alpha:g} whatever the differences: "
         f"{'; '.join(parts)}. 'Not significantly better' there means 'not testable with these resamples'.",
