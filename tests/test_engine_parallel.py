@@ -43,7 +43,11 @@ def same_numbers(a: pd.DataFrame, b: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(comparable(a).drop(columns="experiment"), comparable(b).drop(columns="experiment"))
 
 
-def test_worker_processes_give_the_serial_numbers(serial, real_workspace):
+def test_worker_processes_give_the_serial_numbers(serial, real_workspace, monkeypatch):
+    from enso.engine import executors
+
+    # every cell in a worker process (tests/test_engine_executors.py checks cells shared with this one)
+    monkeypatch.setattr(executors, "PARENT_RUNS_CELLS", False)
     workspace = real_workspace
     table = run_experiment(load_config(write_config(workspace, "parallel", SMALL), workspace), workspace, jobs=2)
     assert len(table) == 2 * 3 * 2 * 2 * 3

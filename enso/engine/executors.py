@@ -51,7 +51,7 @@ def execute(tasks: list[CellTask], *, jobs: int = 1, scheduler: str | None = Non
         return iter(())
     if scheduler:
         return _dask(tasks, scheduler)
-    if jobs <= 1:
+    if jobs <= 1 or len(tasks) == 1:  # one cell: no worker would be up before this process has run it
         return _serial(tasks)
     return _processes(tasks, jobs)
 
@@ -133,44 +133,122 @@ def _thread_environment(threads: int):
                 os.environ[name] = value
 
 
+#: Cells handed to the pool per worker known to be up (a bounded window keeps memory flat on large sweeps).
+WINDOW_PER_WORKER = 4
+#: Whether this process runs cells too (as the last of ``jobs``); tests turn it off to send every cell to a worker.
+PARENT_RUNS_CELLS = True
+
+
+def _warm() -> int:
+    """Run in a new worker first: import what ``run_cell`` needs, and say it is up (its pid)."""
+    import enso.engine.assemble  # noqa: F401 - imported here so the first cell does not pay for it
+    import enso.engine.cellstore  # noqa: F401
+    import enso.sampling  # noqa: F401
+    import enso.targets  # noqa: F401
+
+    return os.getpid()
+
+
+class _InParent:
+    """Cells run in this process between the pool's results, each under its own thread limit."""
+
+    def __init__(self):
+        self._limits = None
+        self._threads: object = object()  # no limit set yet
+
+    def run(self, task: CellTask) -> dict:
+        if task.threads != self._threads:
+            self.close()
+            if task.threads is not None:
+                from threadpoolctl import threadpool_limits
+
+                self._limits = threadpool_limits(limits=task.threads)
+            self._threads = task.threads
+        return run_cell(_in_process(task))
+
+    def close(self) -> None:
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+        self._limits, self._threads = None, object()
+
+
 def _processes(tasks: list[CellTask], jobs: int) -> Iterator[dict]:
+    """``jobs`` cells at a time: ``jobs - 1`` worker processes, and this process as the last of them.
+
+    Workers are spawned (a fresh interpreter each, seconds of imports), so this process runs
+    cells itself whenever no result is waiting to be stored: the sweep starts at once, and a
+    small one is often done before a worker is up. A worker gets cells only once it has said
+    it is up (``_warm``), at most ``WINDOW_PER_WORKER`` each, so none wait in the queue of a
+    worker still starting. Numbers are the same wherever a cell runs: the same code, the same
+    thread limits (``task.threads``). When every cell is done the idle workers are killed,
+    not left to tear their interpreters down while the run waits.
+    """
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    parent_runs = PARENT_RUNS_CELLS
+    workers = jobs - 1 if parent_runs else jobs
     threads = min(task.threads or 1 for task in tasks)  # a task that may use more sets them itself
     context = multiprocessing.get_context("spawn")
     with _thread_environment(threads):
-        executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                                        initargs=(threads, os.getpid()))
-    completed = False
+    here = _InParent()
     try:
-        # a bounded window of submitted tasks keeps memory flat on sweeps of many thousands of cells
-        pending = set()
+        warming = {executor.submit(_warm) for _ in range(workers)}
+        cells: set = set()
+        up = 0
         queue = iter(tasks)
-        window = jobs * 4
-        for task in queue:
-            pending.add(executor.submit(run_cell, task))
-            if len(pending) >= window:
+        exhausted = False
+        while True:
+            done = {future for future in warming | cells if future.done()}
+            for future in done & warming:
+                warming.discard(future)
+                if _result(future, BrokenProcessPool, warming=True) is not None:
+                    up += 1
+            while not exhausted and len(cells) < WINDOW_PER_WORKER * up:
+                task = next(queue, None)
+                if task is None:
+                    exhausted = True
+                else:
+                    cells.add(executor.submit(run_cell, task))
+            for future in done & cells:
+                cells.discard(future)
+                yield _result(future, BrokenProcessPool)
+            if done:
+                continue
+            if not exhausted and (parent_runs or not (warming or up)):  # (no worker could start: all here)
+                task = next(queue, None)
+                if task is not None:
+                    yield here.run(task)
+                    continue
+                exhausted = True
+            if exhausted and not cells:
                 break
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                try:
-                    result = future.result()
-                except BrokenProcessPool as exc:
-                    raise EnsoError("a worker process died (killed, or out of memory?); finished cells are kept, "
-                                    "so a rerun computes only the missing ones (try fewer --jobs)") from exc
-                yield result
-                for task in queue:
-                    pending.add(executor.submit(run_cell, task))
-                    break
-        completed = True
+            wait(cells | warming, return_when=FIRST_COMPLETED)
     finally:
-        if not completed:  # stopped early (error, signal, consumer gone): the cells in flight are dropped
-            _stop_workers(executor)
+        here.close()
+        # every cell done: the workers are idle (or still starting) and are killed rather than waited for;
+        # stopped early (error, signal, consumer gone): the cells in flight are dropped
+        _stop_workers(executor)
         # wait in both cases: with its workers dead the pool's manager thread ends at once, and one left
         # running would make the interpreter's exit hook write to its closed wake-up pipe (EBADF traceback)
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _result(future, broken, *, warming: bool = False):
+    """A finished future's result; a dead pool is an error, a worker that could not warm up a warning (None)."""
+    try:
+        return future.result()
+    except broken as exc:
+        raise EnsoError("a worker process died (killed, or out of memory?); finished cells are kept, "
+                        "so a rerun computes only the missing ones (try fewer --jobs)") from exc
+    except Exception as exc:  # noqa: BLE001 - a worker that cannot import is left unused; this process runs on
+        if not warming:
+            raise
+        log.warning("a worker process could not start (%s: %s); its cells run in this process",
+                    type(exc).__name__, exc)
+        return None
 
 
 def _dask(tasks: list[CellTask], scheduler: str) -> Iterator[dict]:

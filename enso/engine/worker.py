@@ -85,7 +85,8 @@ def torch_threads(threads: int | None):
 
 
 def run_cell(task: CellTask) -> dict[str, Any]:
-    """``{"key", "info", "predictions", "rows"}`` on success, ``{"key", "error"}`` when the cell failed.
+    """``{"key", "info", "predictions", "rows"}`` on success, ``{"key", "error"}`` when the cell failed; both with
+    ``pid``, the process that ran it.
 
     ``info`` and ``predictions`` are what the cell store keeps (cell.json, predictions.npz);
     ``rows`` are the results rows computed from exactly those predictions.
@@ -98,9 +99,10 @@ def run_cell(task: CellTask) -> dict[str, Any]:
             info, predictions = _run(task)
         check_cell(task.key, info, predictions)  # a target that breaks the cell format fails its cell, here
         return {"key": task.key, "info": info, "predictions": predictions,
-                "rows": metric_rows(info, predictions, task.metrics)}
+                "rows": metric_rows(info, predictions, task.metrics), "pid": os.getpid()}
     except Exception as exc:  # noqa: BLE001 - one bad cell must not stop the sweep; the engine reports it
-        return {"key": task.key, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        return {"key": task.key, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
+                "pid": os.getpid()}
 
 
 def encode(values, classes: np.ndarray) -> np.ndarray:
