@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,19 @@ def test_the_encoder_embeds_as_the_frozen_featurizer_does_before_training(tiny_m
     encoder, tokenizer = tt.load_encoder(tiny_source)
     np.testing.assert_allclose(tt.embed(encoder, tt.tokenize(tokenizer, texts)), featurizer.featurize(texts),
                                atol=1e-5)
+
+
+def test_cuda_trains_in_bf16_only_where_the_gpu_has_it_natively(monkeypatch):
+    import torch
+
+    # a V100 or T4: torch's is_bf16_supported() counts emulated bf16 unless asked not to
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert tt.training_precision("cuda") == "fp16"
+    with warnings.catch_warnings():  # without a GPU torch disables the context; its dtype is what CUDA gets
+        warnings.simplefilter("ignore")
+        assert tt.autocast("cuda").fast_dtype == torch.float16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)  # Ampere on
+    assert tt.training_precision("cuda") == "bf16" and tt.training_precision("cpu") == "fp32"
 
 
 def test_the_inner_validation_split_is_stratified_seeded_and_from_the_sample_only():

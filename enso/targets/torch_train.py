@@ -315,12 +315,21 @@ def make_optimizer(param_groups: list[dict[str, Any]], *, betas=(0.9, 0.999), ep
 # -- precision ------------------------------------------------------------------------------------
 
 def training_precision(device: str) -> str:
-    """``bf16`` on a CUDA device that supports it, else ``fp16`` on CUDA; ``fp32`` on CPU."""
+    """``bf16`` on a CUDA device with native bf16 (Ampere and later), else ``fp16`` on CUDA; ``fp32`` on CPU.
+
+    ``torch.cuda.is_bf16_supported()`` alone also says yes where bf16 is only emulated (V100, T4: since
+    torch 2.3 it counts emulation by default), which would train slowly in emulated bf16 instead of fp16
+    with a gradient scaler.
+    """
     if not device.startswith("cuda"):
         return "fp32"
     import torch
 
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    try:
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch before 2.3: no such argument, and the answer was native support only
+        native = torch.cuda.is_bf16_supported()
+    return "bf16" if native else "fp16"
 
 
 def autocast(device: str):
