@@ -368,6 +368,22 @@ def test_a_dry_run_estimates_fine_tuning_from_the_declared_cost(tiny_workspace, 
     assert not list((tiny_workspace.root / "results").rglob("cell.json"))
 
 
+def test_the_dry_run_estimate_grows_with_the_epochs_the_steps_and_the_rows():
+    estimate = FineTune.estimate_seconds
+    base = {"epochs": 2, "min_steps": 8, "patience": 0}
+    assert estimate(base, 64, 100) > estimate(base, 16, 100) > 0, "n_train: texts encoded"
+    assert estimate(base, 200, 100) - estimate(base, 64, 100) > 18 * FineTune.STEP_SECONDS, "n_train: steps"
+    assert estimate({**base, "epochs": 4}, 64, 100) > estimate(base, 64, 100), "epochs"
+    assert estimate({**base, "min_steps": 20}, 16, 100) > estimate(base, 16, 100), "min_steps"
+    assert estimate(base, 16, 400) > estimate(base, 16, 100), "test rows"
+    assert estimate({**base, "head_init": "random"}, 16, 100) < estimate(base, 16, 100), "no probe to encode"
+    # the steps fit plans: whole epochs, enough for min_steps (24 rows, batches of 8: 2 epochs of 3 steps)
+    params = {"epochs": 1, "min_steps": 5, "batch_size": 8, "patience": 0}
+    text = FineTune.TEXT_SECONDS
+    assert estimate(params, 24, 10) == pytest.approx(FineTune.LOAD_SECONDS + 6 * FineTune.STEP_SECONDS / 2
+                                                     + (24 + 24 + 10) * text)
+
+
 @pytest.mark.parametrize("extra, words", [(", lr = -0.001", "lr"), (", layer_lr_decay = 0.5", "layer_lr_decay")])
 def test_a_bad_parameter_is_a_one_line_error_before_any_work(tiny_workspace, tiny_model, extra, words):
     write_config(tiny_workspace, "bad", sweep(tiny_model, extra))

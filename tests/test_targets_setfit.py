@@ -18,7 +18,7 @@ import pytest
 from enso.errors import ConfigError
 from enso.features.model_folder import SourceModel
 from enso.targets import make_target
-from enso.targets.setfit import SetFit, contrastive_pairs
+from enso.targets.setfit import SAMPLING_STRATEGIES, SetFit, contrastive_pairs
 
 TINY_CONFIG = {
     "architectures": ["BertModel"], "model_type": "bert", "vocab_size": 30522, "hidden_size": 32,
@@ -217,6 +217,49 @@ def test_defaults_are_the_setfit_librarys():
     assert params["warmup_proportion"] == 0.1 and params["sampling_strategy"] == "oversampling"
     assert params["max_length"] is None and params["head_C"] == 1.0 and params["head_max_iter"] == 100
     assert target.tags.input == "texts" and target.tags.tasks == ("classification",)
+
+
+def test_the_dry_run_estimate_follows_the_pairs_the_steps_and_the_texts():
+    estimate = SetFit.estimate_seconds
+    base = {"num_iterations": 5}
+    assert estimate(base, 64, 100) > estimate(base, 16, 100) > estimate(base, 8, 100) > 0, "n_train: more pairs"
+    assert estimate({**base, "num_epochs": 2}, 16, 100) > estimate(base, 16, 100), "epochs"
+    assert estimate({"num_iterations": 10}, 16, 100) > estimate(base, 16, 100), "pairs per example"
+    assert estimate(base, 16, 400) > estimate(base, 16, 100), "test rows encoded"
+    capped = {**base, "max_steps": 8}
+    assert estimate(capped, 64, 100) < estimate(base, 64, 100), "max_steps caps the steps"
+    # past the cap only the texts encoded grow (the head's training embeddings)
+    assert estimate(capped, 200, 100) - estimate(capped, 64, 100) == pytest.approx(136 * SetFit.TEXT_SECONDS)
+    # a step trains on both texts of its pairs: twice finetune's step at the same batch size
+    one_step = estimate({"num_iterations": 1, "batch_size": 16}, 8, 0) - estimate({"num_iterations": 1}, 0, 8)
+    assert one_step == pytest.approx(2 * SetFit.STEP_SECONDS)
+    # setfit's defaults (oversampling, no cap): the pairs, and so the steps, grow with n_train squared
+    assert estimate({}, 64, 0) - estimate({}, 32, 0) > 2 * (estimate({}, 32, 0) - estimate({}, 16, 0))
+
+
+@pytest.mark.parametrize("n", [8, 9, 16])
+def test_the_planned_pairs_are_the_pairs_fit_draws_from_two_balanced_classes(n):
+    labels = np.arange(n) % 2
+    for strategy in SAMPLING_STRATEGIES:
+        for max_steps in (None, 2):
+            pairs, _ = contrastive_pairs(labels, sampling_strategy=strategy,
+                                         max_pairs=None if max_steps is None else max_steps * 16)
+            assert SetFit.planned_pairs({"sampling_strategy": strategy, "max_steps": max_steps}, n) == len(pairs)
+    assert SetFit.planned_pairs({"num_iterations": 3}, n) == len(contrastive_pairs(labels, num_iterations=3)[0])
+
+
+@pytest.mark.slow  # over a second: resolving the hf-encoder featurizer imports transformers
+def test_a_dry_run_estimates_setfit_cells_from_their_parameters(tiny_workspace, tmp_path):
+    from enso.components import load_config
+    from enso.engine import run_experiment
+    from tests.tiny import write_config
+
+    folder = tiny_folder(tmp_path / "tiny")
+    config = load_config(write_config(tiny_workspace, "setfit-plan", SWEEP.format(path=folder)), tiny_workspace)
+    plan = run_experiment(config, tiny_workspace, dry_run=True)
+    tuned = plan[plan.target.str.startswith("setfit")]
+    assert tuned.estimate_seconds.sum() == pytest.approx(2 * SetFit.estimate_seconds({"num_iterations": 1}, 8, 16))
+    assert not list((tiny_workspace.root / "results").rglob("cell.json")), "nothing fitted"
 
 
 # -- in a sweep -------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ import numpy as np
 
 from enso.params import Bool, Choice, Integer, Number, Positive
 from enso.targets.base import COMMON_CONSTRAINTS, SourceFeaturizer, Target, TargetTags
-from enso.targets.torch_train import POOLINGS, SCHEDULES
+from enso.targets.torch_train import (LOAD_SECONDS, POOLINGS, SCHEDULES, STEP_SECONDS, TEXT_SECONDS,
+                                      planned_params)
 
 #: The linear probe's inverse regularisation (the head's start, ``head_init = "probe"``).
 PROBE_C = 10.0
@@ -132,24 +133,26 @@ class FineTune(Target):
         self.random_state = random_state
         self.resampler = resampler
 
-    #: Seconds of one optimiser step on 16 short texts (MiniLM, 2 CPU cores, unloaded), of encoding one text
-    #: (inference), and of loading the model: ``estimate_seconds``'s constants.
-    STEP_SECONDS: ClassVar[float] = 1.0
-    TEXT_SECONDS: ClassVar[float] = 0.015
-    LOAD_SECONDS: ClassVar[float] = 3.0
+    #: Seconds of one optimiser step on 16 short texts, of encoding one text (inference), and a cell's fixed cost
+    #: (loading the model): ``estimate_seconds``'s constants (``torch_train``'s: MiniLM, one thread a cell at
+    #: ``--jobs 2`` on 2 cores, calibrated on experiments/finetune.toml's cells).
+    STEP_SECONDS: ClassVar[float] = STEP_SECONDS
+    TEXT_SECONDS: ClassVar[float] = TEXT_SECONDS
+    LOAD_SECONDS: ClassVar[float] = LOAD_SECONDS
 
     @classmethod
     def estimate_seconds(cls, params: dict[str, Any], n_train: int, n_test: int) -> float:
-        """A cell's rough seconds for ``--dry-run`` from its parameters: the steps it will take, the texts it encodes."""
-        import inspect
+        """A cell's rough seconds for ``--dry-run`` from its parameters: the steps it will take, the texts it encodes.
 
-        values = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
-                  if p.default is not inspect.Parameter.empty}
-        values.update(params)
+        The steps as ``fit`` plans them (``epochs`` passes over the training part, at least ``min_steps``;
+        early stopping may stop sooner, so this is an upper end); the texts encoded are the probe's
+        (``head_init = "probe"``), then the predictions on the training sample and the test rows.
+        """
+        values = planned_params(cls, params)
         held = values["validation_fraction"] if values["patience"] else 0.0
         n_fit = max(1, round(n_train * (1 - held)))
         per_epoch = -(-n_fit // values["batch_size"])
-        steps = max(values["epochs"] * per_epoch, values["min_steps"])
+        steps = max(values["epochs"], -(-values["min_steps"] // per_epoch)) * per_epoch  # whole epochs, as fit
         step = cls.STEP_SECONDS * values["batch_size"] / 16
         encoded = n_fit * (values["head_init"] == "probe") + n_train + n_test  # the probe, then the predictions
         return cls.LOAD_SECONDS + steps * step + encoded * cls.TEXT_SECONDS

@@ -42,6 +42,7 @@ import numpy as np
 from enso.params import Choice, Integer, Number, Positive
 from enso.targets.base import COMMON_CONSTRAINTS, SourceFeaturizer, Target, TargetTags
 from enso.targets.search import FINAL_STREAM, resample_rows
+from enso.targets.torch_train import LOAD_SECONDS, STEP_SECONDS, TEXT_SECONDS, planned_params
 
 SAMPLING_STRATEGIES = ("oversampling", "undersampling", "unique")
 DEVICES = ("auto", "cpu", "cuda")
@@ -144,10 +145,9 @@ class SetFit(Target):
     #: Part of every fine-tuning cell's key: bump when a change to the training loop changes predictions.
     version: ClassVar[int] = 1
     tags: ClassVar[TargetTags] = TargetTags(input="texts", accepts_sparse=False, tasks=("classification",))
-    #: ``a + b * n_train + c * n_test`` seconds on a 2-core CPU with MiniLM (``--dry-run``, before stored
-    #: cells give timings): loading, steps, inference. The default pairs grow with n_train squared
-    #: (oversampling), so this is a rough line through 16..64 examples (80..270 s a cell at 16
-    #: examples were measured with the machine 5-10x oversubscribed).
+    #: ``a + b * n_train + c * n_test`` seconds on a 2-core CPU with MiniLM: a reader's rough line through 16..64
+    #: examples (the default pairs grow with n_train squared). ``--dry-run`` uses ``estimate_seconds``, which
+    #: follows the parameters, until stored cells give timings.
     cost: ClassVar[tuple[float, float, float]] = (15.0, 1.0, 0.01)
     _parameter_constraints: ClassVar[dict] = {
         **COMMON_CONSTRAINTS,
@@ -187,6 +187,49 @@ class SetFit(Target):
         self.device = device
         self.resampler = resampler
         self.random_state = random_state
+
+    #: ``estimate_seconds``'s constants (``torch_train``'s, shared with ``finetune``): a step on 16 texts (a step of
+    #: ``batch_size`` pairs trains on twice as many texts), one text encoded, a cell's fixed cost.
+    STEP_SECONDS: ClassVar[float] = STEP_SECONDS
+    TEXT_SECONDS: ClassVar[float] = TEXT_SECONDS
+    LOAD_SECONDS: ClassVar[float] = LOAD_SECONDS
+
+    @classmethod
+    def planned_pairs(cls, params: dict, n_train: int) -> int:
+        """How many pairs ``fit`` draws from ``n_train`` examples (``contrastive_pairs``' counts).
+
+        ``num_iterations`` set: ``2 * num_iterations * n_train``. Else the strategy's count of the pairs
+        (``i <= j``) of two balanced classes (the labels are not known before the sample is drawn), each
+        kind's pool capped at ``max_steps * batch_size / 2`` as ``fit`` caps it.
+        """
+        values = planned_params(cls, params)
+        n = max(0, int(n_train))
+        if values["num_iterations"]:
+            return 2 * int(values["num_iterations"]) * n
+        a, b = n // 2, n - n // 2
+        positive, negative = a * (a + 1) // 2 + b * (b + 1) // 2, a * b
+        if values["max_steps"] is not None:
+            cap = values["max_steps"] * values["batch_size"] // 2
+            positive, negative = min(positive, cap), min(negative, cap)
+        strategy = values["sampling_strategy"]
+        if strategy == "unique":
+            return positive + negative
+        return 2 * (min(positive, negative) if strategy == "undersampling" else max(positive, negative))
+
+    @classmethod
+    def estimate_seconds(cls, params: dict, n_train: int, n_test: int) -> float:
+        """A cell's rough seconds for ``--dry-run`` from its parameters: the steps it takes, the texts it encodes.
+
+        Steps as ``fit`` counts them: ``ceil(pairs / batch_size)`` an epoch, ``num_epochs`` epochs, at most
+        ``max_steps``; each step trains on both texts of ``batch_size`` pairs. Encoded: the training texts
+        (the head's embeddings, which the predictions on the training sample reuse) and the test rows.
+        """
+        values = planned_params(cls, params)
+        batch = values["batch_size"]
+        steps = -(-cls.planned_pairs(values, n_train) // batch) * values["num_epochs"]
+        if values["max_steps"] is not None:
+            steps = min(steps, values["max_steps"])
+        return cls.LOAD_SECONDS + steps * cls.STEP_SECONDS * 2 * batch / 16 + (n_train + n_test) * cls.TEXT_SECONDS
 
     def _seed(self) -> int:
         return 0 if self.random_state is None else int(self.random_state)

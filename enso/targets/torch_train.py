@@ -33,10 +33,13 @@ Everything a training loop over a transformer encoder needs, and nothing about a
   divides the moment estimates by ``1 - beta**t``); the ``BertAdam`` that early BERT
   fine-tuning used omitted it, which Mosbach et al. (2021) found makes small-data fine-tuning
   unstable. No weight decay on biases and LayerNorm weights.
-- **Precision** (``autocast``, ``GradScalerOrNone``): on CUDA, autocast to bf16 where the device
-  supports it, else fp16 with a gradient scaler; on CPU, fp32 (no autocast).
+- **Precision** (``training_precision``, ``autocast``, ``grad_scaler``): on CUDA, autocast to bf16
+  where the device has it natively (Ampere and later), else fp16 with a gradient scaler; on CPU,
+  fp32 (no autocast).
 - **Batches** (``tokenize_batch``, ``batch_order``, ``predict_batches``): padded token tensors,
   seeded shuffling, length-sorted batches for inference.
+- **Cost** (``STEP_SECONDS``, ``TEXT_SECONDS``, ``LOAD_SECONDS``, ``planned_params``): the constants of
+  the targets' ``estimate_seconds`` for ``--dry-run``.
 - **Inner validation** (``stratified_holdout``): a stratified, seeded split of the *training
   sample* for early stopping (the test rows are never seen by a target).
 
@@ -464,13 +467,35 @@ def stratified_holdout(y, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     return train, validation
 
 
+# -- cost (``--dry-run``) ---------------------------------------------------------------------------
+
+#: Seconds of one optimiser step on 16 texts (forward, backward, AdamW), of encoding one text for inference,
+#: and a cell's fixed cost (loading the model, reading its texts, scoring): all-MiniLM-L6-v2 on short texts
+#: (sentences, tweets; ``max_length`` 64), one torch thread a cell at ``--jobs 2`` on a 2-core CPU. A
+#: least-squares fit over the 61 fine-tuning cells of a 6-resample run of experiments/finetune.toml before the
+#: machine got loaded (finetune and setfit cells alike; docs/finetuning.md, "Cost and memory").
+STEP_SECONDS = 0.8
+TEXT_SECONDS = 0.008
+LOAD_SECONDS = 1.4
+
+
+def planned_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` over the defaults of ``cls.__init__``: what a cell of the target ``cls`` will be fitted with."""
+    import inspect
+
+    values = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+              if p.default is not inspect.Parameter.empty}
+    values.update(params)
+    return values
+
+
 def state_copy(module) -> dict[str, Any]:
     """A detached copy of ``module``'s state (to restore the best epoch's weights)."""
     return {name: value.detach().clone() for name, value in module.state_dict().items()}
 
 
-__all__ = ["NO_DECAY", "POOLINGS", "SCHEDULES", "Encoder", "GradualUnfreezer", "autocast", "backward_step",
-           "batch_order", "discriminative_groups", "embed", "grad_scaler", "layer_groups", "layer_rates",
-           "load_encoder", "make_optimizer", "make_scheduler", "padded", "predict_batches", "resolve_device",
-           "schedule_factor", "seeded", "source_settings", "state_copy", "steps_per_epoch", "stratified_holdout",
-           "tokenize", "torch_seed", "training_precision"]
+__all__ = ["LOAD_SECONDS", "NO_DECAY", "POOLINGS", "SCHEDULES", "STEP_SECONDS", "TEXT_SECONDS", "Encoder",
+           "GradualUnfreezer", "autocast", "backward_step", "batch_order", "discriminative_groups", "embed",
+           "grad_scaler", "layer_groups", "layer_rates", "load_encoder", "make_optimizer", "make_scheduler", "padded",
+           "planned_params", "predict_batches", "resolve_device", "schedule_factor", "seeded", "source_settings",
+           "state_copy", "steps_per_epoch", "stratified_holdout", "tokenize", "torch_seed", "training_precision"]
