@@ -246,3 +246,90 @@ def test_two_processes_compute_an_artifact_once(shared_datasets, workspace, tmp_
     printed = sorted(out.split() for _, out, _ in outcomes)
     assert [cached for cached, _ in printed] == ["False", "True"]
     assert printed[0][1] == printed[1][1]
+
+
+# ---- one streaming writer for texts, pairs and tokens --------------------------------------------------
+
+
+class _Lengths:
+    """A toy dense featurizer (no model): per text its length and word count; a pair is one row of both texts'."""
+
+    name = "toy-lengths"
+
+    def __new__(cls):
+        from enso.features.base import Featurizer
+
+        class Toy(Featurizer):
+            name = "toy-lengths"
+            _parameter_constraints: dict = {}
+
+            def __init__(self, pair_encoding: str = "separate"):
+                self.pair_encoding = pair_encoding
+
+            def featurize(self, texts):
+                return np.asarray([[len(t), len(t.split())] for t in texts], dtype=np.float32)
+
+            def featurize_pairs_into(self, pairs, allocate, progress=None):
+                out = allocate((len(pairs), 3))
+                out[:] = [[len(a), len(b), len(set(a.split()) & set(b.split()))] for a, b in pairs]
+                if progress:
+                    progress(len(pairs))
+                return out
+
+        return Toy
+
+
+def _npy_bytes(X) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(X, dtype=np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def test_the_one_writer_stores_exactly_the_featurizers_rows_for_texts_pairs_and_tokens(tmp_path):
+    """Texts, cross-encoded pairs and per-token rows go through one writer; each file is byte for byte the
+    featurizer's rows as ``np.save`` writes them (the sha256 of the word-shape file is the one the two
+    separate writers stored before they were merged)."""
+    import hashlib
+
+    import pandas as pd
+
+    from enso.config import Spec
+    from enso.data import Dataset
+    from enso.workspace import Workspace
+
+    workspace = Workspace(tmp_path / "ws")
+    toy = _Lengths()
+    texts = dataset_from_rows("Texts", ["a b c", "dd ee", "f", "a b c"], ["gg hh ii jj"])
+    stored = load_features(Spec("toy-lengths"), texts, workspace, featurizer=toy(), progress=False)
+    assert stored.path.read_bytes() == _npy_bytes(toy().featurize(texts.texts))
+    pairs = Dataset.from_frame("Pairs", pd.DataFrame({
+        "text_a": ["a b", "c d", "a b", "c d"], "text_b": ["b c", "d d e", "b c", "a b"],
+        "label": ["x", "y", "x", "y"], "split": ["train", "train", "test", "test"]}), task="pair-classification")
+    cross = load_features(Spec("toy-lengths", {"pair_encoding": "cross"}), pairs, workspace,
+                          featurizer=toy(pair_encoding="cross"), progress=False)
+    assert cross.units == "pair" and cross.manifest["meta"]["units"] == "pair"
+    assert cross.path.read_bytes() == _npy_bytes([[3, 3, 1], [3, 5, 1], [3, 3, 0]])
+    separate = load_features(Spec("toy-lengths"), pairs, workspace, featurizer=toy(), progress=False)
+    assert separate.units == "text" and separate.shape == (4, 2) and separate.path.parent != cross.path.parent
+    # tokens: dense word-shape rows and their offsets, exactly as the per-token writer stored them
+    sentences = Dataset.from_frame("Toy", pd.DataFrame([
+        (["John", "lives", "in", "Paris"], ["B-PER", "O", "O", "B-LOC"], "train"),
+        (["Mary", "left"], ["B-PER", "O"], "train"),
+        (["Zoltan", "met", "Quimper"], ["B-PER", "O", "B-LOC"], "test")], columns=["tokens", "tags", "split"]),
+        task="sequence-labelling")
+    spec = Spec("word-shape", {"dense": True, "max_features": 64})
+    tokens = load_features(spec, sentences, workspace, progress=False)
+    shape = make_featurizer(spec.name, spec.params).fit_tokens(sentences.units.items[:2])
+    assert tokens.path.read_bytes() == _npy_bytes(shape.featurize_tokens(sentences.units.items))
+    assert hashlib.sha256(tokens.path.read_bytes()).hexdigest()[:16] == "076481422c5415dd"
+    np.testing.assert_array_equal(tokens.offsets, [0, 4, 6, 9])
+    # sparse tokens and sparse texts: the CSR arrays of the featurizer's rows
+    sparse = load_features(Spec("word-shape"), sentences, workspace, progress=False)
+    expected = make_featurizer("word-shape", {}).fit_tokens(sentences.units.items[:2]).featurize_tokens(
+        sentences.units.items)
+    assert (sparse.X != scipy.sparse.csr_matrix(expected)).nnz == 0 and sparse.X.shape == expected.shape
+    tfidf = load_features(Spec("tfidf"), texts, workspace, progress=False)
+    fitted = TfidfFeaturizer().fit(texts.units.for_rows(texts.split_index("train")))
+    np.testing.assert_array_equal(tfidf.X.toarray(), fitted.featurize(texts.texts).toarray())

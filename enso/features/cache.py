@@ -282,21 +282,41 @@ def check_units(spec, featurizer: Featurizer, dataset: Dataset) -> None:
                           + (" (e.g. minilm, glove-6b-50d or word-shape)" if kind == "token" else ""))
 
 
+#: per unit kind: the featurizer's in-domain fit, its streaming writer, what a feature row is, what an item is
+_WRITERS = {
+    "text": ("fit", "featurize_into", "text", "texts"),
+    "pair": ("fit", "featurize_pairs_into", "pair", "pairs"),
+    "token": ("fit_tokens", "featurize_tokens_into", "token", "sentences"),
+}
+
+
 def _compute(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset, location: Path,
              key: str, show_progress: bool, fit_rows: np.ndarray | None = None, units=None) -> None:
+    """Fit (in-domain, on the training rows' units only), featurize every unit streaming into the artifact, store.
+
+    One writer for every unit kind: texts and pairs give one row per item, token lists one row per
+    token (flat, with ``offsets.npy``). Dense rows go straight into the memory-mapped ``features.npy``
+    (``allocate``), sparse ones to ``features.npz`` (CSR).
+    """
+    from enso import progress
+
     units = units if units is not None else feature_units(featurizer, dataset)
-    if units.kind == "token":
-        return _compute_tokens(featurizer, fid, identity, dataset, location, key, show_progress, fit_rows)
-    from enso import progress
-
-    pairs = units.kind == "pair"
-    texts = list(units.items)
-    log.info("%s on %s: computing %d %s -> %s", featurizer.name, dataset.name, len(texts),
-             "pairs" if pairs else "rows", location)
+    kind = units.kind
+    fit_name, write_name, row, noun = _WRITERS[kind]
+    items = list(units.items)
+    n_rows = units.feature_rows
     meta: dict[str, Any] = {"featurizer": featurizer.name, "featurizer_id": fid, "dataset": dataset.name,
-                            "dataset_hash": dataset.content_hash, "rows": len(texts)}
-    if pairs:
-        meta["units"] = "pair"
+                            "dataset_hash": dataset.content_hash}
+    if kind == "token":
+        meta.update({"units": "token", "rows": len(items), "tokens": n_rows})
+        log.info("%s on %s: computing %d tokens of %d sentences -> %s", featurizer.name, dataset.name, n_rows,
+                 len(items), location)
+    else:
+        meta["rows"] = len(items)
+        if kind == "pair":
+            meta["units"] = "pair"
+        log.info("%s on %s: computing %d %s -> %s", featurizer.name, dataset.name, len(items),
+                 "pairs" if kind == "pair" else "rows", location)
     started = time.perf_counter()
     featurizer.prepare()
     meta["load_seconds"] = round(time.perf_counter() - started, 4)
@@ -308,87 +328,15 @@ def _compute(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset,
             from enso.errors import EnsoError
             raise EnsoError(f"{dataset.name} has no train split to fit {featurizer.name} on")
         started = time.perf_counter()
-        featurizer.fit(dataset.units.for_rows(train))  # pairs: both texts of each training pair
+        # the training rows' units, each once: both texts of each training pair, the training sentences' tokens
+        getattr(featurizer, fit_name)(units.for_rows(train))
         fit_seconds = time.perf_counter() - started
         meta["fit_rows"] = len(train)
         meta["fit_split"] = "train" if fit_rows is None else "rows"
         if fit_rows is not None:
             meta["fit_rows_digest"] = inputs["fit_rows"] = fit_rows_digest(fit_rows)
     with write_artifact(location, key=key, kind="features", params=identity["params"], inputs=inputs) as writer, \
-            progress.bar(len(texts), f"{featurizer.name} {dataset.name}", "pair" if pairs else "text",
-                         enabled=show_progress) as bar:
-        started = time.perf_counter()
-        if featurizer.tags.sparse and not pairs:
-            X = featurizer.featurize(texts)
-            bar.update(len(texts))
-            _save_sparse(writer.path / SPARSE_FILE, X)
-            shape, fmt = X.shape, "csr"
-        else:
-            holder: dict[str, np.ndarray] = {}
-
-            def allocate(shape: tuple[int, ...]) -> np.ndarray:
-                if 0 in shape:
-                    holder["X"] = np.zeros(shape, dtype=np.float32)
-                else:
-                    holder["X"] = np.lib.format.open_memmap(writer.path / DENSE_FILE, mode="w+",
-                                                            dtype=np.float32, shape=shape)
-                return holder["X"]
-
-            write = featurizer.featurize_pairs_into if pairs else featurizer.featurize_into
-            X = write(texts, allocate, progress=bar.update)
-            if isinstance(X, np.memmap):
-                X.flush()
-            else:
-                np.save(writer.path / DENSE_FILE, np.asarray(X, dtype=np.float32), allow_pickle=False)
-            shape, fmt = X.shape, "dense"
-            del X, holder
-        seconds = time.perf_counter() - started
-        if tuple(shape)[0] != len(texts):
-            raise RuntimeError(f"{featurizer.name} returned {shape[0]} rows for {len(texts)} "
-                               f"{'pairs' if pairs else 'texts'}")
-        meta.update({
-            "shape": list(shape), "format": fmt, "dtype": "float32",
-            "seconds": round(seconds, 4), "fit_seconds": round(fit_seconds, 4),
-            "texts_per_second": round(len(texts) / seconds, 2) if seconds > 0 else None,
-            **featurizer.stats(),
-        })
-        meta.setdefault("device", "cpu")
-        writer.meta.update(meta)
-    log.info("%s on %s: %d rows in %.1fs (%.0f texts/s)", featurizer.name, dataset.name, len(texts), seconds,
-             len(texts) / seconds if seconds > 0 else float("inf"))
-
-
-def _compute_tokens(featurizer: Featurizer, fid: str, identity: dict, dataset: Dataset, location: Path,
-                    key: str, show_progress: bool, fit_rows: np.ndarray | None = None) -> None:
-    """Per-token features of a sequence dataset: flat rows streamed into the memory map, plus the offsets."""
-    from enso import progress
-
-    units = dataset.units
-    sentences, n_tokens = units.items, units.feature_rows
-    log.info("%s on %s: computing %d tokens of %d sentences -> %s", featurizer.name, dataset.name, n_tokens,
-             len(sentences), location)
-    meta: dict[str, Any] = {"featurizer": featurizer.name, "featurizer_id": fid, "dataset": dataset.name,
-                            "dataset_hash": dataset.content_hash, "units": "token", "rows": len(sentences),
-                            "tokens": n_tokens}
-    started = time.perf_counter()
-    featurizer.prepare()
-    meta["load_seconds"] = round(time.perf_counter() - started, 4)
-    fit_seconds = 0.0
-    inputs = {"dataset": dataset.content_hash, "dataset_name": dataset.name, "models": identity["models"]}
-    if featurizer.tags.in_domain:
-        train = dataset.split_index("train") if fit_rows is None else fit_rows
-        if len(train) == 0:
-            from enso.errors import EnsoError
-            raise EnsoError(f"{dataset.name} has no train split to fit {featurizer.name} on")
-        started = time.perf_counter()
-        featurizer.fit_tokens(units.for_rows(train))  # the training sentences' tokens, never a test sentence
-        fit_seconds = time.perf_counter() - started
-        meta["fit_rows"] = len(train)
-        meta["fit_split"] = "train" if fit_rows is None else "rows"
-        if fit_rows is not None:
-            meta["fit_rows_digest"] = inputs["fit_rows"] = fit_rows_digest(fit_rows)
-    with write_artifact(location, key=key, kind="features", params=identity["params"], inputs=inputs) as writer, \
-            progress.bar(n_tokens, f"{featurizer.name} {dataset.name}", "token", enabled=show_progress) as bar:
+            progress.bar(n_rows, f"{featurizer.name} {dataset.name}", row, enabled=show_progress) as bar:
         started = time.perf_counter()
         holder: dict[str, Any] = {}
 
@@ -400,7 +348,11 @@ def _compute_tokens(featurizer: Featurizer, fid: str, identity: dict, dataset: D
                                                         shape=shape)
             return holder["X"]
 
-        X = featurizer.featurize_tokens_into(sentences, allocate, progress=bar.update)
+        if featurizer.tags.sparse and kind == "text":  # sparse text featurizers return their whole CSR matrix
+            X = featurizer.featurize(items)
+            bar.update(len(items))
+        else:
+            X = getattr(featurizer, write_name)(items, allocate, progress=bar.update)
         if getattr(X, "format", None) == "csr" or featurizer.tags.sparse:
             _save_sparse(writer.path / SPARSE_FILE, X)
             fmt = "csr"
@@ -412,21 +364,23 @@ def _compute_tokens(featurizer: Featurizer, fid: str, identity: dict, dataset: D
             fmt = "dense"
         shape = tuple(X.shape)
         del X, holder
-        np.save(writer.path / OFFSETS_FILE, np.asarray(units.layout.offsets, dtype=np.int64), allow_pickle=False)
+        if kind == "token":
+            np.save(writer.path / OFFSETS_FILE, np.asarray(units.layout.offsets, dtype=np.int64), allow_pickle=False)
         seconds = time.perf_counter() - started
-        if shape[0] != n_tokens:
-            raise RuntimeError(f"{featurizer.name} returned {shape[0]} rows for {n_tokens} tokens")
+        if shape[0] != n_rows:
+            raise RuntimeError(f"{featurizer.name} returned {shape[0]} rows for {n_rows} {row}s")
         meta.update({
             "shape": list(shape), "format": fmt, "dtype": "float32",
             "seconds": round(seconds, 4), "fit_seconds": round(fit_seconds, 4),
-            "texts_per_second": round(len(sentences) / seconds, 2) if seconds > 0 else None,
-            "tokens_per_second": round(n_tokens / seconds, 2) if seconds > 0 else None,
-            **featurizer.stats(),
+            "texts_per_second": round(len(items) / seconds, 2) if seconds > 0 else None,
         })
+        if kind == "token":
+            meta["tokens_per_second"] = round(n_rows / seconds, 2) if seconds > 0 else None
+        meta.update(featurizer.stats())
         meta.setdefault("device", "cpu")
         writer.meta.update(meta)
-    log.info("%s on %s: %d tokens in %.1fs (%.0f tokens/s)", featurizer.name, dataset.name, n_tokens, seconds,
-             n_tokens / seconds if seconds > 0 else float("inf"))
+    log.info("%s on %s: %d %s in %.1fs (%.0f %s/s)", featurizer.name, dataset.name, n_rows, f"{row}s", seconds,
+             n_rows / seconds if seconds > 0 else float("inf"), f"{row}s")
 
 
 def featurize_config(config: ExperimentConfig, workspace: Workspace, *, device: str = "auto",
