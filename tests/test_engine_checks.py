@@ -165,3 +165,23 @@ def test_check_features_catches_a_featurizer_whose_output_ndim_is_wrong(tiny_wor
 
     with pytest.raises(EnsoError, match="declares 2-d features .* gave 3-d ones"):
         check_features(Spec("tfidf"), type("D", (), {"name": "Tiny"})(), np.zeros((2, 3, 4), dtype=np.float32))
+
+
+def test_a_feature_sampler_on_a_sequence_dataset_fails_before_featurizing(tmp_path):
+    # kcenter picks rows by one feature row each; a sequence dataset's features are per token, so it would
+    # have read token rows as if they were sentences
+    from enso.data.conll import import_conll
+    from enso.workspace import Workspace
+
+    lines = []
+    for i in range(30):
+        lines += [f"Word{i} B-PER", "likes O", ""] if i % 2 else [f"w{i} O", "here O", ""]
+    path = tmp_path / "mine.conll"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    workspace = Workspace(tmp_path / "ws")
+    import_conll(path, workspace, name="MyNER", scheme="IOB2")
+    base = ('datasets = ["MyNER"]\ntrain_sizes = [8]\nresamples = 1\nmetrics = ["span_f1"]\n'
+            'featurizers = ["word-shape"]\ntargets = ["token-logreg"]\n')
+    refused(workspace, "kc-seq", 'samplers = ["kcenter"]\n',
+            'sampler kcenter picks sentences by one feature row each, but dataset MyNER is a sequence-labelling '
+            'task', base=base)

@@ -310,6 +310,8 @@ def test_cross_on_a_dataset_without_pairs_is_one_config_error_line_before_any_wo
         train_sizes = [12]
         resamples = 1
         """, "sets pair_encoding = 'cross', but dataset Tiny is a classification task with one text per row")
+    dry = enso("experiment", "bad", "--dry-run", root=pair_workspace.root)  # the plan's checks catch it too
+    assert dry.code == 2 and "nothing to encode together" in dry.errors[0], dry.output
     with pytest.raises(ConfigError, match="nothing to encode together"):
         from enso.features import featurize_config
 
@@ -400,3 +402,33 @@ def test_a_feature_sampler_on_pairs_sees_each_training_pairs_target_input(pair_w
         expected = TASK.target_input(features.X, pairs.layout, pool, {"pair_features": parts})
         assert X.shape[0] == len(pool)
         np.testing.assert_allclose(X.toarray(), expected.toarray())
+
+
+def test_feature_sampler_cells_on_pairs_are_keyed_apart_from_cells_drawn_before_that_fix(pair_workspace, monkeypatch):
+    """e112f22 changed what kcenter sees on pairs without changing its cells' keys, so a stored cell drawn
+    the old way would have been reused: such cells now carry ``sampler_input``; random-sampler cells and
+    classification cells keep their keys."""
+    import enso.engine.plan as plan_module
+
+    hashed = []
+    real = plan_module.stable_hash
+
+    def spy(parts):
+        hashed.append(parts)
+        return real(parts)
+
+    monkeypatch.setattr(plan_module, "stable_hash", spy)
+    write_config(pair_workspace, "kc-key", """
+        datasets = ["TinyPairs"]
+        featurizers = ["tfidf"]
+        targets = [{ name = "logreg", C = 1.0 }]
+        samplers = ["kcenter", "random"]
+        train_sizes = [9]
+        resamples = 1
+        metrics = ["accuracy"]
+        seed = 0
+        """)
+    config = load_config("kc-key", pair_workspace)
+    build_plan(config, {"TinyPairs": load_dataset("TinyPairs", pair_workspace)})
+    cells = [p for p in hashed if isinstance(p, dict) and "sampler" in p]
+    assert {p["sampler"]: p.get("sampler_input") for p in cells} == {"kcenter": "row target input", "random": None}

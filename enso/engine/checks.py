@@ -20,6 +20,7 @@ from typing import Any
 from enso.config import ExperimentConfig, Spec
 from enso.errors import ConfigError, EnsoError
 from enso.protocols.base import source_featurizer
+from enso.sampling import SAMPLERS
 
 TEXTS = "texts"
 
@@ -47,6 +48,10 @@ def check_plan(plan) -> None:
             if balancing:
                 raise ConfigError(f"resampler {balancing[0]} balances one label per row, but dataset {name} is a "
                                   f"{task} task (one label per token); use resamplers = [\"none\"] for it")
+            looking = [s for s in config.samplers if s in SAMPLERS and SAMPLERS.get(s).needs_features]
+            if looking:
+                raise ConfigError(f"sampler {looking[0]} picks sentences by one feature row each, but dataset {name} "
+                                  f"is a {task} task (features per token); use samplers = [\"random\"] for it")
         for metric in metrics:
             tasks = metric_tasks(metric)
             if task not in tasks:
@@ -68,6 +73,10 @@ def check_combination(dataset, featurizer: Spec, target: Spec) -> None:
         raise ConfigError(f"target {target.label} fits {_names(tags['tasks'])} tasks, but dataset {dataset.name} "
                           f"is a {task} task; choose a target for {task}")
     made = featurizer_facts(featurizer)
+    if made["cross"] and dataset.task.row_texts < 2:
+        raise ConfigError(f"featurizer {featurizer.label} sets pair_encoding = 'cross', but dataset {dataset.name} is "
+                          f"a {task} task with one text per row, nothing to encode together; list that entry in "
+                          "an experiment of pair datasets, or drop pair_encoding")
     unit = getattr(dataset.task, "unit", "text")
     if tags["input"] != TEXTS and unit not in made["units"]:  # sequence labelling needs a vector per token
         raise ConfigError(f"featurizer {featurizer.label} gives {'/'.join(made['units'])} features, but dataset "
@@ -129,7 +138,8 @@ def featurizer_facts(featurizer: Spec) -> dict[str, Any]:
     made = make_featurizer(featurizer.name, featurizer.params)  # cheap: builds and checks, loads nothing
     tags = made.tags
     return {"sparse": tags.sparse, "in_domain": tags.in_domain, "source_model": tags.source_model,
-            "units": tuple(tags.units), "ndim": int(made.output_ndim())}
+            "units": tuple(tags.units), "ndim": int(made.output_ndim()),
+            "cross": bool(getattr(made, "cross_encoding", False))}
 
 
 def task_name(dataset) -> str:

@@ -143,6 +143,10 @@ class Plan:
         }
         if task_options:  # only where the featurizer entry sets some: every other cell keeps its key
             parts["task_options"] = task_options
+        if sampler in SAMPLERS and SAMPLERS.get(sampler).needs_features and dataset.task.name != "classification":
+            # such a sampler now sees each row's target input (a pair's combined or cross-encoded
+            # vector), not feature rows of other texts: cells drawn the old way must not be reused
+            parts["sampler_input"] = "row target input"
         tuned = self._memo(("fine-tuning", target.id, resampler), lambda: fine_tuning_identity(target, params))
         if tuned is not None:  # a texts target: every hyperparameter, defaults included, and its version
             parts["fine_tuning"] = tuned

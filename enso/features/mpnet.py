@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from enso.features.model_folder import ModelFolder
-from enso.features.transformer import _COMMON_CONSTRAINTS, MiniLMFeaturizer
+from enso.features.transformer import _COMMON_CONSTRAINTS, _PAIR_CONSTRAINTS, MiniLMFeaturizer
 
 log = logging.getLogger(__name__)
 
@@ -212,12 +212,13 @@ class MPNetFeaturizer(MiniLMFeaturizer):
     """
 
     name = "mpnet"
-    _parameter_constraints: ClassVar[dict] = _COMMON_CONSTRAINTS
+    _parameter_constraints: ClassVar[dict] = {**_COMMON_CONSTRAINTS, **_PAIR_CONSTRAINTS}
 
     def __init__(self, layers: str = "last", max_length: int = 384, batch_size: int | None = None,
-                 device: str = "auto", precision: str = "auto", subword: str = "first"):
+                 device: str = "auto", precision: str = "auto", subword: str = "first",
+                 pair_encoding: str = "separate"):
         super().__init__(layers=layers, max_length=max_length, batch_size=batch_size, device=device,
-                         precision=precision, subword=subword)
+                         precision=precision, subword=subword, pair_encoding=pair_encoding)
 
     def folder(self) -> ModelFolder:
         folder = ModelFolder.inspect(ensure_model())

@@ -265,6 +265,8 @@ class TaskType:
     label_unit: ClassVar[str] = "row"
     #: what a row is, for messages and cards: "example", "pair", "sentence"
     row_noun: ClassVar[str] = "row"
+    #: texts per row: 2 for pairs, which a cross-encoding featurizer encodes together
+    row_texts: ClassVar[int] = 1
     #: metric names that apply (built-in ones; a metric may also name this task in its ``tasks``)
     metrics: ClassVar[tuple[str, ...]] = ()
     default_metrics: ClassVar[tuple[str, ...]] = ()

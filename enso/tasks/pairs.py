@@ -71,6 +71,7 @@ class PairClassification(TaskType):
     unit = "text"
     label_unit = "row"
     row_noun = "pair"
+    row_texts = 2
     metrics = ("accuracy", "macro_f1", "f1", "roc_auc", "log_loss", "mcc")
     default_metrics = ("accuracy", "macro_f1")
     option_defaults: ClassVar[dict[str, Any]] = {"pair_features": list(DEFAULT_PAIR_FEATURES)}
