@@ -25,7 +25,9 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")  # int8: dynamic quantization of linear layers, CPU
+#: int8: dynamic quantization of linear layers, CPU; onnx-fp32: fp32 on ONNX Runtime, CPU (``onnx_runtime``)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8", "onnx-fp32")
+CPU_ONLY = ("int8", "onnx-fp32")
 POOLINGS = ("mean", "cls")
 LAYERS = ("last", "all")
 _TOKENIZE_CHUNK = 4096
@@ -59,23 +61,24 @@ def resolve_precision(precision: str | None, device: str) -> str:
     """
     if precision in (None, "auto"):
         return "fp16" if device.startswith("cuda") else "fp32"
-    if precision == "int8" and device.startswith("cuda"):
+    if precision in CPU_ONLY and device.startswith("cuda"):
         from enso.errors import ConfigError
-        raise ConfigError("precision int8 (dynamic quantization) runs on CPU only; use fp16 or bf16 on CUDA")
+        raise ConfigError(f"precision {precision} runs on CPU only; use fp16 or bf16 on CUDA")
     return precision
 
 
 def torch_dtype(precision: str):
     import torch
 
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}[precision]
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32,
+            "onnx-fp32": torch.float32}[precision]
 
 
 def default_batch_size(device: str, precision: str = "fp32") -> int:
     """Measured on a 2-core AVX-512/AMX CPU: fp32 peaks near 32 texts; bf16 matmuls on AMX want larger batches."""
     if device.startswith("cuda"):
         return 256
-    return 32 if precision == "fp32" else 128
+    return 32 if precision in ("fp32", "onnx-fp32") else 128
 
 
 def load_tokenizer(folder: Path, max_length: int):
@@ -98,7 +101,15 @@ def load_tokenizer(folder: Path, max_length: int):
 
 
 def load_model(folder: Path, device: str, precision: str, random_seed: int | None = None):
-    """The transformers model in eval mode; with ``random_seed``, its architecture freshly initialised."""
+    """The transformers model in eval mode; with ``random_seed``, its architecture freshly initialised.
+
+    ``onnx-fp32``: an ``onnx_runtime.OnnxModel`` (the model exported once, run by ONNX Runtime; CPU).
+    """
+    if precision == "onnx-fp32":
+        resolve_precision(precision, device)
+        from enso.features import onnx_runtime
+
+        return onnx_runtime.load(folder, random_seed)
     from transformers import AutoConfig, AutoModel
     from transformers.utils import logging as hf_logging
 
@@ -382,6 +393,9 @@ def encode(
 
 def _precision_of(model) -> str:
     import torch
+
+    if getattr(model, "precision", None):  # an onnx_runtime.OnnxModel
+        return model.precision
 
     dtype = next(model.parameters()).dtype
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")

@@ -2,7 +2,8 @@
 
 What ``auto`` means is decided once per machine and model by a short calibration: the model is
 loaded at every candidate precision of the device (CPU: fp32, bf16, int8 dynamic quantization
-of the linear layers; CUDA: fp32, fp16, bf16 where the card has it), each encodes the 128 real
+of the linear layers, and onnx-fp32 (fp32 on ONNX Runtime, ``enso.features.onnx_runtime``) where
+onnxruntime is installed; CUDA: fp32, fp16, bf16 where the card has it), each encodes the 128 real
 sentences of ``enso.features.calibration_texts`` once (warm-up, and the cosine of each row
 with fp32's), the candidates that keep every row's cosine >= ``THRESHOLD`` are timed in
 interleaved rounds (best of each), and the fastest wins if it beats fp32 by at least
@@ -27,7 +28,8 @@ bf16`` does, so that ``enso experiment`` then reads the bf16 features), ``forget
 makes ``auto`` that precision without calibrating or reading the cache (CI, the test suite).
 
 Needs only numpy, torch, filelock and transformers, like ``enso.features.encoder``, so
-``benchmarks/featurize.py --precision auto`` runs on a bare GPU machine.
+``benchmarks/featurize.py --precision auto`` runs on a bare GPU machine; onnxruntime and onnx
+are optional (without them onnx-fp32 is not a candidate; a debug line says so).
 """
 
 from __future__ import annotations
@@ -98,7 +100,19 @@ def candidates(device: str) -> tuple[str, ...]:
         import torch
 
         return ("fp32", "fp16", "bf16") if torch.cuda.is_bf16_supported() else ("fp32", "fp16")
-    return ("fp32", "bf16", "int8")
+    return ("fp32", "bf16", "int8") + _onnx_candidates()
+
+
+@lru_cache(maxsize=1)
+def _onnx_candidates() -> tuple[str, ...]:
+    """``("onnx-fp32",)`` where ONNX Runtime is installed, else nothing (an optional dependency)."""
+    from enso.features import onnx_runtime
+
+    missing = onnx_runtime.available()
+    if missing:
+        log.debug("precision %s is not a candidate: %s", onnx_runtime.PRECISION, missing)
+        return ()
+    return (onnx_runtime.PRECISION,)
 
 
 @lru_cache(maxsize=1)
@@ -313,8 +327,14 @@ def measure(make_encoder: Callable[[str], Callable[[Sequence[str]], np.ndarray]]
     texts = list(texts)
     encoders, measured, reference = {}, {}, None
     for name in precisions:
-        encode = make_encoder(name)
-        X = np.asarray(encode(texts), dtype=np.float32)
+        try:
+            encode = make_encoder(name)
+            X = np.asarray(encode(texts), dtype=np.float32)
+        except Exception as exc:  # a candidate that cannot run on this model (an export that fails) is not chosen
+            if name == "fp32":
+                raise
+            log.info("precision %s skipped for this model: %s", name, exc)
+            continue
         reference = X if reference is None else reference
         agreement = cosines(X, reference)
         measured[name] = {"cosine_min": float(agreement.min()), "cosine_mean": float(agreement.mean()),
@@ -356,7 +376,10 @@ def calibrate(subject: Subject, device: str, *, texts: Sequence[str] | None = No
 
     started = time.perf_counter()
     measured = measure(make_encoder, candidates(device), texts, rounds=rounds, timer=timer)
-    return {"choice": choose(measured), "source": "calibration", "candidates": measured,
+    from enso.features import onnx_runtime
+
+    versions = {"onnxruntime": onnx_runtime.version()} if onnx_runtime.PRECISION in candidates(device) else {}
+    return {"choice": choose(measured), "source": "calibration", "candidates": measured, **versions,
             "threshold": THRESHOLD, "min_gain": MIN_GAIN, "texts": len(texts), "rounds": rounds,
             "seconds": round(time.perf_counter() - started, 2)}
 
