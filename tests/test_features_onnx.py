@@ -73,7 +73,7 @@ def test_onnx_fp32_features_agree_with_torch_fp32_and_name_another_artifact(tiny
 
 @needs_ort
 @pytest.mark.slow  # exports two graphs (about 4 s)
-def test_onnx_fp32_all_layers_and_pairs_encoded_together(tiny_bert, cache):
+def test_onnx_fp32_all_layers_pairs_and_tokens(tiny_bert, cache):
     X = featurize(tiny_bert, "fp32", layers="all").featurize(TEXTS[:2])
     Y = featurize(tiny_bert, "onnx-fp32", layers="all").featurize(TEXTS[:2])
     assert X.shape == Y.shape == (2, 3, 32)
@@ -82,6 +82,10 @@ def test_onnx_fp32_all_layers_and_pairs_encoded_together(tiny_bert, cache):
     P = featurize(tiny_bert, "fp32", pair_encoding="cross").featurize_pairs_into(pairs, None)
     Q = featurize(tiny_bert, "onnx-fp32", pair_encoding="cross").featurize_pairs_into(pairs, None)
     assert agreement(P, Q) > 0.99999  # token types reach the exported graph
+    words = [["a", "man", "plays"], ["the", "dog", "runs", "in", "the", "park"]]
+    T = featurize(tiny_bert, "fp32").featurize_tokens(words)
+    U = featurize(tiny_bert, "onnx-fp32").featurize_tokens(words)
+    assert T.shape == U.shape == (9, 32) and np.abs(T - U).max() < 1e-4  # per-token features too
 
 
 @needs_ort
