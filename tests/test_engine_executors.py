@@ -1,8 +1,9 @@
-"""Local worker processes: this process runs cells too, the numbers are the serial ones, no worker is left behind.
+"""Local worker processes: this process runs short cells until a worker is up, the numbers are the serial
+ones, no worker is left behind.
 
-With ``--jobs N`` the engine starts ``N - 1`` spawn workers and runs cells in this process
-whenever no result waits to be stored (a spawned worker needs seconds of imports before its
-first cell). Every cell's predictions must be bit-identical wherever it ran.
+With ``--jobs N`` the engine starts ``N`` spawn workers and, while none is up yet (a spawned
+worker needs seconds of imports before its first cell), runs short cells in this process. Every
+cell's predictions must be bit-identical wherever it ran.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def test_cells_in_this_process_and_in_a_worker_give_the_serial_predictions(works
     pids = {result["pid"] for result in results}
     assert len(results) == len(tasks) == 24
     if parent_runs:
-        assert os.getpid() in pids  # the sweep starts here while the worker imports
+        assert os.getpid() in pids  # the sweep starts here while the workers import
     else:
         assert os.getpid() not in pids and 1 <= len(pids) <= 2  # jobs = 2 workers, this process none of them
     assert_same(predictions(results), serial)
@@ -91,4 +92,15 @@ def test_a_consumer_that_stops_reading_leaves_no_worker(workspace):
     first = next(results)
     results.close()  # what a failing store or a signal does to the engine's loop
     assert "error" not in first
+    assert multiprocessing.active_children() == []
+
+
+def test_this_process_leaves_long_cells_to_the_workers(workspace, monkeypatch):
+    """A long cell run here would keep this process from handing cells to workers that come up meanwhile
+    (ner-full's three long cells ran one after another that way): only short ones run here."""
+    from enso.engine import executors
+
+    monkeypatch.setattr(executors, "PARENT_CELL_SECONDS", 0.0)  # every cell counts as long
+    results = list(executors.execute(make_tasks(workspace), jobs=2))
+    assert len(results) == 24 and os.getpid() not in {result["pid"] for result in results}
     assert multiprocessing.active_children() == []

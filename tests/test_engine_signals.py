@@ -1,7 +1,7 @@
 """An experiment with worker processes, stopped by SIGKILL, SIGTERM or SIGINT: no worker outlives it.
 
-The run is a real one (TREC, ``--jobs 2``: one worker process, and the experiment process runs cells
-too); workers are found through /proc as the children of the experiment process that run
+The run is a real one (TREC, ``--jobs 2``: two worker processes, and the experiment process runs short
+cells until one is up); workers are found through /proc as the children of the experiment process that run
 multiprocessing's spawn entry point.
 """
 

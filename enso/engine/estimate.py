@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -80,6 +81,15 @@ def declared_cost(name: str) -> tuple[float, float, float]:
         cost = _COST.get(name, _DEFAULT_COST)
     a, b, *rest = (float(v) for v in cost)
     return a, b, (rest[0] if rest else 0.0)
+
+
+def cell_seconds(name: str, params: dict[str, Any], n_train: int, n_test: int) -> float:
+    """The estimate of one cell of target ``name``: its own ``estimate_seconds``, else its declared cost."""
+    own = getattr(target_class(name), "estimate_seconds", None)
+    if own is not None:
+        return float(own(params, n_train, n_test))
+    a, b, c = declared_cost(name)
+    return a + b * n_train + c * n_test
 
 
 class DryRun:

@@ -133,10 +133,14 @@ def _thread_environment(threads: int):
                 os.environ[name] = value
 
 
-#: Cells handed to the pool per worker known to be up (a bounded window keeps memory flat on large sweeps).
-WINDOW_PER_WORKER = 4
-#: Whether this process runs cells too (as the last of ``jobs``); tests turn it off to send every cell to a worker.
+#: Cells handed to the pool per worker known to be up: one running and one waiting, so a worker never idles
+#: between cells and none hoards the last cells of a sweep while others could run them.
+WINDOW_PER_WORKER = 2
+#: Whether this process runs cells while no worker is up yet; tests turn it off to send every cell to a worker.
 PARENT_RUNS_CELLS = True
+#: The longest cell (by the dry run's estimate) this process runs while waiting for its workers: a longer
+#: one would keep it from handing cells to workers that come up meanwhile.
+PARENT_CELL_SECONDS = 5.0
 
 
 def _warm() -> int:
@@ -173,57 +177,48 @@ class _InParent:
 
 
 def _processes(tasks: list[CellTask], jobs: int) -> Iterator[dict]:
-    """``jobs`` cells at a time: ``jobs - 1`` worker processes, and this process as the last of them.
+    """``jobs`` worker processes, ``jobs`` cells at a time.
 
-    Workers are spawned (a fresh interpreter each, seconds of imports), so this process runs
-    cells itself whenever no result is waiting to be stored: the sweep starts at once, and a
-    small one is often done before a worker is up. A worker gets cells only once it has said
-    it is up (``_warm``), at most ``WINDOW_PER_WORKER`` each, so none wait in the queue of a
-    worker still starting. Numbers are the same wherever a cell runs: the same code, the same
-    thread limits (``task.threads``). When every cell is done the idle workers are killed,
-    not left to tear their interpreters down while the run waits.
+    Workers are spawned (a fresh interpreter each, seconds of imports), so until the first is up
+    this process runs short cells itself (``PARENT_CELL_SECONDS``, by the dry run's estimate): the
+    sweep starts at once, and a small one is often done before a worker is up. A worker gets cells
+    only once it has said it is up (``_warm``), at most ``WINDOW_PER_WORKER`` each. Numbers are the
+    same wherever a cell runs: the same code, the same thread limits (``task.threads``). When every
+    cell is done the idle workers are killed, not left to tear their interpreters down while the
+    run waits.
     """
+    from collections import deque
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    parent_runs = PARENT_RUNS_CELLS
-    workers = jobs - 1 if parent_runs else jobs
     threads = min(task.threads or 1 for task in tasks)  # a task that may use more sets them itself
     context = multiprocessing.get_context("spawn")
     with _thread_environment(threads):
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+        executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
                                        initargs=(threads, os.getpid()))
     here = _InParent()
     try:
-        warming = {executor.submit(_warm) for _ in range(workers)}
+        warming = {executor.submit(_warm) for _ in range(jobs)}
         cells: set = set()
         up = 0
-        queue = iter(tasks)
-        exhausted = False
+        pending = deque(tasks)
         while True:
             done = {future for future in warming | cells if future.done()}
             for future in done & warming:
                 warming.discard(future)
                 if _result(future, BrokenProcessPool, warming=True) is not None:
                     up += 1
-            while not exhausted and len(cells) < WINDOW_PER_WORKER * up:
-                task = next(queue, None)
-                if task is None:
-                    exhausted = True
-                else:
-                    cells.add(executor.submit(run_cell, task))
+            while pending and len(cells) < WINDOW_PER_WORKER * up:
+                cells.add(executor.submit(run_cell, pending.popleft()))
             for future in done & cells:
                 cells.discard(future)
                 yield _result(future, BrokenProcessPool)
             if done:
                 continue
-            if not exhausted and (parent_runs or not (warming or up)):  # (no worker could start: all here)
-                task = next(queue, None)
-                if task is not None:
-                    yield here.run(task)
-                    continue
-                exhausted = True
-            if exhausted and not cells:
+            if pending and not up and (not warming or (PARENT_RUNS_CELLS and _short(pending[0]))):
+                yield here.run(pending.popleft())  # (no worker could start: every cell runs here)
+                continue
+            if not pending and not cells:
                 break
             wait(cells | warming, return_when=FIRST_COMPLETED)
     finally:
@@ -234,6 +229,14 @@ def _processes(tasks: list[CellTask], jobs: int) -> Iterator[dict]:
         # wait in both cases: with its workers dead the pool's manager thread ends at once, and one left
         # running would make the interpreter's exit hook write to its closed wake-up pipe (EBADF traceback)
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _short(task: CellTask) -> bool:
+    """Whether the dry run's estimate of ``task`` is at most ``PARENT_CELL_SECONDS``."""
+    from enso.engine.estimate import cell_seconds
+
+    return cell_seconds(task.target_name, task.config_params or task.target_params, len(task.train),
+                        len(task.test)) <= PARENT_CELL_SECONDS
 
 
 def _result(future, broken, *, warming: bool = False):
