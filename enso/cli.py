@@ -53,7 +53,7 @@ main.add_command(init_command, "init")
 @main.command("run", epilog=EXPERIMENT_HELP)
 @experiment_argument
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Cells run at once in the experiment stage (this process and N-1 worker processes).")
+              help="Worker processes for the experiment stage (N cells at once).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="Run the experiment's cells on this Dask distributed scheduler instead of locally.")
 @click.option("--mirror", envvar="ENSO_MIRROR", show_envvar=True, metavar="URL|DIR",

@@ -253,7 +253,7 @@ reused, so a rerun computes only what changed.
 @click.option("--force", is_flag=True, help="Replace experiments/NAME.toml when it holds another config (stored "
                                             "features and cells are still reused where they match).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Cells run at once in the experiment stage (this process and N-1 worker processes).")
+              help="Worker processes for the experiment stage (N cells at once).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run the cells on this Dask scheduler instead.")
 @click.option("--mirror", envvar="ENSO_MIRROR", show_envvar=True, metavar="URL|DIR",
               help="Dataset mirror tried before upstream (laid out as MIRROR/HOST/PATH).")

@@ -74,7 +74,7 @@ def _listing(workspace=None) -> str:
 @click.command(epilog=EXPERIMENT_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @experiment_argument
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Cells run at once: this process and N-1 worker processes; use as many as cores.")
+              help="Worker processes, N cells at once (this process runs short cells until they are up); use as many as cores.")
 @click.option("--scheduler", metavar="tcp://HOST:PORT",
               help="Run the cells on this Dask distributed scheduler instead of local processes "
                    "(its workers must see the workspace folder).")
