@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16", "int8"], default="auto",
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16", "int8", "onnx-fp32"], default="auto",
                         help="enso's precision [default: auto, the calibrated choice for this machine and model; "
                              "fp32 is timed too]")
     parser.add_argument("--n", type=int, default=2000, help="number of sentences [default: 2000]")
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
                    "seconds": seconds[p], "texts_per_second": rate, "padding_share": stats["padding_share"],
                    "ratio_vs_fastest_sentence_transformers": rate / fastest["texts_per_second"],
                    "cosine_min": float(agreement.min()), "cosine_mean": float(agreement.mean())}
-    peak = matmul_throughput(device, precision if precision != "int8" else "fp32",
+    peak = matmul_throughput(device, precision if precision not in ("int8", "onnx-fp32") else "fp32",
                              config.hidden_size, config.intermediate_size)
     st_flops = flops / fastest["seconds"]
     main_row = rows[precision]

@@ -97,7 +97,7 @@ def record_precision(config, precision: str, device: str, featurizers: list[str]
               help="Where transformer featurizers run; auto picks CUDA when torch sees one.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Texts per batch for transformer featurizers [default: 32 on CPU, 256 on CUDA].")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16", "int8"]), default=None,
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16", "int8", "onnx-fp32"]), default=None,
               help="Numeric precision of transformer featurizers [default: what precision = 'auto' resolves "
                    "to: the fastest that keeps cosine >= 0.999 with fp32, calibrated once per machine and "
                    "model]. A precision named here is recorded as what 'auto' means for those models on this "
