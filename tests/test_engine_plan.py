@@ -202,3 +202,18 @@ def test_configurations_that_differ_by_featurizer_share_the_target_seed(config):
     assert add(plan, dataset, target=Spec("knn")).target_seed != tfidf.target_seed
     assert add(plan, dataset, resample=1).target_seed != tfidf.target_seed
     assert add(plan, dataset, resampler="oversample").target_seed != tfidf.target_seed
+
+
+def test_a_feature_targets_version_keys_its_cells_and_version_1_keeps_the_older_keys(config, monkeypatch):
+    """logreg's inner CV changed (version 2: cold fits, as GridSearchCV): its cells of the warm-started search
+    must not be reused; a target at version 1 (knn) keeps the key it always had."""
+    from enso.targets import TARGETS
+
+    dataset = tiny_dataset()
+    plan = Plan(config, datasets={"TREC": dataset})
+    logreg, knn = add(plan, dataset).key, add(plan, dataset, target=Spec("knn")).key
+    monkeypatch.setattr(TARGETS.get("logreg"), "version", 1)
+    monkeypatch.setattr(TARGETS.get("knn"), "version", 1, raising=False)
+    older = Plan(config, datasets={"TREC": dataset})
+    assert add(older, dataset).key != logreg
+    assert add(older, dataset, target=Spec("knn")).key == knn

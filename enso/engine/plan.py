@@ -150,6 +150,10 @@ class Plan:
         tuned = self._memo(("fine-tuning", target.id, resampler), lambda: fine_tuning_identity(target, params))
         if tuned is not None:  # a texts target: every hyperparameter, defaults included, and its version
             parts["fine_tuning"] = tuned
+        else:
+            version = self._memo(("version", target.name), lambda: feature_target_version(target.name))
+            if version is not None:  # bumped when its fit changed: cells of the older fit are not reused
+                parts["target_version"] = version
         cell_seed_parts = (config.seed, dataset.name, sampler, train_size, resample)
         cell = Cell(
             key=stable_hash(parts), dataset=dataset.name, featurizer=featurizer, target=target, sampler=sampler,
@@ -225,6 +229,16 @@ def declared_params(target: Spec) -> frozenset[str]:
     from enso.targets import make_target
 
     return frozenset(make_target(target.name, target.params).get_params(deep=False))
+
+
+def feature_target_version(name: str) -> int | None:
+    """A registered target's ``version`` where it is 2 or more (1, the default, leaves every older key as it was)."""
+    from enso.targets import TARGETS
+
+    if ":" in name or name not in TARGETS:
+        return None
+    version = getattr(TARGETS.get(name), "version", 1)
+    return int(version) if isinstance(version, int) and version >= 2 else None
 
 
 def fine_tuning_identity(target: Spec, params: dict[str, Any]) -> dict[str, Any] | None:
