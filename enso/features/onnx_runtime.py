@@ -2,7 +2,7 @@
 
 The same fp32 computation as torch's (features agree with fp32's to cosine 1.000000 on MiniLM), on
 ONNX Runtime's CPU kernels and graph optimizations (attention, LayerNorm and GELU fusions), which
-on a CPU without AMX ran MiniLM well over 1.05x torch's fp32 speed (``benchmarks/onnx.py``,
+on a CPU without AMX ran MiniLM well over 1.05x torch's fp32 speed (``benchmarks/onnx_runtime.py``,
 docs/precision.md). A candidate of ``precision = "auto"`` on CPU where it can run.
 
 Optional: needs ``onnxruntime`` and ``onnx`` (``torch.onnx.export`` writes through it). Without

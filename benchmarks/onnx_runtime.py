@@ -21,8 +21,8 @@ once as a warm-up (not timed; it gives the features compared with fp32's), then 
 timed runs of each in turn. Best and median texts/s are printed, and ratios use the best (a
 shared machine slows runs, never speeds them up).
 
-    python benchmarks/onnx.py                                # calibration texts + 1,000 SST-2 test sentences
-    python benchmarks/onnx.py --threads 2 --rounds 5 --n 1000
+    python benchmarks/onnx_runtime.py                                # calibration texts + 1,000 SST-2 test sentences
+    python benchmarks/onnx_runtime.py --threads 2 --rounds 5 --n 1000
 
 Needs onnxruntime and onnx (for the export and the quantizer) besides enso's own dependencies.
 The exported files go to a temporary folder (``--keep DIR`` keeps them); nothing is pickled.
@@ -42,8 +42,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-# this file is named onnx.py: without its folder on the path, ``import onnx`` finds the onnx package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
 from enso.features import encoder  # noqa: E402  (after the path set-up, on purpose)
