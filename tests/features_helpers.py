@@ -38,3 +38,23 @@ def dataset_from_rows(name: str, train: list[str], test: list[str]) -> Dataset:
         "split": ["train"] * len(train) + ["test"] * len(test),
     })
     return Dataset.from_frame(name, frame)
+
+
+def write_tiny_bert(folder: Path) -> Path:
+    """A real transformers folder at ``folder``: a 2-block BERT of width 32 (weights seeded with 0) with
+    MiniLM's tokenizer files; fast to load, run and fine-tune, so tests of model code need no real weights."""
+    import shutil
+
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from enso.features.transformer import minilm_folder
+
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (minilm_folder() / name).is_file():
+            shutil.copy(minilm_folder() / name, folder / name)
+    return folder

@@ -6,7 +6,6 @@ Fast tier: a 2-block BERT with seeded random weights saved as a real transformer
 
 from __future__ import annotations
 
-import shutil
 import tomllib
 from pathlib import Path
 
@@ -22,20 +21,9 @@ ARGS = ("--datasets", "Tiny,Tiny3", "--sizes", "8,16", "--resamples", "2")
 @pytest.fixture(scope="module")
 def my_bert(tmp_path_factory) -> Path:
     """A real transformers folder named my-bert: seeded random weights, MiniLM's tokenizer."""
-    import torch
-    from transformers import BertConfig, BertModel
+    from tests.features_helpers import write_tiny_bert
 
-    from enso.features.transformer import minilm_folder
-
-    folder = tmp_path_factory.mktemp("models") / "my-bert"
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        if (minilm_folder() / name).is_file():
-            shutil.copy(minilm_folder() / name, folder / name)
-    return folder
+    return write_tiny_bert(tmp_path_factory.mktemp("models") / "my-bert")
 
 
 def feature_files(ws) -> list[Path]:

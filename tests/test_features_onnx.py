@@ -7,7 +7,6 @@ Runtime skip where onnxruntime or onnx is not installed.
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,19 +24,9 @@ TEXTS = ["a man is playing a guitar .", "the dog runs in the park", "", "short",
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory) -> Path:
-    import torch
-    from transformers import BertConfig, BertModel
+    from tests.features_helpers import write_tiny_bert
 
-    from enso.features.transformer import minilm_folder
-
-    folder = tmp_path_factory.mktemp("tiny-bert-onnx")
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        shutil.copy(minilm_folder() / name, folder / name)
-    return folder
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny-bert-onnx"))
 
 
 @pytest.fixture

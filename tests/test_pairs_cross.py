@@ -42,19 +42,9 @@ TASK = TASKS.get("pair-classification")
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory) -> Path:
     """A real transformers folder: a 2-block BERT of width 32 (seeded random weights) with MiniLM's tokenizer."""
-    import torch
-    from transformers import BertConfig, BertModel
+    from tests.features_helpers import write_tiny_bert
 
-    from enso.features.transformer import minilm_folder
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        shutil.copy(minilm_folder() / name, folder / name)
-    return folder
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 def pair_rows() -> list[dict[str, str]]:

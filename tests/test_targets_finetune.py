@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import time
 import warnings
@@ -33,21 +32,9 @@ FAST = {"epochs": 2, "min_steps": 0, "batch_size": 8, "lr": 1e-3, "head_lr": 1e-
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A real transformers folder: a 2-block BERT of width 32 with seeded random weights and MiniLM's tokenizer."""
-    import torch
-    from transformers import BertConfig, BertModel
+    from tests.features_helpers import write_tiny_bert
 
-    from enso.features.transformer import minilm_folder
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    minilm = minilm_folder()
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        if (minilm / name).is_file():
-            shutil.copy(minilm / name, folder / name)
-    return folder
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture
