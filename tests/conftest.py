@@ -262,6 +262,18 @@ def pair_root(mirror_url, tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture
+def sick_workspace(pair_root, tmp_path):
+    """A fresh workspace with pair_root's SICK and an empty feature cache of its own."""
+    from enso.workspace import Workspace
+
+    root = tmp_path / "ws"
+    (root / "datasets").mkdir(parents=True)
+    (root / "datasets" / "SICK").symlink_to(pair_root / "datasets" / "SICK", target_is_directory=True)
+    (root / "experiments").mkdir()
+    return Workspace(root)
+
+
 def linked_workspace(shared_root: Path, root: Path):
     """A fresh workspace at ``root`` sharing the datasets and the feature cache of ``shared_root``."""
     from enso.workspace import Workspace

@@ -312,16 +312,6 @@ def test_cross_on_a_dataset_without_pairs_is_one_config_error_line_before_any_wo
 # ---- real: SICK and all-MiniLM-L6-v2 -------------------------------------------------------------------
 
 
-@pytest.fixture
-def sick_workspace(pair_root, tmp_path):
-    """A fresh workspace with pair_root's SICK and an empty feature cache of its own."""
-    root = tmp_path / "ws"
-    (root / "datasets").mkdir(parents=True)
-    (root / "datasets" / "SICK").symlink_to(pair_root / "datasets" / "SICK", target_is_directory=True)
-    (root / "experiments").mkdir()
-    return Workspace(root)
-
-
 def test_sick_has_one_cross_unit_per_distinct_pair(sick_workspace):
     sick = load_dataset("SICK", sick_workspace)
     units = TASK.cross_units(sick.frame)

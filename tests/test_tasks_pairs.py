@@ -104,16 +104,6 @@ def test_a_bad_pair_features_is_one_config_error_line_before_any_work(tmp_path, 
 
 
 @pytest.fixture
-def sick_workspace(pair_root, tmp_path):
-    """A fresh workspace with pair_root's SICK and an empty feature cache of its own."""
-    root = tmp_path / "ws"
-    (root / "datasets").mkdir(parents=True)
-    (root / "datasets" / "SICK").symlink_to(pair_root / "datasets" / "SICK", target_is_directory=True)
-    (root / "experiments").mkdir()
-    return Workspace(root)
-
-
-@pytest.fixture
 def spies(monkeypatch):
     """Every tfidf fit (the texts it saw), every featurize call, every pair input built (its shape)."""
     from enso.features.tfidf import TfidfFeaturizer
