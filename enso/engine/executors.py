@@ -58,14 +58,12 @@ def execute(tasks: list[CellTask], *, jobs: int = 1, scheduler: str | None = Non
 
 def _serial(tasks: list[CellTask]) -> Iterator[dict]:
     """In this process; each run of tasks with the same thread count under one (restored) limit."""
-    import itertools
-
-    from threadpoolctl import threadpool_limits
-
-    for threads, group in itertools.groupby(tasks, key=lambda task: task.threads):
-        with threadpool_limits(limits=threads):
-            for task in group:
-                yield run_cell(_in_process(task))
+    here = _InParent()
+    try:
+        for task in tasks:
+            yield here.run(task)
+    finally:
+        here.close()
 
 
 def _in_process(task: CellTask) -> CellTask:
