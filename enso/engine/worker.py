@@ -172,7 +172,8 @@ def _run(task: CellTask) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     source = open_input(task.input)
     X_train = source.rows(task.train)
     X_test = source.rows(task.test, cache_id=task.test_id)
-    getattr(source, "release", lambda: None)()  # both are copies: the file's pages are not needed while it fits
+    # copies, or (sequence rows) FileRows read from the file when the target asks: no mapped page is needed now
+    getattr(source, "release", lambda: None)()
     y_train, y_test = _labels(task.y_train), _labels(task.y_test)
     # sequence tasks: one label per token, flat, with each sentence's offsets (the cell format's <part>_offsets)
     per_token = isinstance(y_train, Ragged)

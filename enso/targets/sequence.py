@@ -22,8 +22,9 @@ tag strings (IOB2). ``predict`` gives a ``Ragged`` of tags with the sentences' o
   the last ``period`` iterations; 1e-5 over 10, crfsuite's defaults), the gradient test
   (``epsilon``) or ``max_iterations``; ``chosen_params`` record the iterations used and
   ``stopped_by`` (``delta``, ``epsilon``, ``max_iterations``; ``converged`` is true for the first two).
-  Sentences are handed to crfsuite one at a time, so Python never holds the attribute dicts of
-  the whole set; crfsuite keeps each value as a double (16 bytes with its id), about 1.2 GB for
+  Sentences are read from ``X`` and handed to crfsuite one at a time, so Python never holds the
+  attribute dicts of the whole set, nor (from an ``enso.tasks.FileRows``) its feature rows while
+  crfsuite fills; crfsuite keeps each value as a double (16 bytes with its id), 1.24 GB for
   CoNLL-2003's training set at d=384. The model file is written in a temporary folder removed
   after training and kept as bytes (``Tagger.open_inmemory``): no pickle.
 - ``bilstm`` / ``bilstm-mix``: a small task-specific BiLSTM over the frozen features (the ELMo
@@ -73,12 +74,18 @@ def _dense(values, ndim: int, name: str) -> np.ndarray:
 
     if sp.issparse(values):
         values = values.toarray()
-    values = np.asarray(values, dtype=np.float32)
-    if values.ndim != ndim:
-        shape = "(n_tokens, layers, d)" if ndim == 3 else "(n_tokens, d)"
+    _check_ndim(values, ndim, name)
+    return np.asarray(values, dtype=np.float32)
+
+
+def _check_ndim(values, ndim: int, name: str) -> tuple[int, ...]:
+    """``values.shape``, refused unless it has ``ndim`` dimensions (read without reading the values)."""
+    shape = tuple(values.shape)
+    if len(shape) != ndim:
+        wanted = "(n_tokens, layers, d)" if ndim == 3 else "(n_tokens, d)"
         fix = ("featurize with layers = \"all\"" if ndim == 3 else "use bilstm-mix for per-layer features")
-        raise ValueError(f"{name} needs {shape} per-token features, got shape {values.shape}; {fix}")
-    return values
+        raise ValueError(f"{name} needs {wanted} per-token features, got shape {shape}; {fix}")
+    return shape
 
 
 def _sentence_folds(n_sentences: int, cv: int, seed: int | None):
@@ -311,13 +318,13 @@ class CRF(SequenceTarget):
         self.resampler = resampler
         self.random_state = random_state
 
-    def _scaled(self, values: np.ndarray, start: int, end: int) -> list[list[float]]:
-        part = values[start:end].astype(np.float64)
+    def _scaled(self, values, start: int, end: int) -> list[list[float]]:
+        part = _dense(values[start:end], 2, self.name).astype(np.float64)
         if self.scale_ is not None:
             part = (part - self.scale_[0]) / self.scale_[1]
         return part.tolist()
 
-    def _items(self, values: np.ndarray, start: int, end: int):
+    def _items(self, values, start: int, end: int):
         import pycrfsuite
 
         names = self.attributes_  # the d feature names, then "bias" (a constant 1: per-tag bias weights)
@@ -327,12 +334,14 @@ class CRF(SequenceTarget):
         import pycrfsuite
 
         X, y, tags = self._start(X, y)
-        values = _dense(X.values, 2, self.name)
-        d = values.shape[1]
+        values = X.values  # read a sentence at a time below (a FileRows stays out of memory while crfsuite fills)
+        d = _check_ndim(values, 2, self.name)[1]
         self.attributes_ = [f"f{j}" for j in range(d)] + ["bias"]
         if self.standardize and len(values):
-            mean = values.mean(axis=0, dtype=np.float64)
-            std = values.std(axis=0, dtype=np.float64)
+            dense = _dense(values, 2, self.name)  # one copy, gone before crfsuite takes its 1.25 GB on CoNLL-2003
+            mean = dense.mean(axis=0, dtype=np.float64)
+            std = dense.std(axis=0, dtype=np.float64)
+            del dense
             self.scale_ = (mean, np.where(std > 0, std, 1.0))
         else:
             self.scale_ = None
@@ -378,8 +387,8 @@ class CRF(SequenceTarget):
         if cached is not None and cached[0] is X:
             return cached[1], cached[2]
         tagger = self._open()
-        values = _dense(X.values, 2, self.name)
-        n = len(values)
+        values = X.values
+        n = _check_ndim(values, 2, self.name)[0]
         predicted = np.empty(n, dtype=object)
         proba = np.zeros((n, len(self.classes_)), dtype=np.float64)
         columns = np.searchsorted(self.classes_, self._labels)

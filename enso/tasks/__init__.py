@@ -14,6 +14,7 @@ import logging
 from enso.registry import Registry
 from enso.tasks.base import (SPLITS, Layout, Ragged, TaskType, Units, distinct_pair_units, distinct_text_units,
                              hash_rows, row_units, token_units)
+from enso.tasks.rows import FileRows
 from enso.tasks.classification import Classification
 from enso.tasks.pairs import PairClassification
 from enso.tasks.sequence import SequenceLabelling
@@ -21,7 +22,7 @@ from enso.tasks.sequence import SequenceLabelling
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_TASK", "SPLITS", "TASKS", "Classification", "Layout", "Ragged", "TaskRegistry", "TaskType", "Units",
+    "DEFAULT_TASK", "SPLITS", "TASKS", "Classification", "FileRows", "Layout", "Ragged", "TaskRegistry", "TaskType", "Units",
     "distinct_pair_units", "distinct_text_units", "get_task", "hash_rows", "row_units", "token_units",
 ]
 

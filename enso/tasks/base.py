@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from enso.params import Constraint, validate_params
+from enso.tasks.rows import take_rows
 
 SPLITS = ("train", "dev", "test")
 UNIT_KINDS = ("text", "token", "pair")
@@ -41,7 +42,7 @@ class Ragged:
     """Variable-length sequences stored flat: sequence ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
 
     ``values`` is anything indexable by rows (a numpy array of labels, a feature matrix
-    with one row per token, a memory map); ``offsets`` has one entry more than there are
+    with one row per token, a memory map, a :class:`enso.tasks.rows.FileRows`); ``offsets`` has one entry more than there are
     sequences and starts at 0. ``ragged[rows]`` takes sequences ``rows``, in that order.
     """
 
@@ -88,7 +89,7 @@ class Ragged:
             rows = np.flatnonzero(rows)
         rows = rows.astype(np.int64)
         lengths = self.lengths[rows]
-        return Ragged(self.values[self.positions(rows)], np.concatenate([[0], np.cumsum(lengths)]))
+        return Ragged(take_rows(self.values, self.positions(rows)), np.concatenate([[0], np.cumsum(lengths)]))
 
     def tolist(self) -> list[list[Any]]:
         return [list(self.values[self.offsets[i]:self.offsets[i + 1]]) for i in range(len(self))]

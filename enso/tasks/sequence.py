@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from enso.tasks.base import Layout, Ragged, TaskType, Units, hash_rows, token_units
+from enso.tasks.rows import FileRows
 
 OUTSIDE = "O"
 STORED_SCHEME = "IOB2"
@@ -120,12 +121,17 @@ class SequenceLabelling(TaskType):
         """The tokens of sentences ``rows`` (in that order) as a Ragged of feature rows.
 
         ``features`` is the flat per-token matrix (``(n_tokens, d)``, ``(n_tokens, layers, d)``,
-        a memory map, or a CSR matrix); only the rows of the cell's tokens are read from it.
+        a memory map, or a CSR matrix); only the rows of the cell's tokens are read from it. From
+        a ``.npy`` memory map they are not read here at all: the values are a :class:`FileRows`,
+        read from the file when the target asks (a CRF, a sentence at a time).
         """
         layout = self.layout_of(frame)
         if layout.offsets is None:
             raise ValueError("a sequence-labelling layout needs token offsets")
-        return Ragged(features, layout.offsets)[np.asarray(rows, dtype=np.int64)]
+        rows = np.asarray(rows, dtype=np.int64)
+        every = Ragged(features, layout.offsets)
+        lengths = every.lengths[rows]
+        return Ragged(FileRows.of(features, every.positions(rows)), np.concatenate([[0], np.cumsum(lengths)]))
 
     # ---- the card --------------------------------------------------------------------------------
 
