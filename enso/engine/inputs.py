@@ -213,8 +213,8 @@ class FeatureSource:
     def release(self) -> None:
         """Drop the pages of a large memory-mapped feature file from this process once a cell has its rows.
 
-        ``rows`` copies what it takes (or, for sequence rows, reads it from the file when the target asks,
-        without mapping it: ``enso.tasks.rows.FileRows``), so the pages it touched are no longer needed here; they stay in
+        ``rows`` copies what it takes (sequence rows it reads from the file only when the target asks,
+        unmapped: ``enso.tasks.rows.FileRows``), so the pages it touched are no longer needed here; they stay in
         the OS's page cache (a later cell maps them back cheaply) but stop counting in this process's
         RSS: on all of CoNLL-2003 they were 0.46 GB of a CRF cell's 2.2 GB peak.
         """

@@ -338,7 +338,7 @@ class CRF(SequenceTarget):
         d = _check_ndim(values, 2, self.name)[1]
         self.attributes_ = [f"f{j}" for j in range(d)] + ["bias"]
         if self.standardize and len(values):
-            dense = _dense(values, 2, self.name)  # one copy, gone before crfsuite takes its 1.25 GB on CoNLL-2003
+            dense = _dense(values, 2, self.name)  # one copy, gone before crfsuite takes its 1.24 GB on CoNLL-2003
             mean = dense.mean(axis=0, dtype=np.float64)
             std = dense.std(axis=0, dtype=np.float64)
             del dense

@@ -22,8 +22,8 @@ from enso.tasks.sequence import SequenceLabelling
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_TASK", "SPLITS", "TASKS", "Classification", "FileRows", "Layout", "Ragged", "TaskRegistry", "TaskType", "Units",
-    "distinct_pair_units", "distinct_text_units", "get_task", "hash_rows", "row_units", "token_units",
+    "DEFAULT_TASK", "SPLITS", "TASKS", "Classification", "FileRows", "Layout", "Ragged", "TaskRegistry", "TaskType",
+    "Units", "distinct_pair_units", "distinct_text_units", "get_task", "hash_rows", "row_units", "token_units",
 ]
 
 DEFAULT_TASK = "classification"

@@ -42,8 +42,9 @@ class Ragged:
     """Variable-length sequences stored flat: sequence ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
 
     ``values`` is anything indexable by rows (a numpy array of labels, a feature matrix
-    with one row per token, a memory map, a :class:`enso.tasks.rows.FileRows`); ``offsets`` has one entry more than there are
-    sequences and starts at 0. ``ragged[rows]`` takes sequences ``rows``, in that order.
+    with one row per token, a memory map, a :class:`enso.tasks.rows.FileRows`); ``offsets``
+    has one entry more than there are sequences and starts at 0. ``ragged[rows]`` takes
+    sequences ``rows``, in that order.
     """
 
     values: Any

@@ -2,7 +2,7 @@
 
 A sequence cell's training sample on all of CoNLL-2003 is 203,621 token rows of 384 floats
 (0.31 GB). Copied out of the memory map up front, or read through it, those rows stay in the
-cell's memory for the whole fit, beside the 1.25 GB crfsuite holds; a target that reads its
+cell's memory for the whole fit, beside the 1.24 GB crfsuite holds; a target that reads its
 input a sentence at a time (the CRF) needs none of it at once. :class:`FileRows` is that
 input: positions into a ``.npy`` feature file, read with ``os.pread`` per request, so what was
 read lives in the OS's page cache, never in the process (a mapped page, once touched, counts
@@ -23,7 +23,7 @@ import numpy as np
 
 
 class FileRows:
-    """Rows ``positions`` (int64, into the file's matrix) of a C-ordered ``.npy`` matrix at byte ``offset`` of ``path``."""
+    """Rows ``positions`` (int64, into the file's matrix) of a C-ordered matrix at byte ``offset`` of ``path``."""
 
     def __init__(self, path: str, offset: int, row_shape: tuple[int, ...], dtype: Any, positions: np.ndarray,
                  file_id: tuple[int, int] | None = None):
@@ -37,7 +37,7 @@ class FileRows:
 
     @classmethod
     def of(cls, features: Any, positions: np.ndarray) -> Any:
-        """``features[positions]`` as a ``FileRows`` when ``features`` is a whole ``.npy`` file's memory map, else a copy."""
+        """``features[positions]``: a ``FileRows`` when ``features`` maps a whole ``.npy`` file, else a copy."""
         positions = np.asarray(positions, dtype=np.int64)
         if not _whole_file_map(features):
             return features[positions]
