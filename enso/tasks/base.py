@@ -44,7 +44,8 @@ class Ragged:
     ``values`` is anything indexable by rows (a numpy array of labels, a feature matrix
     with one row per token, a memory map, a :class:`enso.tasks.rows.FileRows`); ``offsets``
     has one entry more than there are sequences and starts at 0. ``ragged[rows]`` takes
-    sequences ``rows``, in that order.
+    sequences ``rows``, in that order; from a ``FileRows`` or a whole ``.npy`` file's memory
+    map its values are a ``FileRows``, read when asked (``enso.tasks.rows.take_rows``).
     """
 
     values: Any

@@ -53,10 +53,6 @@ class FileRows:
     def ndim(self) -> int:
         return 1 + len(self.row_shape)
 
-    @property
-    def nbytes(self) -> int:
-        return len(self.positions) * self._row_bytes
-
     def __len__(self) -> int:
         return len(self.positions)
 
@@ -112,8 +108,8 @@ def _file_id(status: os.stat_result) -> tuple[int, int]:
 
 
 def take_rows(values: Any, positions: np.ndarray) -> Any:
-    """``values[positions]``, staying unread for a ``FileRows``."""
-    return values.take(positions) if isinstance(values, FileRows) else values[positions]
+    """``values[positions]``, unread (a ``FileRows``) from a ``FileRows`` or a whole ``.npy`` file's memory map."""
+    return values.take(positions) if isinstance(values, FileRows) else FileRows.of(values, positions)
 
 
 __all__ = ["FileRows", "take_rows"]

@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from enso.tasks.base import Layout, Ragged, TaskType, Units, hash_rows, token_units
-from enso.tasks.rows import FileRows
 
 OUTSIDE = "O"
 STORED_SCHEME = "IOB2"
@@ -128,10 +127,7 @@ class SequenceLabelling(TaskType):
         layout = self.layout_of(frame)
         if layout.offsets is None:
             raise ValueError("a sequence-labelling layout needs token offsets")
-        rows = np.asarray(rows, dtype=np.int64)
-        every = Ragged(features, layout.offsets)
-        lengths = every.lengths[rows]
-        return Ragged(FileRows.of(features, every.positions(rows)), np.concatenate([[0], np.cumsum(lengths)]))
+        return Ragged(features, layout.offsets)[np.asarray(rows, dtype=np.int64)]
 
     # ---- the card --------------------------------------------------------------------------------
 
